@@ -1,0 +1,98 @@
+//! The one error type of the HTTP API, shared by the server and the browser.
+//!
+//! On the wire an error is `{"error": "<kind>", "message": "<text for a person>"}`
+//! with the matching HTTP status. Messages never carry internals (SQL, paths,
+//! panics): the server logs those and sends a generic text instead. Libvirt's own
+//! message is kept where it tells the user what to fix.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", content = "message", rename_all = "snake_case")]
+pub enum ApiError {
+    /// No valid session (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The request itself is wrong: bad JSON, an unknown action, a malformed id (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The host or guest named does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The object is not in a state that allows this (409), e.g. starting a running guest.
+    #[error("{0}")]
+    Conflict(String),
+    /// The host's driver cannot do this (422).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Libvirt refused or failed; the message is libvirt's, prefixed with the host (502).
+    #[error("{0}")]
+    Libvirt(String),
+    /// The host cannot be reached right now (503).
+    #[error("{0}")]
+    HostUnavailable(String),
+    /// Something went wrong inside virtdeck; details are in the server log (500).
+    #[error("{0}")]
+    Internal(String),
+    /// The browser could not reach the server at all (never sent by the server).
+    #[error("{0}")]
+    Network(String),
+}
+
+impl ApiError {
+    /// The HTTP status code this error is sent with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Unauthorized(_) => 401,
+            ApiError::BadRequest(_) => 400,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) => 409,
+            ApiError::Unsupported(_) => 422,
+            ApiError::Libvirt(_) => 502,
+            ApiError::HostUnavailable(_) => 503,
+            ApiError::Internal(_) | ApiError::Network(_) => 500,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::Unauthorized("not logged in, or the session has expired".into())
+    }
+
+    pub fn internal() -> Self {
+        ApiError::Internal("internal error; the details are in the server log".into())
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let err = match value {
+            ServerFnErrorErr::Args(m) => ApiError::BadRequest(format!("invalid request: {m}")),
+            ServerFnErrorErr::MissingArg(m) => {
+                ApiError::BadRequest(format!("invalid request: missing field {m}"))
+            }
+            ServerFnErrorErr::Request(m) => {
+                ApiError::Network(format!("cannot reach the virtdeck server: {m}"))
+            }
+            // On the server this is the request body; in the browser, the answer.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(m) => {
+                ApiError::BadRequest(format!("invalid request: {m}"))
+            }
+            #[cfg(not(feature = "ssr"))]
+            ServerFnErrorErr::Deserialization(m) => {
+                ApiError::Network(format!("unexpected answer from the server: {m}"))
+            }
+            _ => ApiError::internal(),
+        };
+        // Errors raised by the framework on the server (bad arguments) get their status too.
+        #[cfg(feature = "ssr")]
+        crate::api::ssr::set_status(&err);
+        err
+    }
+}

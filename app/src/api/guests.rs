@@ -1,0 +1,242 @@
+//! Guests: `GET /api/guests`, `POST /api/guests/action`.
+
+use std::{fmt, str::FromStr};
+
+use leptos::server;
+use leptos::server_fn::codec::{GetUrl, Json};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+
+/// A guest's run state, as libvirt reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestState {
+    Running,
+    Paused,
+    Shutoff,
+    Shutdown,
+    Crashed,
+    Pmsuspended,
+    Blocked,
+    Nostate,
+}
+
+impl GuestState {
+    pub const ALL: [GuestState; 8] = [
+        GuestState::Running,
+        GuestState::Paused,
+        GuestState::Shutoff,
+        GuestState::Shutdown,
+        GuestState::Crashed,
+        GuestState::Pmsuspended,
+        GuestState::Blocked,
+        GuestState::Nostate,
+    ];
+
+    /// The wire name (`running`, `paused`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestState::Running => "running",
+            GuestState::Paused => "paused",
+            GuestState::Shutoff => "shutoff",
+            GuestState::Shutdown => "shutdown",
+            GuestState::Crashed => "crashed",
+            GuestState::Pmsuspended => "pmsuspended",
+            GuestState::Blocked => "blocked",
+            GuestState::Nostate => "nostate",
+        }
+    }
+
+    /// What a person reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            GuestState::Running => "running",
+            GuestState::Paused => "paused",
+            GuestState::Shutoff => "shut off",
+            GuestState::Shutdown => "shutting down",
+            GuestState::Crashed => "crashed",
+            GuestState::Pmsuspended => "suspended (PM)",
+            GuestState::Blocked => "blocked",
+            GuestState::Nostate => "no state",
+        }
+    }
+
+    /// The actions that make sense in this state, in the order the UI shows them.
+    pub fn actions(self) -> &'static [GuestAction] {
+        use GuestAction::*;
+        match self {
+            GuestState::Running | GuestState::Blocked => &[Shutdown, Reboot, Suspend, Destroy],
+            GuestState::Paused => &[Resume, Destroy],
+            GuestState::Shutoff | GuestState::Crashed => &[Start],
+            GuestState::Shutdown | GuestState::Pmsuspended | GuestState::Nostate => &[Destroy],
+        }
+    }
+}
+
+impl FromStr for GuestState {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        GuestState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// A lifecycle action on a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestAction {
+    Start,
+    Shutdown,
+    Reboot,
+    /// Force off: the guest stops at once, like pulling the power cord.
+    Destroy,
+    Suspend,
+    Resume,
+}
+
+impl GuestAction {
+    pub const ALL: [GuestAction; 6] = [
+        GuestAction::Start,
+        GuestAction::Shutdown,
+        GuestAction::Reboot,
+        GuestAction::Destroy,
+        GuestAction::Suspend,
+        GuestAction::Resume,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestAction::Start => "start",
+            GuestAction::Shutdown => "shutdown",
+            GuestAction::Reboot => "reboot",
+            GuestAction::Destroy => "destroy",
+            GuestAction::Suspend => "suspend",
+            GuestAction::Resume => "resume",
+        }
+    }
+
+    /// The button label.
+    pub fn label(self) -> &'static str {
+        match self {
+            GuestAction::Start => "Start",
+            GuestAction::Shutdown => "Shut down",
+            GuestAction::Reboot => "Reboot",
+            GuestAction::Destroy => "Force off",
+            GuestAction::Suspend => "Pause",
+            GuestAction::Resume => "Resume",
+        }
+    }
+
+    /// Past tense for the confirmation line after success.
+    pub fn done(self) -> &'static str {
+        match self {
+            GuestAction::Start => "Started",
+            GuestAction::Shutdown => "Asked to shut down",
+            GuestAction::Reboot => "Asked to reboot",
+            GuestAction::Destroy => "Forced off",
+            GuestAction::Suspend => "Paused",
+            GuestAction::Resume => "Resumed",
+        }
+    }
+
+    /// Actions that lose data and need the user's confirmation first.
+    pub fn is_destructive(self) -> bool {
+        matches!(self, GuestAction::Destroy)
+    }
+}
+
+impl fmt::Display for GuestAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GuestAction {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        GuestAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = GuestAction::ALL.iter().map(|a| a.as_str()).collect();
+                ApiError::BadRequest(format!(
+                    "unknown action {:?}; expected one of: {}",
+                    super::clip(s),
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// One guest as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestSummary {
+    pub host: String,
+    pub name: String,
+    pub uuid: String,
+    pub state: GuestState,
+    pub vcpus: u32,
+    pub memory_kib: u64,
+    pub persistent: bool,
+    pub autostart: bool,
+}
+
+impl GuestSummary {
+    /// The key that names a guest across the fleet.
+    pub fn key(&self) -> (String, String) {
+        (self.host.clone(), self.uuid.clone())
+    }
+}
+
+/// Checks that `uuid` is a canonical UUID (`8-4-4-4-12` hex digits).
+pub fn validate_uuid(uuid: &str) -> Result<(), ApiError> {
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    let ok = groups.len() == 5
+        && groups
+            .iter()
+            .zip(lens)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{:?} is not a guest UUID (expected 8-4-4-4-12 hexadecimal digits)",
+            super::clip(uuid)
+        )))
+    }
+}
+
+/// Every guest on every reachable host. Unreachable hosts contribute no guests;
+/// `GET /api/hosts` says why.
+#[server(prefix = "/api", endpoint = "guests", input = GetUrl)]
+pub async fn list_guests() -> Result<Vec<GuestSummary>, ApiError> {
+    super::ssr::authorized(|ctx| async move { Ok(ctx.services.fleet.guests().await) }).await
+}
+
+/// Runs a lifecycle action and returns the guest's new summary.
+#[server(name = GuestActionFn, prefix = "/api", endpoint = "guests/action", input = Json)]
+pub async fn guest_action(
+    host: String,
+    uuid: String,
+    action: String,
+) -> Result<GuestSummary, ApiError> {
+    use super::clip;
+    super::ssr::authorized(|ctx| async move {
+        let result = async {
+            let action: GuestAction = action.parse()?;
+            validate_uuid(&uuid)?;
+            ctx.services.fleet.guest_action(&host, &uuid, action).await
+        }
+        .await;
+        // Refused requests are recorded too: they are attempts to change a guest.
+        let target = format!("guest {} on host {}", clip(&uuid), clip(&host));
+        ctx.audit(&format!("guest.{}", clip(&action)), &target, &result)
+            .await;
+        result
+    })
+    .await
+}

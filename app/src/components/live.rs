@@ -1,0 +1,116 @@
+//! Live updates from the server's `/ws` socket. Browser only: during server
+//! rendering `use_server_events` does nothing.
+
+use crate::api::events::ServerEvent;
+
+/// Calls `on_event` for every message from `/ws` while the calling component
+/// lives; reconnects with back-off when the socket drops.
+pub fn use_server_events(on_event: impl Fn(ServerEvent) + 'static) {
+    #[cfg(feature = "hydrate")]
+    browser::subscribe(std::rc::Rc::new(on_event));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = on_event;
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::{cell::RefCell, rc::Rc};
+
+    use leptos::prelude::*;
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{closure::Closure, JsCast};
+    use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+    use super::ServerEvent;
+
+    type Handler = Rc<dyn Fn(ServerEvent)>;
+
+    #[derive(Default)]
+    struct Live {
+        socket: Option<WebSocket>,
+        on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
+        on_close: Option<Closure<dyn FnMut(CloseEvent)>>,
+        failures: u32,
+        stopped: bool,
+    }
+
+    impl Live {
+        fn close(&mut self) {
+            if let Some(ws) = self.socket.take() {
+                ws.set_onmessage(None);
+                ws.set_onclose(None);
+                let _ = ws.close();
+            }
+            self.on_message = None;
+            self.on_close = None;
+        }
+    }
+
+    pub fn subscribe(handler: Handler) {
+        let live = Rc::new(RefCell::new(Live::default()));
+        connect(&live, &handler);
+        let guard = SendWrapper::new(live);
+        on_cleanup(move || {
+            let mut live = guard.borrow_mut();
+            live.stopped = true;
+            live.close();
+        });
+    }
+
+    fn connect(live: &Rc<RefCell<Live>>, handler: &Handler) {
+        let location = window().location();
+        let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+            "wss"
+        } else {
+            "ws"
+        };
+        let host = location.host().unwrap_or_default();
+        let Ok(ws) = WebSocket::new(&format!("{scheme}://{host}/ws")) else {
+            return;
+        };
+
+        let on_message = {
+            let handler = handler.clone();
+            let live = live.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                live.borrow_mut().failures = 0;
+                if let Some(text) = e.data().as_string() {
+                    if let Ok(event) = serde_json::from_str::<ServerEvent>(&text) {
+                        handler(event);
+                    }
+                }
+            })
+        };
+        let on_close = {
+            let handler = handler.clone();
+            let live = live.clone();
+            Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+                let delay_ms = {
+                    let mut state = live.borrow_mut();
+                    if state.stopped {
+                        return;
+                    }
+                    state.failures += 1;
+                    (1000 * 2i32.pow(state.failures.min(6))).min(60_000)
+                };
+                let (live, handler) = (live.clone(), handler.clone());
+                let retry = Closure::once_into_js(move || {
+                    if !live.borrow().stopped {
+                        live.borrow_mut().close();
+                        connect(&live, &handler);
+                    }
+                });
+                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                    retry.unchecked_ref(),
+                    delay_ms,
+                );
+            })
+        };
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut state = live.borrow_mut();
+        state.socket = Some(ws);
+        state.on_message = Some(on_message);
+        state.on_close = Some(on_close);
+    }
+}

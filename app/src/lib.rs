@@ -1,0 +1,66 @@
+//! virtdeck's web application: pages, components, the HTTP API's wire types and
+//! its thin server functions. Built twice: `ssr` (inside the server) and
+//! `hydrate` (the browser's wasm). Never depends on libvirt: the server provides
+//! the backend as `backend::Services` in the Leptos context.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+use pages::{guests::GuestsPage, hosts::HostsPage, layout::Layout, login::LoginPage};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: tests and scripts wait for this mark.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/virtdeck.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "virtdeck".to_string() } else { format!("{page} · virtdeck") }
+        } />
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("login") view=LoginPage />
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("guests") view=GuestsPage />
+                    <Route path=path!("hosts") view=HostsPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per page; each page reads the API through its server functions.
+
+pub mod guests;
+pub mod hosts;
+pub mod layout;
+pub mod login;
+pub mod not_found;

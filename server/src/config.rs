@@ -1,0 +1,251 @@
+//! Configuration: a TOML file (`VIRTDECK_CONFIG`, default `./virtdeck.toml`)
+//! with environment overrides. No file at all means defaults and the demo fleet.
+//!
+//! ```toml
+//! listen = "127.0.0.1:3000"
+//! database_url = "sqlite://virtdeck.db"
+//! public_url = "https://virtdeck.example.org"   # https here makes cookies Secure
+//!
+//! [[hosts]]
+//! name = "kvm1"
+//! uri = "qemu+ssh://root@kvm1/system"
+//! ```
+
+use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://virtdeck.db";
+
+/// One managed libvirt host.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// A short unique name shown in the UI and used in the API.
+    pub name: String,
+    /// Any libvirt URI: `qemu:///system`, `qemu+ssh://user@host/system`, `test:///path.xml`.
+    pub uri: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    #[serde(default)]
+    hosts: Vec<HostConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// Set session cookies `Secure` (the public address is https).
+    pub secure_cookies: bool,
+    /// Configured hosts; empty means the demo fleet.
+    pub hosts: Vec<HostConfig>,
+    /// Where the configuration came from, for the log.
+    pub source: String,
+    /// Password for the first `admin` user (`VIRTDECK_ADMIN_PASSWORD`).
+    pub admin_password: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl Config {
+    /// Reads `VIRTDECK_CONFIG` (or `./virtdeck.toml`) and the environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        let path = std::env::var("VIRTDECK_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from("virtdeck.toml"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        Config::from_sources(&path.display().to_string(), text.as_deref(), |key| {
+            std::env::var(key).ok().filter(|v| !v.is_empty())
+        })
+    }
+
+    /// Builds the configuration from a file's text (if any) and an environment.
+    pub fn from_sources(
+        path: &str,
+        text: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file: FileConfig = match text {
+            Some(text) => toml::from_str(text).map_err(|e| ConfigError::Parse {
+                path: path.to_string(),
+                message: e.to_string().trim_end().to_string(),
+            })?,
+            None => FileConfig::default(),
+        };
+
+        let (listen_key, listen) = match env("VIRTDECK_LISTEN") {
+            Some(v) => ("VIRTDECK_LISTEN".to_string(), v),
+            None => (
+                format!("{path}: listen"),
+                file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            ),
+        };
+        let listen: SocketAddr = listen.trim().parse().map_err(|_| ConfigError::Invalid {
+            key: listen_key,
+            message: format!("{listen:?} is not an address and port like 127.0.0.1:3000"),
+        })?;
+
+        let database_url = env("VIRTDECK_DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        if !database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid {
+                key: "database_url".into(),
+                message: format!("{database_url:?} is not supported; use sqlite://FILE"),
+            });
+        }
+
+        let secure_cookies = match &file.public_url {
+            Some(url) if url.starts_with("https://") => true,
+            Some(url) if url.starts_with("http://") => false,
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    key: format!("{path}: public_url"),
+                    message: format!("{url:?} must start with https:// or http://"),
+                })
+            }
+            None => false,
+        };
+
+        validate_hosts(path, &file.hosts)?;
+        Ok(Config {
+            listen,
+            database_url,
+            secure_cookies,
+            hosts: file.hosts,
+            source: if text.is_some() {
+                path.to_string()
+            } else {
+                format!("defaults (no file at {path})")
+            },
+            admin_password: env("VIRTDECK_ADMIN_PASSWORD"),
+        })
+    }
+}
+
+/// Host names are short identifiers: they appear in URLs, logs and the API.
+pub fn valid_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn validate_hosts(path: &str, hosts: &[HostConfig]) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let key = |field: &str| format!("{path}: hosts[{i}].{field}");
+        if !valid_host_name(&host.name) {
+            return Err(ConfigError::Invalid {
+                key: key("name"),
+                message: format!(
+                    "{:?} must be 1 to 64 letters, digits, '-', '_' or '.'",
+                    host.name
+                ),
+            });
+        }
+        if !seen.insert(host.name.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: key("name"),
+                message: format!("{:?} is used by two hosts", host.name),
+            });
+        }
+        if !host.uri.contains(':') || host.uri.trim() != host.uri {
+            return Err(ConfigError::Invalid {
+                key: key("uri"),
+                message: format!("{:?} is not a libvirt URI such as qemu:///system", host.uri),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn no_file_means_defaults_and_no_hosts() {
+        let c = Config::from_sources("virtdeck.toml", None, no_env).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert!(c.hosts.is_empty());
+        assert!(!c.secure_cookies);
+    }
+
+    #[test]
+    fn file_hosts_and_env_overrides() {
+        let text = r#"
+            listen = "0.0.0.0:8080"
+            database_url = "sqlite://file.db"
+            public_url = "https://virtdeck.example.org"
+            [[hosts]]
+            name = "kvm1"
+            uri = "qemu+ssh://root@kvm1/system"
+        "#;
+        let env = |k: &str| (k == "VIRTDECK_LISTEN").then(|| "127.0.0.1:4000".to_string());
+        let c = Config::from_sources("v.toml", Some(text), env).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(c.database_url, "sqlite://file.db");
+        assert!(c.secure_cookies);
+        assert_eq!(c.hosts[0].name, "kvm1");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = |text: &str| {
+            Config::from_sources("v.toml", Some(text), no_env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("listen = \"nonsense\"").contains("listen"));
+        assert!(err("lisen = \"127.0.0.1:1\"").contains("lisen"));
+        assert!(err("[[hosts]]\nname = \"a\"").contains("uri"));
+        assert!(
+            err("[[hosts]]\nname = \"a b\"\nuri = \"test:///default\"").contains("hosts[0].name")
+        );
+        assert!(err(
+            "[[hosts]]\nname = \"a\"\nuri = \"test:///default\"\n[[hosts]]\nname = \"a\"\nuri = \"test:///default\""
+        )
+        .contains("used by two hosts"));
+        assert!(err("listen = 5").contains("listen"));
+        let e = Config::from_sources("v.toml", None, |k: &str| {
+            (k == "VIRTDECK_LISTEN").then(|| "x".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("VIRTDECK_LISTEN"), "{e}");
+    }
+}

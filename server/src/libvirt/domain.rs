@@ -1,0 +1,112 @@
+//! Guests (libvirt domains): listing, summaries and lifecycle actions.
+
+use app::api::{
+    guests::{GuestAction, GuestState, GuestSummary},
+    ApiError,
+};
+use virt::{
+    connect::Connect,
+    domain::{Domain, DomainState},
+    error::ErrorNumber,
+};
+
+use super::{connection::Failure, HostConnection};
+
+fn state(raw: virt::domain::DomainStateEnum) -> GuestState {
+    if !raw.is_known() {
+        return GuestState::Nostate;
+    }
+    match raw.unwrap() {
+        DomainState::NoState => GuestState::Nostate,
+        DomainState::Running => GuestState::Running,
+        DomainState::Blocked => GuestState::Blocked,
+        DomainState::Paused => GuestState::Paused,
+        DomainState::Shutdown => GuestState::Shutdown,
+        DomainState::Shutoff => GuestState::Shutoff,
+        DomainState::Crashed => GuestState::Crashed,
+        DomainState::PMSuspended => GuestState::Pmsuspended,
+    }
+}
+
+fn is_gone(e: &virt::error::Error) -> bool {
+    e.code().is_known() && matches!(e.code().unwrap(), ErrorNumber::NoDomain)
+}
+
+/// The summary of one guest (a few calls on the same connection).
+fn summary(host: &str, dom: &Domain) -> Result<GuestSummary, virt::error::Error> {
+    let (raw_state, _reason) = dom.state()?;
+    let info = dom.info()?;
+    Ok(GuestSummary {
+        host: host.to_string(),
+        name: dom.name()?,
+        uuid: dom.uuid_string()?,
+        state: state(raw_state),
+        vcpus: info.nr_virt_cpu,
+        memory_kib: info.memory,
+        persistent: dom.is_persistent()?,
+        autostart: dom.autostart().unwrap_or(false),
+    })
+}
+
+/// Every guest of the host, sorted by name. Guests that vanish while being
+/// read (a transient guest stopping) are left out.
+pub async fn list(host: &HostConnection) -> Result<Vec<GuestSummary>, ApiError> {
+    let name = host.name().to_string();
+    host.run(move |conn| {
+        let mut guests = Vec::new();
+        for dom in conn.list_all_domains(0)? {
+            match summary(&name, &dom) {
+                Ok(g) => guests.push(g),
+                Err(e) if is_gone(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        guests.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(guests)
+    })
+    .await
+}
+
+fn lookup(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {
+    conn.lookup_domain_by_uuid_string(uuid).map_err(|e| {
+        if is_gone(&e) {
+            Failure::Api(ApiError::NotFound(format!(
+                "host {host} has no guest with UUID {uuid}"
+            )))
+        } else {
+            Failure::Libvirt(e)
+        }
+    })
+}
+
+/// Runs `action` and returns the guest's state afterwards.
+pub async fn act(
+    host: &HostConnection,
+    uuid: &str,
+    action: GuestAction,
+) -> Result<GuestSummary, ApiError> {
+    let name = host.name().to_string();
+    let uuid = uuid.to_string();
+    host.run_mapped(move |conn| {
+        let dom = lookup(&name, conn, &uuid)?;
+        let before = summary(&name, &dom)?;
+        match action {
+            GuestAction::Start => dom.create(),
+            GuestAction::Shutdown => dom.shutdown(),
+            GuestAction::Reboot => dom.reboot(0),
+            GuestAction::Destroy => dom.destroy(),
+            GuestAction::Suspend => dom.suspend(),
+            GuestAction::Resume => dom.resume(),
+        }?;
+        match summary(&name, &dom) {
+            Ok(after) => Ok(after),
+            // A transient guest is gone once it stops.
+            Err(e) if is_gone(&e) => Ok(GuestSummary {
+                state: GuestState::Shutoff,
+                ..before
+            }),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+}

@@ -1,0 +1,211 @@
+//! Building the application: database, users, sessions, libvirt backend and the
+//! axum router. `Application::build` binds the listener first, so tests can
+//! ask for port 0 and read the real address.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use app::{
+    api::{events::ServerEvent, ApiError},
+    backend::Services,
+    shell, App,
+};
+use axum::{
+    body::Body,
+    extract::{FromRef, Request, State},
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+    Json, Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tokio::{net::TcpListener, sync::broadcast};
+use tower_http::trace::TraceLayer;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::{
+    accounts::{FirstUser, SqlAccounts},
+    audit::SqlAudit,
+    auth,
+    config::Config,
+    db, demo,
+    libvirt::LibvirtFleet,
+    ws,
+};
+
+/// What every handler can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub services: Services,
+    pub events: broadcast::Sender<ServerEvent>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+/// Leptos settings from cargo-leptos' environment, with the app's output name
+/// when run outside cargo-leptos (tests).
+pub fn leptos_options() -> LeptosOptions {
+    let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
+        || option_env!("LEPTOS_OUTPUT_NAME").is_some();
+    let configured = from_cargo_leptos
+        .then(|| get_configuration(None).ok())
+        .flatten()
+        .map(|c| c.leptos_options);
+    configured.unwrap_or_else(|| LeptosOptions::builder().output_name("virtdeck").build())
+}
+
+impl Application {
+    pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        // libvirt prints every error to stderr by default; we report them ourselves.
+        virt::error::clear_error_callback();
+
+        let pool = db::connect(&config.database_url).await?;
+        let accounts = SqlAccounts::new(pool.clone()).await?;
+        match accounts.ensure_admin(config.admin_password.clone()).await? {
+            FirstUser::Generated(password) => tracing::warn!(
+                "created the first user: admin with password {password} (shown once; keep it safe)"
+            ),
+            FirstUser::FromEnvironment => {
+                tracing::info!(
+                    "created the first user: admin with the password in VIRTDECK_ADMIN_PASSWORD"
+                )
+            }
+            FirstUser::Existed if config.admin_password.is_some() => {
+                tracing::info!("users exist already; VIRTDECK_ADMIN_PASSWORD is ignored")
+            }
+            FirstUser::Existed => {}
+        }
+
+        let session_store = SqliteStore::new(pool.clone());
+        session_store
+            .migrate()
+            .await
+            .context("cannot create the sessions table")?;
+        tokio::spawn(
+            session_store
+                .clone()
+                .continuously_delete_expired(tokio::time::Duration::from_secs(600)),
+        );
+
+        let hosts = if config.hosts.is_empty() {
+            let hosts = demo::write_fixtures(&demo::fixture_dir())?;
+            tracing::warn!(
+                "no hosts configured in {}: serving a DEMO fleet of {} hosts on libvirt's test driver \
+                 (in memory, reset at every start). To manage real hosts, write virtdeck.toml with \
+                 [[hosts]] tables, e.g. name = \"kvm1\", uri = \"qemu:///system\" (see README).",
+                config.source,
+                hosts.len()
+            );
+            hosts
+        } else {
+            tracing::info!(
+                "{} hosts configured in {}",
+                config.hosts.len(),
+                config.source
+            );
+            config.hosts.clone()
+        };
+
+        let (events, _) = broadcast::channel(256);
+        let services = Services {
+            fleet: Arc::new(LibvirtFleet::new(&hosts, events.clone())),
+            accounts: Arc::new(accounts),
+            audit: Arc::new(SqlAudit::new(pool)),
+        };
+        let state = AppState {
+            leptos_options,
+            services,
+            events,
+        };
+        let router = router(
+            state,
+            auth::session_layer(session_store, config.secure_cookies),
+        );
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Application { listener, router })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteStore>) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let services = state.services.clone();
+        move || provide_context(services.clone())
+    };
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/api/{*fn_name}", get(server_fns).post(server_fns))
+        .route("/ws", get(ws::handler))
+        .route("/", get(|| async { Redirect::to("/guests") }))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(middleware::from_fn(auth::gate))
+        .layer(sessions)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The HTTP API: every server function under `/api/…`.
+async fn server_fns(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let known =
+        leptos::server_fn::axum::get_server_fn_service(req.uri().path(), req.method().clone())
+            .is_some();
+    if !known {
+        let error = ApiError::NotFound(format!(
+            "there is no API endpoint {} {}",
+            req.method(),
+            app::api::clip(req.uri().path())
+        ));
+        return (StatusCode::NOT_FOUND, Json(error)).into_response();
+    }
+    let services = state.services.clone();
+    handle_server_fns_with_context(move || provide_context(services.clone()), req)
+        .await
+        .into_response()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

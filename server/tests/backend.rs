@@ -1,0 +1,196 @@
+//! The libvirt backend against libvirt's test driver (real libvirt, no daemon).
+
+mod common;
+
+use std::time::Instant;
+
+use app::{
+    api::{
+        guests::{GuestAction, GuestState, GuestSummary},
+        ApiError,
+    },
+    backend::Fleet,
+};
+use server::{config::HostConfig, libvirt::LibvirtFleet};
+use tokio::sync::broadcast;
+
+fn fleet(extra: Vec<HostConfig>) -> (LibvirtFleet, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hosts = common::fixture_hosts(dir.path());
+    hosts.extend(extra);
+    let (events, _) = broadcast::channel(16);
+    (LibvirtFleet::new(&hosts, events), dir)
+}
+
+async fn guest(fleet: &LibvirtFleet, name: &str) -> GuestSummary {
+    fleet
+        .guests()
+        .await
+        .into_iter()
+        .find(|g| g.name == name)
+        .unwrap_or_else(|| panic!("no guest {name}"))
+}
+
+#[tokio::test]
+async fn lists_both_hosts_with_their_facts() {
+    let (fleet, _dir) = fleet(vec![]);
+    let hosts = fleet.hosts().await;
+    let names: Vec<_> = hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["demo-alpha", "demo-beta"]);
+    let alpha = &hosts[0];
+    assert!(alpha.connected, "{:?}", alpha.error);
+    assert_eq!(alpha.guests, Some(4));
+    assert_eq!(alpha.cpus, Some(8));
+    assert_eq!(alpha.memory_kib, Some(32 * 1024 * 1024));
+    assert!(alpha.libvirt_version.as_deref().unwrap().contains('.'));
+    assert!(alpha.hypervisor_version.is_some());
+    assert!(alpha.arch.is_some());
+    assert_eq!(hosts[1].guests, Some(3));
+}
+
+#[tokio::test]
+async fn lists_every_guest_of_every_host_with_its_state() {
+    let (fleet, _dir) = fleet(vec![]);
+    let guests = fleet.guests().await;
+    assert_eq!(guests.len(), 7);
+    let find = |name: &str| guests.iter().find(|g| g.name == name).unwrap();
+    assert_eq!(find("web01").host, "demo-alpha");
+    assert_eq!(find("web01").state, GuestState::Running);
+    assert_eq!(find("web01").vcpus, 2);
+    assert_eq!(find("web01").memory_kib, 2 * 1024 * 1024);
+    assert_eq!(find("build01").state, GuestState::Shutoff);
+    assert_eq!(find("cache01").state, GuestState::Paused);
+    assert_eq!(find("mail01").host, "demo-beta");
+    assert!(find("mail01").persistent);
+}
+
+#[tokio::test]
+async fn each_lifecycle_action_changes_the_state_libvirt_reports() {
+    let (fleet, _dir) = fleet(vec![]);
+    let web = guest(&fleet, "web01").await;
+    let steps = [
+        (GuestAction::Suspend, GuestState::Paused),
+        (GuestAction::Resume, GuestState::Running),
+        (GuestAction::Reboot, GuestState::Running),
+        (GuestAction::Shutdown, GuestState::Shutoff),
+        (GuestAction::Start, GuestState::Running),
+        (GuestAction::Destroy, GuestState::Shutoff),
+    ];
+    for (action, expected) in steps {
+        let returned = fleet
+            .guest_action(&web.host, &web.uuid, action)
+            .await
+            .unwrap();
+        assert_eq!(returned.state, expected, "after {action}");
+        // A fresh listing (a new read from libvirt) agrees.
+        assert_eq!(
+            guest(&fleet, "web01").await.state,
+            expected,
+            "listed after {action}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_action_the_state_forbids_is_refused_with_libvirts_reason() {
+    let (fleet, _dir) = fleet(vec![]);
+    let build = guest(&fleet, "build01").await; // shut off
+    let err = fleet
+        .guest_action(&build.host, &build.uuid, GuestAction::Suspend)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not running"), "{err}");
+    assert!(err.to_string().contains("demo-alpha"), "{err}");
+    assert_eq!(guest(&fleet, "build01").await.state, GuestState::Shutoff);
+
+    let db = guest(&fleet, "db01").await; // running
+    let err = fleet
+        .guest_action(&db.host, &db.uuid, GuestAction::Start)
+        .await
+        .unwrap_err();
+    // QEMU reports this as an invalid operation (409); the test driver as an internal error.
+    assert!(
+        matches!(err, ApiError::Conflict(_) | ApiError::Libvirt(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("already running"), "{err}");
+    assert_eq!(guest(&fleet, "db01").await.state, GuestState::Running);
+}
+
+#[tokio::test]
+async fn unknown_host_or_guest_is_not_found() {
+    let (fleet, _dir) = fleet(vec![]);
+    let web = guest(&fleet, "web01").await;
+    let err = fleet
+        .guest_action("nope", &web.uuid, GuestAction::Start)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::NotFound(_)), "{err:?}");
+    // web01's UUID on the other host.
+    let err = fleet
+        .guest_action("demo-beta", &web.uuid, GuestAction::Start)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::NotFound(_)), "{err:?}");
+    assert!(err.to_string().contains("demo-beta"), "{err}");
+}
+
+#[tokio::test]
+async fn a_dead_host_is_reported_and_never_blocks_the_others() {
+    // Port 9 on loopback: nothing listens there, the connection is refused.
+    let dead = HostConfig {
+        name: "dead".into(),
+        uri: "qemu+tcp://127.0.0.1:9/system".into(),
+    };
+    let (fleet, _dir) = fleet(vec![dead]);
+    let hosts = fleet.hosts().await;
+    let dead = hosts.iter().find(|h| h.name == "dead").unwrap();
+    assert!(!dead.connected);
+    let error = dead.error.as_deref().unwrap();
+    assert!(error.contains("unreachable"), "{error}");
+    assert!(
+        error.to_lowercase().contains("connect"),
+        "libvirt's reason is kept: {error}"
+    );
+    assert!(hosts.iter().filter(|h| h.connected).count() == 2);
+
+    // Guests of the others are still listed; the second attempt answers at once
+    // from the remembered failure instead of reconnecting.
+    assert_eq!(fleet.guests().await.len(), 7);
+    let started = Instant::now();
+    let again = fleet.hosts().await;
+    assert!(!again.iter().find(|h| h.name == "dead").unwrap().connected);
+    println!(
+        "hosts() with a dead host answered in {:?}",
+        started.elapsed()
+    );
+    let err = fleet
+        .guest_action(
+            "dead",
+            "6b1f7c3e-0a11-4c5e-9a01-00000000a001",
+            GuestAction::Start,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::HostUnavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn actions_are_announced_to_websocket_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = common::fixture_hosts(dir.path());
+    let (events, mut rx) = broadcast::channel(16);
+    let fleet = LibvirtFleet::new(&hosts, events);
+    let cache = guest(&fleet, "cache01").await;
+    fleet
+        .guest_action(&cache.host, &cache.uuid, GuestAction::Resume)
+        .await
+        .unwrap();
+    match rx.try_recv().unwrap() {
+        app::api::events::ServerEvent::GuestChanged { guest } => {
+            assert_eq!(guest.name, "cache01");
+            assert_eq!(guest.state, GuestState::Running);
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
+}

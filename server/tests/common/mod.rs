@@ -1,0 +1,88 @@
+//! Test support: fixture hosts on libvirt's test driver and a running server.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use server::{
+    config::{Config, HostConfig},
+    startup::{leptos_options, Application},
+};
+use tempfile::TempDir;
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Copies of the demo fixtures in a fresh directory: the test driver keeps one
+/// state per file path in a process, so every test gets its own hosts.
+pub fn fixture_hosts(dir: &Path) -> Vec<HostConfig> {
+    server::demo::write_fixtures(dir).expect("write fixtures")
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn database(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("virtdeck.db").display())
+    }
+
+    /// A new client (own cookie jar), not logged in.
+    pub fn anonymous(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn login(&self, client: &reqwest::Client, password: &str) -> reqwest::Response {
+        client
+            .post(format!("{}/api/login", self.url))
+            .json(&serde_json::json!({"username": "admin", "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A client that is logged in as admin.
+    pub async fn admin(&self) -> reqwest::Client {
+        let client = self.anonymous();
+        let resp = self.login(&client, ADMIN_PASSWORD).await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "login failed: {}",
+            resp.text().await.unwrap()
+        );
+        client
+    }
+}
+
+/// Starts the server on a free port with its own database, the fixture hosts
+/// and `extra_hosts` after them.
+pub async fn spawn_app(extra_hosts: Vec<HostConfig>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hosts = fixture_hosts(&dir.path().join("hosts"));
+    hosts.extend(extra_hosts);
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", dir.path().join("virtdeck.db").display()),
+        secure_cookies: false,
+        hosts,
+        source: "test".into(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+    };
+    let app = Application::build(config, leptos_options())
+        .await
+        .expect("build app");
+    let url = format!("http://{}", app.addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp { url, dir, client }
+}

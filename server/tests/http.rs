@@ -1,0 +1,422 @@
+//! The HTTP API and the login gate against the real server (test-driver hosts).
+
+mod common;
+
+use common::{spawn_app, ADMIN_PASSWORD};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+async fn guests(client: &reqwest::Client, url: &str) -> Vec<Value> {
+    let resp = client
+        .get(format!("{url}/api/guests"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+fn by_name<'a>(guests: &'a [Value], name: &str) -> &'a Value {
+    guests.iter().find(|g| g["name"] == name).unwrap()
+}
+
+#[tokio::test]
+async fn every_route_refuses_a_request_without_session() {
+    let app = spawn_app(vec![]).await;
+    let client = app.anonymous();
+    for page in ["/", "/guests", "/hosts", "/nowhere"] {
+        let resp = client
+            .get(format!("{}{page}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "{page}");
+        let location = resp.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login?next="), "{page} -> {location}");
+    }
+    for (method, path) in [
+        ("GET", "/api/hosts"),
+        ("GET", "/api/guests"),
+        ("GET", "/api/me"),
+        ("POST", "/api/guests/action"),
+        ("POST", "/api/logout"),
+        ("GET", "/ws"),
+    ] {
+        let req = client.request(method.parse().unwrap(), format!("{}{path}", app.url));
+        let resp = req.json(&json!({})).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{method} {path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized", "{method} {path}");
+    }
+    // The login page itself and static files are reachable.
+    let resp = client
+        .get(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("Log in"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_audited() {
+    let app = spawn_app(vec![]).await;
+    let client = app.anonymous();
+    let resp = app.login(&client, "wrong").await;
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["message"], "wrong username or password");
+    assert!(resp_has_no_session(&client, &app.url).await);
+
+    let resp = client
+        .post(format!("{}/api/login", app.url))
+        .json(&json!({"username": "nobody", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    let pool = sqlx::SqlitePool::connect(&app.database()).await.unwrap();
+    let failed: Vec<(Option<String>, String)> =
+        sqlx::query_as("SELECT username, outcome FROM audit_log WHERE action = 'login'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(failed.len(), 2);
+    assert!(failed
+        .iter()
+        .all(|(user, outcome)| user.is_none() && outcome == "failed"));
+}
+
+async fn resp_has_no_session(client: &reqwest::Client, url: &str) -> bool {
+    client
+        .get(format!("{url}/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == 401
+}
+
+#[tokio::test]
+async fn login_sets_a_safe_cookie_that_changes_at_each_login() {
+    let app = spawn_app(vec![]).await;
+    let client = app.anonymous();
+    let first = app.login(&client, ADMIN_PASSWORD).await;
+    assert_eq!(first.status(), 200);
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("virtdeck_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on loopback: {cookie}"
+    );
+    let me: Value = client
+        .get(format!("{}/api/me", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "admin");
+
+    let second = app.login(&client, ADMIN_PASSWORD).await;
+    let cookie2 = second.headers()["set-cookie"].to_str().unwrap().to_string();
+    let id = |c: &str| c.split(';').next().unwrap().to_string();
+    assert_ne!(id(&cookie), id(&cookie2), "session id must change at login");
+
+    // Log out ends the session.
+    let resp = client
+        .post(format!("{}/api/logout", app.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp_has_no_session(&client, &app.url).await);
+}
+
+#[tokio::test]
+async fn login_list_pause_and_list_again() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+
+    let hosts: Vec<Value> = client
+        .get(format!("{}/api/hosts", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hosts.len(), 2);
+    for key in [
+        "name",
+        "uri",
+        "connected",
+        "error",
+        "arch",
+        "cpu_model",
+        "memory_kib",
+        "libvirt_version",
+        "hypervisor_version",
+        "guests",
+    ] {
+        assert!(hosts[0].get(key).is_some(), "hosts[0] lacks {key}");
+    }
+
+    let before = guests(&client, &app.url).await;
+    assert_eq!(before.len(), 7);
+    let web = by_name(&before, "web01");
+    assert_eq!(web["state"], "running");
+    for key in [
+        "host",
+        "name",
+        "uuid",
+        "state",
+        "vcpus",
+        "memory_kib",
+        "persistent",
+        "autostart",
+    ] {
+        assert!(web.get(key).is_some(), "guest lacks {key}");
+    }
+
+    let resp = client
+        .post(format!("{}/api/guests/action", app.url))
+        .json(&json!({"host": web["host"], "uuid": web["uuid"], "action": "suspend"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let paused: Value = resp.json().await.unwrap();
+    assert_eq!(paused["state"], "paused");
+
+    let after = guests(&client, &app.url).await;
+    assert_eq!(by_name(&after, "web01")["state"], "paused");
+    assert_eq!(
+        by_name(&after, "db01")["state"],
+        "running",
+        "only web01 changed"
+    );
+
+    let pool = sqlx::SqlitePool::connect(&app.database()).await.unwrap();
+    let (user, target, outcome): (String, String, String) = sqlx::query_as(
+        "SELECT username, target, outcome FROM audit_log WHERE action = 'guest.suspend'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(user, "admin");
+    assert!(target.contains(web["uuid"].as_str().unwrap()));
+    assert_eq!(outcome, "ok");
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_4xx_errors_and_change_nothing() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+    let web = by_name(&guests(&client, &app.url).await, "web01").clone();
+    let uuid = web["uuid"].as_str().unwrap();
+    let long = "x".repeat(100_000);
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({"host": "nope", "uuid": uuid, "action": "suspend"}),
+            404,
+            "no host named",
+        ),
+        (
+            json!({"host": "demo-beta", "uuid": uuid, "action": "suspend"}),
+            404,
+            "no guest with UUID",
+        ),
+        (
+            json!({"host": "demo-alpha", "uuid": uuid, "action": "explode"}),
+            400,
+            "unknown action",
+        ),
+        (
+            json!({"host": "demo-alpha", "uuid": "<script>&'\"", "action": "start"}),
+            400,
+            "not a guest UUID",
+        ),
+        (
+            json!({"host": "demo-alpha", "uuid": uuid}),
+            400,
+            "invalid request",
+        ),
+        (
+            json!({"host": 12, "uuid": uuid, "action": "start"}),
+            400,
+            "invalid request",
+        ),
+        (
+            json!({"host": long, "uuid": uuid, "action": "suspend"}),
+            404,
+            "no host named",
+        ),
+        (
+            json!({"host": "demo-alpha", "uuid": uuid, "action": -1}),
+            400,
+            "invalid request",
+        ),
+    ];
+    for (body, status, text) in cases {
+        let resp = client
+            .post(format!("{}/api/guests/action", app.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(text), "{body}: {message}");
+        assert!(message.len() < 400, "long input is not echoed whole");
+    }
+    let resp = client
+        .post(format!("{}/api/guests/action", app.url))
+        .header("content-type", "application/json")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = client
+        .get(format!("{}/api/nothing", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    let after = guests(&client, &app.url).await;
+    assert!(after
+        .iter()
+        .all(|g| g["name"] != "web01" || g["state"] == "running"));
+}
+
+#[tokio::test]
+async fn a_dead_host_shows_as_unreachable_and_the_others_work() {
+    let dead = server::config::HostConfig {
+        name: "dead".into(),
+        uri: "qemu+tcp://127.0.0.1:9/system".into(),
+    };
+    let app = spawn_app(vec![dead]).await;
+    let client = app.admin().await;
+    let hosts: Vec<Value> = client
+        .get(format!("{}/api/hosts", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dead = hosts.iter().find(|h| h["name"] == "dead").unwrap();
+    assert_eq!(dead["connected"], false);
+    assert!(dead["error"].as_str().unwrap().contains("unreachable"));
+    assert_eq!(guests(&client, &app.url).await.len(), 7);
+    let page = client
+        .get(format!("{}/guests", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("dead</strong> is unreachable"),
+        "the guests page names the dead host"
+    );
+    assert!(html.contains("web01"));
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_with_the_guests() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+    let html = client
+        .get(format!("{}/guests", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "web01",
+        "db01",
+        "mail01",
+        "ci-runner",
+        "demo-alpha",
+        "demo-beta",
+        "7 guests",
+    ] {
+        assert!(html.contains(name), "/guests lacks {name}");
+    }
+    let html = client
+        .get(format!("{}/hosts", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("demo-beta") && html.contains("connected"));
+    // "/" leads to the guest list.
+    let resp = client.get(format!("{}/", app.url)).send().await.unwrap();
+    assert!(resp.status().is_redirection());
+    assert_eq!(resp.headers()["location"], "/guests");
+}
+
+#[tokio::test]
+async fn the_websocket_needs_a_session_and_streams_guest_changes() {
+    let app = spawn_app(vec![]).await;
+    let ws_url = app.url.replace("http://", "ws://") + "/ws";
+
+    let refused = tokio_tungstenite::connect_async(ws_url.clone()).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+
+    let client = app.anonymous();
+    let login = app.login(&client, ADMIN_PASSWORD).await;
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut request = ws_url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    let next = |msg: Option<Result<Message, _>>| -> Value {
+        match msg.unwrap().unwrap() {
+            Message::Text(text) => serde_json::from_str(&text).unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let hello = next(socket.next().await);
+    assert_eq!(hello, json!({"type": "hello", "user": "admin"}));
+
+    let cache = by_name(&guests(&client, &app.url).await, "cache01").clone();
+    client
+        .post(format!("{}/api/guests/action", app.url))
+        .json(&json!({"host": cache["host"], "uuid": cache["uuid"], "action": "resume"}))
+        .send()
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .expect("an event within 10 s");
+    let event = next(event);
+    assert_eq!(event["type"], "guest_changed");
+    assert_eq!(event["guest"]["name"], "cache01");
+    assert_eq!(event["guest"]["state"], "running");
+}
