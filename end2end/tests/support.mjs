@@ -201,27 +201,6 @@ export function launch() {
   });
 }
 
-/**
- * Runs in every document before the app's scripts: marks the page once the
- * app's wasm module is instantiated and the hydration that follows it in the
- * same turn has run (the mark is set from a later task). The guests page has
- * no visible "hydrated" sign, and a click before hydration does nothing.
- */
-const HYDRATION_PROBE = `(() => {
-  const W = globalThis.WebAssembly;
-  if (!W) return;
-  const mark = (p) =>
-    p.then((r) => {
-      setTimeout(() => { globalThis.__e2eWasmReady = true; }, 0);
-      return r;
-    });
-  for (const k of ['instantiate', 'instantiateStreaming']) {
-    const orig = W[k];
-    if (typeof orig !== 'function') continue;
-    W[k] = function (...args) { return mark(orig.apply(this, args)); };
-  }
-})();`;
-
 /** Desktop browser context options. */
 export const DESKTOP = { viewport: { width: 1280, height: 800 } };
 /** A phone: 390x844 with touch. */
@@ -232,18 +211,18 @@ export const MOBILE = {
   deviceScaleFactor: 2,
 };
 
-/** A fresh browser context with the hydration probe installed. */
+/** A fresh browser context. */
 export async function newContext(browser, options = DESKTOP) {
   const context = await browser.newContext(options);
   context.setDefaultTimeout(TIMEOUT);
-  await context.addInitScript(HYDRATION_PROBE);
   return context;
 }
 
 /** Waits until the app's wasm has loaded and hydrated the current document. */
 export async function waitForHydration(page, timeout = 30_000) {
   try {
-    await page.waitForFunction(() => globalThis.__e2eWasmReady === true, null, { timeout });
+    // The app marks <body data-hydrated> from an effect, which runs only once hydrated.
+    await page.waitForSelector('body[data-hydrated]', { state: 'attached', timeout });
   } catch (err) {
     throw new Error(`the page ${page.url()} did not hydrate within ${timeout} ms: ${err.message}`);
   }

@@ -31,7 +31,7 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> Session
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/api/login" | "/favicon.ico" | "/robots.txt"
+        "/login" | "/api/login" | "/favicon.ico" | "/favicon.svg" | "/robots.txt"
     ) || path.starts_with("/pkg/")
 }
 

@@ -17,6 +17,25 @@ async fn guests(client: &reqwest::Client, url: &str) -> Vec<Value> {
     resp.json().await.unwrap()
 }
 
+async fn get_json<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+) -> T {
+    let resp = client.get(format!("{url}{path}")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "GET {path}");
+    resp.json().await.unwrap()
+}
+
+async fn act(client: &reqwest::Client, url: &str, body: &Value) -> reqwest::Response {
+    client
+        .post(format!("{url}/api/guests/action"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn by_name<'a>(guests: &'a [Value], name: &str) -> &'a Value {
     guests.iter().find(|g| g["name"] == name).unwrap()
 }
@@ -113,14 +132,7 @@ async fn login_sets_a_safe_cookie_that_changes_at_each_login() {
         !cookie.contains("Secure"),
         "plain http on loopback: {cookie}"
     );
-    let me: Value = client
-        .get(format!("{}/api/me", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&client, &app.url, "/api/me").await;
     assert_eq!(me["username"], "admin");
 
     let second = app.login(&client, ADMIN_PASSWORD).await;
@@ -144,14 +156,7 @@ async fn login_list_pause_and_list_again() {
     let app = spawn_app(vec![]).await;
     let client = app.admin().await;
 
-    let hosts: Vec<Value> = client
-        .get(format!("{}/api/hosts", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hosts: Vec<Value> = get_json(&client, &app.url, "/api/hosts").await;
     assert_eq!(hosts.len(), 2);
     for key in [
         "name",
@@ -185,12 +190,12 @@ async fn login_list_pause_and_list_again() {
         assert!(web.get(key).is_some(), "guest lacks {key}");
     }
 
-    let resp = client
-        .post(format!("{}/api/guests/action", app.url))
-        .json(&json!({"host": web["host"], "uuid": web["uuid"], "action": "suspend"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = act(
+        &client,
+        &app.url,
+        &json!({"host": web["host"], "uuid": web["uuid"], "action": "suspend"}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let paused: Value = resp.json().await.unwrap();
     assert_eq!(paused["state"], "paused");
@@ -265,12 +270,7 @@ async fn bad_requests_get_clear_4xx_errors_and_change_nothing() {
         ),
     ];
     for (body, status, text) in cases {
-        let resp = client
-            .post(format!("{}/api/guests/action", app.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = act(&client, &app.url, &body).await;
         assert_eq!(resp.status().as_u16(), status, "{body}");
         let err: Value = resp.json().await.unwrap();
         let message = err["message"].as_str().unwrap();
@@ -306,14 +306,7 @@ async fn a_dead_host_shows_as_unreachable_and_the_others_work() {
     };
     let app = spawn_app(vec![dead]).await;
     let client = app.admin().await;
-    let hosts: Vec<Value> = client
-        .get(format!("{}/api/hosts", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hosts: Vec<Value> = get_json(&client, &app.url, "/api/hosts").await;
     let dead = hosts.iter().find(|h| h["name"] == "dead").unwrap();
     assert_eq!(dead["connected"], false);
     assert!(dead["error"].as_str().unwrap().contains("unreachable"));
@@ -406,12 +399,12 @@ async fn the_websocket_needs_a_session_and_streams_guest_changes() {
     assert_eq!(hello, json!({"type": "hello", "user": "admin"}));
 
     let cache = by_name(&guests(&client, &app.url).await, "cache01").clone();
-    client
-        .post(format!("{}/api/guests/action", app.url))
-        .json(&json!({"host": cache["host"], "uuid": cache["uuid"], "action": "resume"}))
-        .send()
-        .await
-        .unwrap();
+    act(
+        &client,
+        &app.url,
+        &json!({"host": cache["host"], "uuid": cache["uuid"], "action": "resume"}),
+    )
+    .await;
     let event = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
         .await
         .expect("an event within 10 s");
