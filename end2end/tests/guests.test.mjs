@@ -145,6 +145,33 @@ describe('virtdeck guests (demo fleet)', () => {
     await page.screenshot({ path: join(resultsDir, 'guests-desktop.png'), fullPage: true });
   });
 
+  scenario('a change made in another window shows up live, without reload', async (page) => {
+    await login(page, server.url, server.password);
+    await expectState(page, 'mail01', 'demo-beta', 'running');
+    await page.evaluate(() => {
+      window.__marker = 1;
+    });
+
+    // A second user session (another browser window, another person).
+    const other = await newContext(browser);
+    try {
+      const otherPage = await other.newPage();
+      await login(otherPage, server.url, server.password);
+      await button(otherPage, 'Pause mail01').click();
+      await expectState(otherPage, 'mail01', 'demo-beta', 'paused');
+
+      // The first window learns of it over the WebSocket.
+      await expectState(page, 'mail01', 'demo-beta', 'paused');
+      assert.equal(await page.evaluate(() => window.__marker), 1, 'the page was not reloaded');
+
+      await button(page, 'Resume mail01').click();
+      await expectState(page, 'mail01', 'demo-beta', 'running');
+      await expectState(otherPage, 'mail01', 'demo-beta', 'running');
+    } finally {
+      await other.close();
+    }
+  });
+
   scenario('force off asks for confirmation first', async (page) => {
     await login(page, server.url, server.password);
     await expectState(page, 'db01', 'demo-alpha', 'running');
