@@ -2,7 +2,7 @@
 //! configured. The fixture files are built into the binary and written to a
 //! private directory at start (the test driver reads a file path).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -31,9 +31,4 @@ pub fn write_fixtures(dir: &Path) -> anyhow::Result<Vec<HostConfig>> {
             })
         })
         .collect()
-}
-
-/// A directory of this process for the demo fixtures.
-pub fn fixture_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("virtdeck-demo-{}", std::process::id()))
 }

@@ -47,6 +47,8 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The demo fleet's fixture files; removed when the application ends.
+    _demo_dir: Option<tempfile::TempDir>,
 }
 
 /// Leptos settings from cargo-leptos' environment, with the app's output name
@@ -63,9 +65,6 @@ pub fn leptos_options() -> LeptosOptions {
 
 impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
-        // libvirt prints every error to stderr by default; we report them ourselves.
-        virt::error::clear_error_callback();
-
         let pool = db::connect(&config.database_url).await?;
         let accounts = SqlAccounts::new(pool.clone()).await?;
         match accounts.ensure_admin(config.admin_password.clone()).await? {
@@ -94,8 +93,14 @@ impl Application {
                 .continuously_delete_expired(tokio::time::Duration::from_secs(600)),
         );
 
+        let mut demo_dir = None;
         let hosts = if config.hosts.is_empty() {
-            let hosts = demo::write_fixtures(&demo::fixture_dir())?;
+            let dir = tempfile::Builder::new()
+                .prefix("virtdeck-demo-")
+                .tempdir()
+                .context("cannot create a directory for the demo fleet")?;
+            let hosts = demo::write_fixtures(dir.path())?;
+            demo_dir = Some(dir);
             tracing::warn!(
                 "no hosts configured in {}: serving a DEMO fleet of {} hosts on libvirt's test driver \
                  (in memory, reset at every start). To manage real hosts, write virtdeck.toml with \
@@ -132,7 +137,11 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        Ok(Application { listener, router })
+        Ok(Application {
+            listener,
+            router,
+            _demo_dir: demo_dir,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -240,3 +240,63 @@ pub async fn guest_action(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_parse_from_their_wire_names_only() {
+        for action in GuestAction::ALL {
+            assert_eq!(action.as_str().parse::<GuestAction>(), Ok(action));
+        }
+        let err = "Start".parse::<GuestAction>().unwrap_err();
+        assert!(
+            err.to_string().contains("expected one of: start, shutdown"),
+            "{err}"
+        );
+        let long = "x".repeat(10_000);
+        assert!(long.parse::<GuestAction>().unwrap_err().to_string().len() < 300);
+    }
+
+    #[test]
+    fn uuids_must_be_canonical() {
+        assert!(validate_uuid("6b1f7c3e-0a11-4c5e-9a01-00000000a001").is_ok());
+        for bad in [
+            "",
+            "6b1f7c3e0a114c5e9a0100000000a001",
+            "6b1f7c3e-0a11-4c5e-9a01-00000000a00g",
+            "../../etc",
+            "<a>",
+        ] {
+            assert!(
+                matches!(validate_uuid(bad), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_state_offers_actions_and_only_running_guests_pause() {
+        for state in GuestState::ALL {
+            assert!(!state.actions().is_empty(), "{state:?}");
+            assert_eq!(state.as_str().parse::<GuestState>(), Ok(state));
+        }
+        assert!(GuestState::Running
+            .actions()
+            .contains(&GuestAction::Suspend));
+        assert!(!GuestState::Paused.actions().contains(&GuestAction::Suspend));
+        assert_eq!(GuestState::Shutoff.actions(), &[GuestAction::Start]);
+    }
+
+    #[test]
+    fn wire_names_match_the_documented_api() {
+        let json = serde_json::to_string(&GuestState::Pmsuspended).unwrap();
+        assert_eq!(json, "\"pmsuspended\"");
+        let err = ApiError::NotFound("x".into());
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            serde_json::json!({"error": "not_found", "message": "x"})
+        );
+    }
+}

@@ -45,6 +45,9 @@ pub struct LibvirtFleet {
 
 impl LibvirtFleet {
     pub fn new(hosts: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Self {
+        // libvirt prints every error to stderr by default; errors are reported
+        // here, with the host they concern.
+        virt::error::clear_error_callback();
         LibvirtFleet {
             hosts: hosts
                 .iter()

@@ -1,0 +1,72 @@
+//! The first user and password storage, against a real SQLite database.
+
+use app::backend::Accounts;
+use server::{
+    accounts::{FirstUser, SqlAccounts},
+    db,
+};
+
+async fn accounts() -> (SqlAccounts, sqlx::SqlitePool, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let pool = db::connect(&url).await.unwrap();
+    (SqlAccounts::new(pool.clone()).await.unwrap(), pool, dir)
+}
+
+#[tokio::test]
+async fn first_start_creates_admin_with_a_random_password_once() {
+    let (accounts, pool, _dir) = accounts().await;
+    let FirstUser::Generated(password) = accounts.ensure_admin(None).await.unwrap() else {
+        panic!("expected a generated password");
+    };
+    assert!(password.len() >= 20, "a strong password: {password}");
+    let user = accounts
+        .verify_password("admin", &password)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.username, "admin");
+    assert_eq!(
+        accounts.verify_password("admin", "guess").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        accounts.verify_password("root", &password).await.unwrap(),
+        None
+    );
+
+    // Stored as an argon2id hash, never the password itself.
+    let (hash,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE username = 'admin'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(&password));
+
+    // A second start changes nothing, whatever the environment says.
+    assert_eq!(
+        accounts.ensure_admin(Some("other".into())).await.unwrap(),
+        FirstUser::Existed
+    );
+    assert!(accounts
+        .verify_password("admin", &password)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn the_environment_can_choose_the_first_password() {
+    let (accounts, _pool, _dir) = accounts().await;
+    let outcome = accounts
+        .ensure_admin(Some("chosen-password".into()))
+        .await
+        .unwrap();
+    assert_eq!(outcome, FirstUser::FromEnvironment);
+    assert!(accounts
+        .verify_password("admin", "chosen-password")
+        .await
+        .unwrap()
+        .is_some());
+}
