@@ -34,13 +34,13 @@ fn is_gone(e: &virt::error::Error) -> bool {
 
 /// The summary of one guest (a few calls on the same connection).
 fn summary(host: &str, dom: &Domain) -> Result<GuestSummary, virt::error::Error> {
-    let (raw_state, _reason) = dom.state()?;
+    // One call for state, vCPUs and memory; name and UUID are cached in the handle.
     let info = dom.info()?;
     Ok(GuestSummary {
         host: host.to_string(),
         name: dom.name()?,
         uuid: dom.uuid_string()?,
-        state: state(raw_state),
+        state: state(info.state),
         vcpus: info.nr_virt_cpu,
         memory_kib: info.memory,
         persistent: dom.is_persistent()?,
