@@ -172,6 +172,20 @@ describe('virtdeck guests (demo fleet)', () => {
     }
   });
 
+  scenario('an action after the session ended says so and offers to log in again', async (page) => {
+    await login(page, server.url, server.password);
+    await expectState(page, 'web01', 'demo-alpha', 'running');
+    // The session ends behind the page's back (expiry, logout in another tab).
+    const res = await page.request.post(`${server.url}/api/logout`, { data: {} });
+    assert.equal(res.status(), 200);
+
+    await button(page, 'Pause web01').click();
+    const alert = page.locator('.notice.error[role=alert]');
+    await expectText(alert, /session has expired/);
+    await alert.getByRole('link', { name: /log in again/i }).waitFor();
+    assert.equal(await guestState(page, 'web01', 'demo-alpha'), 'running', 'nothing changed');
+  });
+
   scenario('force off asks for confirmation first', async (page) => {
     await login(page, server.url, server.password);
     await expectState(page, 'db01', 'demo-alpha', 'running');

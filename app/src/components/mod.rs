@@ -14,10 +14,10 @@ pub fn StateBadge(state: GuestState) -> impl IntoView {
     view! { <span class=format!("badge state-{}", state.as_str())>{state.label()}</span> }
 }
 
-/// A failed page load, with libvirt's or the server's message, and a way back in
-/// when the session has expired.
+/// A failed load or action, with libvirt's or the server's message, and a way
+/// back in when the session has expired.
 #[component]
-pub fn LoadError(error: ApiError) -> impl IntoView {
+pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     let login = matches!(error, ApiError::Unauthorized(_));
     view! {
         <div class="notice error" role="alert">

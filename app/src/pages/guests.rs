@@ -8,8 +8,9 @@ use crate::{
         events::ServerEvent,
         guests::{list_guests, GuestAction, GuestActionFn, GuestState, GuestSummary},
         hosts::{list_hosts, HostSummary},
+        ApiError,
     },
-    components::{confirm::Confirm, format, live::use_server_events, LoadError, StateBadge},
+    components::{confirm::Confirm, format, live::use_server_events, ErrorNotice, StateBadge},
 };
 
 #[component]
@@ -25,7 +26,7 @@ pub fn GuestsPage() -> impl IntoView {
                     let hosts = hosts.await;
                     match guests.await {
                         Ok(list) => view! { <GuestTable guests=list hosts=hosts.unwrap_or_default() /> }.into_any(),
-                        Err(error) => view! { <LoadError error /> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -44,7 +45,7 @@ struct Pending {
 #[derive(Clone)]
 enum Notice {
     Done(String),
-    Failed(String),
+    Failed(ApiError),
 }
 
 #[component]
@@ -89,7 +90,7 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
                 ))));
                 replace_row(guest);
             }
-            Err(e) => notice.set(Some(Notice::Failed(e.to_string()))),
+            Err(e) => notice.set(Some(Notice::Failed(e))),
         }
     });
     let run = move |guest: &GuestSummary, act: GuestAction| {
@@ -178,7 +179,7 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
                 .get()
                 .map(|n| match n {
                     Notice::Done(text) => view! { <div class="notice ok" role="status">{text}</div> }.into_any(),
-                    Notice::Failed(text) => view! { <div class="notice error" role="alert">{text}</div> }.into_any(),
+                    Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
                 })
         }}
         <table class="guests">

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::hosts::{list_hosts, HostSummary},
-    components::{format, LoadError},
+    components::{format, ErrorNotice},
 };
 
 #[component]
@@ -24,7 +24,7 @@ pub fn HostsPage() -> impl IntoView {
                             </div>
                         }
                         .into_any(),
-                        Err(error) => view! { <LoadError error /> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
             </Suspense>
