@@ -3,6 +3,8 @@
 //! `hydrate` (the browser's wasm). Never depends on libvirt: the server provides
 //! the backend as `backend::Services` in the Leptos context.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -16,7 +18,13 @@ use leptos_router::{
     path,
 };
 
-use pages::{guests::GuestsPage, hosts::HostsPage, layout::Layout, login::LoginPage};
+use pages::{
+    guests::GuestsPage,
+    hosts::HostsPage,
+    layout::Layout,
+    login::LoginPage,
+    storage::{volumes::PoolPage, StoragePage},
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +67,8 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("guests") view=GuestsPage />
                     <Route path=path!("hosts") view=HostsPage />
+                    <Route path=path!("storage") view=StoragePage />
+                    <Route path=path!("storage/:host/:pool") view=PoolPage />
                 </ParentRoute>
             </Routes>
         </Router>

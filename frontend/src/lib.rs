@@ -1,5 +1,8 @@
 //! The browser entry point: hydrate the server-rendered page. Nothing else lives here.
 
+// Leptos views nest deeply in their types; the pages need more than 128.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

@@ -1,6 +1,9 @@
 //! The virtdeck server process: configuration, the axum router, users and
 //! sessions, the WebSocket, and the libvirt backend (`libvirt/`).
 
+// Leptos views nest deeply in their types; the pages need more than 128.
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod audit;
 pub mod auth;
@@ -9,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod libvirt;
 pub mod startup;
+pub mod transfer;
 pub mod ws;
 
 pub use startup::Application;

@@ -1,3 +1,6 @@
+// Leptos views nest deeply in their types; the pages need more than 128.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use server::{config::Config, startup};

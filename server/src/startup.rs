@@ -16,7 +16,7 @@ use axum::{
     http::StatusCode,
     middleware,
     response::{IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, put},
     Json, Router,
 };
 use leptos::prelude::*;
@@ -32,8 +32,8 @@ use crate::{
     auth,
     config::Config,
     db, demo,
-    libvirt::LibvirtFleet,
-    ws,
+    libvirt::{HostRegistry, LibvirtFleet, LibvirtStorage},
+    transfer, ws,
 };
 
 /// What every handler can reach.
@@ -42,6 +42,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
     pub events: broadcast::Sender<ServerEvent>,
+    /// The libvirt storage backend itself, for streamed volume transfers.
+    pub storage: Arc<LibvirtStorage>,
 }
 
 pub struct Application {
@@ -119,8 +121,11 @@ impl Application {
         };
 
         let (events, _) = broadcast::channel(256);
+        let registry = HostRegistry::new(&hosts, events.clone());
+        let storage = Arc::new(LibvirtStorage::new(registry.clone()));
         let services = Services {
-            fleet: Arc::new(LibvirtFleet::new(&hosts, events.clone())),
+            fleet: Arc::new(LibvirtFleet::new(registry)),
+            storage: storage.clone(),
             accounts: Arc::new(accounts),
             audit: Arc::new(SqlAudit::new(pool)),
         };
@@ -128,6 +133,7 @@ impl Application {
             leptos_options,
             services,
             events,
+            storage,
         };
         let router = router(
             state,
@@ -157,14 +163,29 @@ impl Application {
     }
 }
 
+/// The app's page routes, generated once per process. Leptos suppresses
+/// resource loading process-wide while it generates them, so a page being
+/// rendered at that moment (by another `Application` in the same process, as
+/// in the tests) would hang forever (leptos-rs/leptos#4773).
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteStore>) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let services = state.services.clone();
         move || provide_context(services.clone())
     };
     let options = state.leptos_options.clone();
     Router::new()
+        .route(
+            "/api/volumes/upload",
+            put(transfer::upload).post(transfer::upload),
+        )
+        .route("/api/volumes/download", get(transfer::download))
         .route("/api/{*fn_name}", get(server_fns).post(server_fns))
         .route("/ws", get(ws::handler))
         .route("/", get(|| async { Redirect::to("/guests") }))

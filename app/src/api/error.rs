@@ -62,6 +62,36 @@ impl ApiError {
         ApiError::Unauthorized("not logged in, or the session has expired".into())
     }
 
+    /// The person-readable message.
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::Unauthorized(m)
+            | ApiError::BadRequest(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::Unsupported(m)
+            | ApiError::Libvirt(m)
+            | ApiError::HostUnavailable(m)
+            | ApiError::Internal(m)
+            | ApiError::Network(m) => m,
+        }
+    }
+
+    /// The same kind of error with its message rewritten (to add context).
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            ApiError::Unauthorized(m) => ApiError::Unauthorized(f(m)),
+            ApiError::BadRequest(m) => ApiError::BadRequest(f(m)),
+            ApiError::NotFound(m) => ApiError::NotFound(f(m)),
+            ApiError::Conflict(m) => ApiError::Conflict(f(m)),
+            ApiError::Unsupported(m) => ApiError::Unsupported(f(m)),
+            ApiError::Libvirt(m) => ApiError::Libvirt(f(m)),
+            ApiError::HostUnavailable(m) => ApiError::HostUnavailable(f(m)),
+            ApiError::Internal(m) => ApiError::Internal(f(m)),
+            ApiError::Network(m) => ApiError::Network(f(m)),
+        }
+    }
+
     pub fn internal() -> Self {
         ApiError::Internal("internal error; the details are in the server log".into())
     }

@@ -1,9 +1,10 @@
-//! Messages on the `/ws` WebSocket. One socket carries every kind, tagged by `type`;
-//! later kinds (migration progress, host state) are added as variants.
+//! Messages on the `/ws` WebSocket. One socket carries every kind, tagged by
+//! `type`. Each message is a full snapshot of the object it names (or says
+//! "re-read this"), so a page that missed one is right again with the next.
 
 use serde::{Deserialize, Serialize};
 
-use super::guests::GuestSummary;
+use super::{guests::GuestSummary, pools::PoolSummary};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -12,4 +13,10 @@ pub enum ServerEvent {
     Hello { user: String },
     /// A guest changed through virtdeck; clients update the row in place.
     GuestChanged { guest: GuestSummary },
+    /// A pool was created or changed (state, autostart, sizes).
+    PoolChanged { pool: Box<PoolSummary> },
+    /// A pool was deleted (undefined) or vanished.
+    PoolRemoved { host: String, name: String },
+    /// A pool's volumes changed: pages showing them re-read the list.
+    VolumesChanged { host: String, pool: String },
 }

@@ -9,8 +9,11 @@ mod error;
 pub mod events;
 pub mod guests;
 pub mod hosts;
+pub mod pools;
+pub mod size;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod volumes;
 
 pub use error::ApiError;
 

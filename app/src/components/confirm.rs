@@ -13,6 +13,9 @@ pub fn Confirm(
     confirm_label: String,
     on_confirm: Callback<()>,
     on_cancel: Callback<()>,
+    /// Extra choices shown above the buttons (e.g. "also delete the storage").
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     let cancel_ref = NodeRef::<html::Button>::new();
     Effect::new(move |_| {
@@ -37,6 +40,7 @@ pub fn Confirm(
             >
                 <h2 id="confirm-title">{title}</h2>
                 <p id="confirm-detail">{detail}</p>
+                {children.map(|c| view! { <div class="modal-body">{c()}</div> })}
                 <div class="modal-actions">
                     <button class="secondary" node_ref=cancel_ref on:click=move |_| on_cancel.run(())>
                         "Cancel"
@@ -46,6 +50,74 @@ pub fn Confirm(
                     </button>
                 </div>
             </div>
+        </div>
+    }
+}
+
+/// A modal asking for one value (a new size, a new name), checked as it is typed.
+#[component]
+pub fn Prompt(
+    title: String,
+    detail: String,
+    /// The input's label.
+    label: String,
+    #[prop(optional)] initial: String,
+    confirm_label: String,
+    /// `Err(reason)` while the value is not acceptable.
+    check: Callback<String, Result<(), String>>,
+    on_confirm: Callback<String>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let value = RwSignal::new(initial);
+    let input_ref = NodeRef::<html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input_ref.get() {
+            let _ = input.focus();
+        }
+    });
+    let problem = move || check.run(value.get()).err();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if problem().is_none() {
+            on_confirm.run(value.get_untracked());
+        }
+    };
+    view! {
+        <div class="modal-backdrop" on:click=move |_| on_cancel.run(())>
+            <form
+                class="modal"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="prompt-title"
+                on:click=|ev| ev.stop_propagation()
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        on_cancel.run(());
+                    }
+                }
+                on:submit=submit
+            >
+                <h2 id="prompt-title">{title}</h2>
+                <p>{detail}</p>
+                <label class="modal-field">
+                    {label}
+                    <input
+                        node_ref=input_ref
+                        autocomplete="off"
+                        prop:value=move || value.get()
+                        on:input=move |ev| value.set(event_target_value(&ev))
+                    />
+                    <span class="help" role="status">{move || problem().unwrap_or_default()}</span>
+                </label>
+                <div class="modal-actions">
+                    <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>
+                        "Cancel"
+                    </button>
+                    <button type="submit" disabled=move || problem().is_some()>
+                        {confirm_label}
+                    </button>
+                </div>
+            </form>
         </div>
     }
 }

@@ -3,6 +3,8 @@
 pub mod confirm;
 pub mod format;
 pub mod live;
+pub mod upload;
+pub mod usage;
 
 use leptos::prelude::*;
 

@@ -182,7 +182,7 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
                     Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
                 })
         }}
-        <table class="guests">
+        <table class="data guests">
             <thead>
                 <tr>
                     <th scope="col">"Name"</th>

@@ -23,6 +23,7 @@ pub fn Layout() -> impl IntoView {
             <nav aria-label="Main">
                 <A href="/guests">"Guests"</A>
                 <A href="/hosts">"Hosts"</A>
+                <A href="/storage">"Storage"</A>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>

@@ -5,3 +5,4 @@ pub mod hosts;
 pub mod layout;
 pub mod login;
 pub mod not_found;
+pub mod storage;

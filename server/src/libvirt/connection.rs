@@ -127,6 +127,49 @@ impl HostConnection {
     }
 }
 
+impl HostConnection {
+    /// Runs `f` on a connection of its own, opened for this call and closed
+    /// after it, on the blocking pool: for long calls (volume transfers, wipe,
+    /// clone) that would otherwise hold one of the few concurrent calls
+    /// libvirtd serves per connection (5 by default) while pages wait.
+    /// The test driver keeps its state per connection (a second connection to
+    /// the same file sees a fresh copy) and has no such limit: it uses the
+    /// shared connection.
+    pub async fn run_dedicated<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connect) -> Result<T, Failure> + Send + 'static,
+    {
+        if self.uri.starts_with("test:") {
+            return self.run_mapped(f).await;
+        }
+        let (name, uri) = (self.name.clone(), self.uri.clone());
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                let conn = Connect::open(Some(&uri)).map_err(|e| {
+                    Failure::Api(ApiError::HostUnavailable(format!(
+                        "host {name} is unreachable: {}",
+                        e.message().trim()
+                    )))
+                })?;
+                // Dropped (closed) here, still on the blocking thread.
+                f(&conn)
+            })
+        })
+        .await
+        .map_err(|join| {
+            tracing::error!(host = %self.name, "libvirt task failed: {join}");
+            ApiError::internal()
+        })?;
+        match result {
+            Ok(value) => Ok(value),
+            Err(Failure::Api(e)) => Err(e),
+            Err(Failure::Libvirt(e)) => Err(to_api(&self.name, &e)),
+        }
+    }
+}
+
 /// Why a blocking libvirt closure failed.
 pub enum Failure {
     Libvirt(virt::error::Error),

@@ -110,3 +110,38 @@ pub async fn act(
     })
     .await
 }
+
+/// A guest and the disks it uses, for "which guests use this storage".
+pub struct DiskUser {
+    pub guest: app::api::volumes::VolumeUser,
+    pub disks: Vec<super::xml::domain::DiskSource>,
+}
+
+/// Every guest defined or running on the host with its disks. Guests that
+/// vanish while being read are left out.
+pub fn disk_users(conn: &Connect) -> Result<Vec<DiskUser>, Failure> {
+    let mut users = Vec::new();
+    for dom in conn.list_all_domains(0)? {
+        let read = || -> Result<DiskUser, virt::error::Error> {
+            let info = dom.info()?;
+            let xml = dom.xml_desc(0)?;
+            Ok(DiskUser {
+                guest: app::api::volumes::VolumeUser {
+                    uuid: dom.uuid_string()?,
+                    name: dom.name()?,
+                    state: state(info.state),
+                },
+                disks: super::xml::domain::disks(&xml).unwrap_or_else(|e| {
+                    tracing::warn!("{e}");
+                    Vec::new()
+                }),
+            })
+        };
+        match read() {
+            Ok(user) => users.push(user),
+            Err(e) if is_gone(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(users)
+}

@@ -22,8 +22,10 @@ pub fn to_api(host: &str, e: &Error) -> ApiError {
         None
     };
     match code {
-        Some(ErrorNumber::NoDomain) => ApiError::NotFound(format!("host {host}: {message}")),
-        Some(ErrorNumber::OperationInvalid) => {
+        Some(ErrorNumber::NoDomain | ErrorNumber::NoStoragePool | ErrorNumber::NoStorageVolume) => {
+            ApiError::NotFound(format!("host {host}: {message}"))
+        }
+        Some(ErrorNumber::OperationInvalid | ErrorNumber::StorageVolExist) => {
             ApiError::Conflict(format!("host {host}: {message}"))
         }
         Some(

@@ -13,7 +13,7 @@ pub async fn summary(host: &HostConnection) -> Result<HostSummary, ApiError> {
     let (name, uri) = (host.name().to_string(), host.uri().to_string());
     host.run(move |conn| {
         let node = conn.node_info()?;
-        let cpu = xml::host_cpu(&conn.capabilities()?);
+        let cpu = xml::capabilities::host_cpu(&conn.capabilities()?);
         let guests = conn.num_of_domains()? + conn.num_of_defined_domains()?;
         let driver = conn.driver_type().unwrap_or_default();
         Ok(HostSummary {

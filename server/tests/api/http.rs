@@ -1,8 +1,6 @@
 //! The HTTP API and the login gate against the real server (test-driver hosts).
 
-mod common;
-
-use common::{spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{spawn_app, ADMIN_PASSWORD};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};

@@ -1,7 +1,5 @@
 //! The libvirt backend against libvirt's test driver (real libvirt, no daemon).
 
-mod common;
-
 use std::time::Instant;
 
 use app::{
@@ -11,15 +9,18 @@ use app::{
     },
     backend::Fleet,
 };
-use server::{config::HostConfig, libvirt::LibvirtFleet};
+use server::{
+    config::HostConfig,
+    libvirt::{HostRegistry, LibvirtFleet},
+};
 use tokio::sync::broadcast;
 
 fn fleet(extra: Vec<HostConfig>) -> (LibvirtFleet, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut hosts = common::fixture_hosts(dir.path());
+    let mut hosts = crate::helpers::fixture_hosts(dir.path());
     hosts.extend(extra);
     let (events, _) = broadcast::channel(16);
-    (LibvirtFleet::new(&hosts, events), dir)
+    (LibvirtFleet::new(HostRegistry::new(&hosts, events)), dir)
 }
 
 async fn guest(fleet: &LibvirtFleet, name: &str) -> GuestSummary {
@@ -178,9 +179,9 @@ async fn a_dead_host_is_reported_and_never_blocks_the_others() {
 #[tokio::test]
 async fn actions_are_announced_to_websocket_listeners() {
     let dir = tempfile::tempdir().unwrap();
-    let hosts = common::fixture_hosts(dir.path());
+    let hosts = crate::helpers::fixture_hosts(dir.path());
     let (events, mut rx) = broadcast::channel(16);
-    let fleet = LibvirtFleet::new(&hosts, events);
+    let fleet = LibvirtFleet::new(HostRegistry::new(&hosts, events));
     let cache = guest(&fleet, "cache01").await;
     fleet
         .guest_action(&cache.host, &cache.uuid, GuestAction::Resume)

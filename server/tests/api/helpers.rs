@@ -66,6 +66,15 @@ pub async fn spawn_app(extra_hosts: Vec<HostConfig>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut hosts = fixture_hosts(&dir.path().join("hosts"));
     hosts.extend(extra_hosts);
+    spawn_app_in(dir, hosts).await
+}
+
+/// Starts the server with exactly these hosts.
+pub async fn spawn_app_with(hosts: Vec<HostConfig>) -> TestApp {
+    spawn_app_in(tempfile::tempdir().unwrap(), hosts).await
+}
+
+async fn spawn_app_in(dir: TempDir, hosts: Vec<HostConfig>) -> TestApp {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", dir.path().join("virtdeck.db").display()),
@@ -85,4 +94,57 @@ pub async fn spawn_app(extra_hosts: Vec<HostConfig>) -> TestApp {
         .build()
         .unwrap();
     TestApp { url, dir, client }
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub username: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+impl TestApp {
+    /// `GET path` with `client`: the status and the JSON body (`null` if none).
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
+        let resp = client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `POST path` with a JSON body: the status and the JSON answer.
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = client
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The audit rows whose action starts with `prefix`, oldest first.
+    pub async fn audit(&self, prefix: &str) -> Vec<AuditRow> {
+        let pool = sqlx::SqlitePool::connect(&self.database()).await.unwrap();
+        sqlx::query_as(
+            "SELECT username, action, target, outcome, detail FROM audit_log \
+             WHERE action LIKE ? || '%' ORDER BY id",
+        )
+        .bind(prefix)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    }
 }

@@ -1,0 +1,101 @@
+//! The configured hosts and what every libvirt action shares: finding the
+//! host by name, bounding how long a page waits for it, and announcing
+//! changes on the event channel. `LibvirtFleet` and `LibvirtStorage` both work
+//! through one `HostRegistry`.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use app::api::{clip, events::ServerEvent, ApiError};
+use futures::future::join_all;
+use tokio::sync::broadcast;
+
+use super::HostConnection;
+use crate::config::HostConfig;
+
+/// How long a page waits for one host before showing it as not answering.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long an action may take before the user is told it did not finish.
+pub const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Long storage work (wipe, clone, transfers' set-up) on its own connection.
+pub const LONG_ACTION_TIMEOUT: Duration = Duration::from_secs(3600);
+
+pub struct HostRegistry {
+    hosts: Vec<Arc<HostConnection>>,
+    events: broadcast::Sender<ServerEvent>,
+}
+
+impl HostRegistry {
+    pub fn new(hosts: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Arc<Self> {
+        // libvirt prints every error to stderr by default; errors are reported
+        // here, with the host they concern.
+        virt::error::clear_error_callback();
+        Arc::new(HostRegistry {
+            hosts: hosts
+                .iter()
+                .map(|h| Arc::new(HostConnection::new(&h.name, &h.uri)))
+                .collect(),
+            events,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<HostConnection>, ApiError> {
+        self.hosts
+            .iter()
+            .find(|h| h.name() == name)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("there is no host named {:?}", clip(name))))
+    }
+
+    /// Nobody listening is fine.
+    pub fn announce(&self, event: ServerEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Runs `f` for every host at once, each bounded by `LIST_TIMEOUT`.
+    pub async fn each<T, F, Fut>(&self, f: F) -> Vec<(Arc<HostConnection>, Result<T, ApiError>)>
+    where
+        F: Fn(Arc<HostConnection>) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        join_all(self.hosts.iter().map(|host| {
+            let fut = f(host.clone());
+            let host = host.clone();
+            async move {
+                let result = tokio::time::timeout(LIST_TIMEOUT, fut)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ApiError::HostUnavailable(format!(
+                            "host {} did not answer within {} s",
+                            host.name(),
+                            LIST_TIMEOUT.as_secs()
+                        )))
+                    });
+                (host, result)
+            }
+        }))
+        .await
+    }
+
+    /// Runs one action on host `name`, bounded by `limit`. `what` says what did
+    /// not finish when the limit is reached.
+    pub async fn act<T, F, Fut>(
+        &self,
+        name: &str,
+        limit: Duration,
+        what: impl std::fmt::Display,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(Arc<HostConnection>) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let host = self.get(name)?;
+        let host_name = host.name().to_string();
+        tokio::time::timeout(limit, f(host)).await.map_err(|_| {
+            ApiError::HostUnavailable(format!(
+                "{what} on host {host_name} did not finish within {} s; it may still complete",
+                limit.as_secs()
+            ))
+        })?
+    }
+}

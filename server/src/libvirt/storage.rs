@@ -1,0 +1,299 @@
+//! `LibvirtStorage`: the app's `Storage` port over every configured host.
+//! Each method finds the host, runs the blocking work of `storage_pool` or
+//! `storage_volume` off the runtime with a bound, and announces the change.
+
+use std::sync::Arc;
+
+use app::{
+    api::{
+        events::ServerEvent,
+        pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
+        size::StorageName,
+        volumes::{VolumeOp, VolumeSpec, VolumeSummary},
+        ApiError,
+    },
+    backend::Storage,
+};
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::{
+    registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
+    storage_pool, storage_volume,
+};
+
+pub struct LibvirtStorage {
+    hosts: Arc<HostRegistry>,
+}
+
+impl LibvirtStorage {
+    pub fn new(hosts: Arc<HostRegistry>) -> Self {
+        LibvirtStorage { hosts }
+    }
+
+    /// Announces a pool's new summary (read again: sizes change with volumes).
+    async fn pool_changed(&self, host: &str, pool: &StorageName) {
+        let name = pool.to_string();
+        let summary = self
+            .hosts
+            .act(host, ACTION_TIMEOUT, "reading the pool", |h| async move {
+                let host = h.name().to_string();
+                h.run_mapped(move |conn| {
+                    storage_pool::summary(&host, &storage_pool::find(&host, conn, &name)?)
+                })
+                .await
+            })
+            .await;
+        match summary {
+            Ok(pool) => self.hosts.announce(ServerEvent::PoolChanged {
+                pool: Box::new(pool),
+            }),
+            Err(e) => tracing::warn!(host, "cannot read pool {pool} after a change: {e}"),
+        }
+    }
+
+    fn volumes_changed(&self, host: &str, pool: &StorageName) {
+        self.hosts.announce(ServerEvent::VolumesChanged {
+            host: host.to_string(),
+            pool: pool.to_string(),
+        });
+    }
+
+    /// Streams a volume into `tx` on a connection of its own (see `storage_volume::download`).
+    pub async fn download(
+        &self,
+        host: &str,
+        pool: StorageName,
+        name: StorageName,
+        tx: mpsc::Sender<storage_volume::Chunk>,
+    ) -> Result<u64, ApiError> {
+        let h = self.hosts.get(host)?;
+        let host = h.name().to_string();
+        h.run_dedicated(move |conn| storage_volume::download(&host, conn, &pool, &name, tx))
+            .await
+    }
+
+    /// What a download of this volume will send.
+    pub async fn download_info(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        name: &StorageName,
+    ) -> Result<storage_volume::DownloadInfo, ApiError> {
+        let (pool, name) = (pool.clone(), name.clone());
+        self.hosts
+            .act(host, ACTION_TIMEOUT, "reading the volume", |h| async move {
+                let host = h.name().to_string();
+                h.run_mapped(move |conn| storage_volume::download_info(&host, conn, &pool, &name))
+                    .await
+            })
+            .await
+    }
+
+    /// Writes `length` bytes from `rx` into a volume, on a connection of its own.
+    pub async fn upload(
+        &self,
+        host: &str,
+        pool: StorageName,
+        name: StorageName,
+        into: storage_volume::UploadInto,
+        length: u64,
+        rx: mpsc::Receiver<storage_volume::Chunk>,
+    ) -> Result<VolumeSummary, ApiError> {
+        let h = self.hosts.get(host)?;
+        let host = h.name().to_string();
+        let (p, n) = (pool.clone(), name.clone());
+        let result = h
+            .run_dedicated(move |conn| {
+                storage_volume::upload(&host, conn, &p, &n, into, length, rx)
+            })
+            .await;
+        self.volumes_changed(h.name(), &pool);
+        self.pool_changed(h.name(), &pool).await;
+        result
+    }
+}
+
+#[async_trait]
+impl Storage for LibvirtStorage {
+    async fn pools(&self) -> Vec<PoolSummary> {
+        let mut all = Vec::new();
+        for (host, result) in self
+            .hosts
+            .each(|h| async move {
+                let name = h.name().to_string();
+                h.run_mapped(move |conn| storage_pool::list(&name, conn))
+                    .await
+            })
+            .await
+        {
+            match result {
+                Ok(pools) => all.extend(pools),
+                Err(e) => tracing::warn!(host = host.name(), "cannot list pools: {e}"),
+            }
+        }
+        all
+    }
+
+    async fn pool_types(&self, host: &str) -> Result<PoolTypes, ApiError> {
+        self.hosts
+            .act(
+                host,
+                ACTION_TIMEOUT,
+                "reading the pool types",
+                |h| async move {
+                    let name = h.name().to_string();
+                    h.run_mapped(move |conn| storage_pool::types(&name, conn))
+                        .await
+                },
+            )
+            .await
+    }
+
+    async fn scan(&self, host: &str, spec: &ScanSpec) -> Result<Vec<PoolSource>, ApiError> {
+        let spec = spec.clone();
+        self.hosts
+            .act(host, ACTION_TIMEOUT, "the scan", |h| async move {
+                let name = h.name().to_string();
+                h.run_mapped(move |conn| storage_pool::scan(&name, conn, &spec))
+                    .await
+            })
+            .await
+    }
+
+    async fn create_pool(&self, host: &str, spec: &PoolSpec) -> Result<PoolSummary, ApiError> {
+        let spec = spec.clone();
+        // Building can format a device: allow it the long bound.
+        let pool = self
+            .hosts
+            .act(
+                host,
+                LONG_ACTION_TIMEOUT,
+                "creating the pool",
+                |h| async move {
+                    let name = h.name().to_string();
+                    h.run_mapped(move |conn| storage_pool::create(&name, conn, &spec))
+                        .await
+                },
+            )
+            .await?;
+        self.hosts.announce(ServerEvent::PoolChanged {
+            pool: Box::new(pool.clone()),
+        });
+        Ok(pool)
+    }
+
+    async fn pool_action(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        action: PoolAction,
+        delete_storage: bool,
+    ) -> Result<Option<PoolSummary>, ApiError> {
+        let name = pool.clone();
+        let limit = if delete_storage {
+            LONG_ACTION_TIMEOUT
+        } else {
+            ACTION_TIMEOUT
+        };
+        let result = self
+            .hosts
+            .act(
+                host,
+                limit,
+                format!("{action} of pool {pool}"),
+                |h| async move {
+                    let host = h.name().to_string();
+                    h.run_mapped(move |conn| {
+                        storage_pool::act(&host, conn, &name, action, delete_storage)
+                    })
+                    .await
+                },
+            )
+            .await?;
+        match &result {
+            Some(summary) => self.hosts.announce(ServerEvent::PoolChanged {
+                pool: Box::new(summary.clone()),
+            }),
+            None => self.hosts.announce(ServerEvent::PoolRemoved {
+                host: host.to_string(),
+                name: pool.to_string(),
+            }),
+        }
+        if matches!(
+            action,
+            PoolAction::Start | PoolAction::Refresh | PoolAction::Stop
+        ) {
+            self.volumes_changed(host, pool);
+        }
+        Ok(result)
+    }
+
+    async fn volumes(
+        &self,
+        host: &str,
+        pool: &StorageName,
+    ) -> Result<Vec<VolumeSummary>, ApiError> {
+        let pool = pool.clone();
+        self.hosts
+            .act(
+                host,
+                ACTION_TIMEOUT,
+                "listing the volumes",
+                |h| async move {
+                    let host = h.name().to_string();
+                    h.run_mapped(move |conn| storage_volume::list(&host, conn, &pool))
+                        .await
+                },
+            )
+            .await
+    }
+
+    async fn create_volume(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        spec: &VolumeSpec,
+    ) -> Result<VolumeSummary, ApiError> {
+        let (p, spec) = (pool.clone(), spec.clone());
+        // Full allocation writes the whole volume.
+        let volume = self
+            .hosts
+            .act(
+                host,
+                LONG_ACTION_TIMEOUT,
+                "creating the volume",
+                |h| async move {
+                    let host = h.name().to_string();
+                    h.run_dedicated(move |conn| storage_volume::create(&host, conn, &p, &spec))
+                        .await
+                },
+            )
+            .await?;
+        self.volumes_changed(host, pool);
+        self.pool_changed(host, pool).await;
+        Ok(volume)
+    }
+
+    async fn volume_action(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        volume: &StorageName,
+        op: &VolumeOp,
+    ) -> Result<Option<VolumeSummary>, ApiError> {
+        let (p, v, op) = (pool.clone(), volume.clone(), op.clone());
+        let what = format!("{} of volume {volume}", op.action());
+        let result = self
+            .hosts
+            .act(host, LONG_ACTION_TIMEOUT, what, |h| async move {
+                let host = h.name().to_string();
+                h.run_dedicated(move |conn| storage_volume::act(&host, conn, &p, &v, &op))
+                    .await
+            })
+            .await?;
+        self.volumes_changed(host, pool);
+        self.pool_changed(host, pool).await;
+        Ok(result)
+    }
+}

@@ -1,0 +1,496 @@
+//! Storage pools: summaries, the types a host supports, source scans, creation
+//! with roll-back, and pool actions. Blocking functions on one connection;
+//! `storage::LibvirtStorage` runs them off the async runtime.
+
+use std::collections::HashSet;
+
+use app::api::{
+    clip,
+    pools::{
+        PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes, ScanSpec,
+    },
+    size::StorageName,
+    volumes::VolumeUser,
+    ApiError,
+};
+use virt::{
+    connect::Connect,
+    error::{Error, ErrorNumber},
+    storage_pool::StoragePool,
+};
+
+use super::{
+    connection::Failure,
+    domain::{self, DiskUser},
+    error::{is_connection_lost, to_api},
+    sys,
+    xml::{self, domain::DiskSource},
+};
+
+fn code(e: &Error) -> Option<ErrorNumber> {
+    e.code().is_known().then(|| e.code().unwrap())
+}
+
+/// A libvirt error with context added to its message, keeping connection
+/// losses as they are (so the connection is reopened).
+pub fn failed(host: &str, e: Error, context: impl FnOnce(String) -> String) -> Failure {
+    if is_connection_lost(&e) {
+        return Failure::Libvirt(e);
+    }
+    Failure::Api(to_api(host, &e).map_message(context))
+}
+
+fn xml_failure(e: xml::XmlError) -> Failure {
+    tracing::error!("{e}");
+    Failure::Api(ApiError::internal())
+}
+
+fn state(raw: u32) -> PoolState {
+    match raw {
+        1 => PoolState::Building,
+        2 => PoolState::Active,
+        3 => PoolState::Degraded,
+        4 => PoolState::Inaccessible,
+        _ => PoolState::Inactive,
+    }
+}
+
+/// The pool named `name`, or NotFound.
+pub fn find(host: &str, conn: &Connect, name: &str) -> Result<StoragePool, Failure> {
+    conn.lookup_storage_pool_by_name(name).map_err(|e| {
+        if code(&e) == Some(ErrorNumber::NoStoragePool) {
+            Failure::Api(ApiError::NotFound(format!(
+                "host {host} has no storage pool named {:?}",
+                clip(name)
+            )))
+        } else {
+            Failure::Libvirt(e)
+        }
+    })
+}
+
+/// The summary of one pool (its XML, info, flags and volume count).
+pub fn summary(host: &str, pool: &StoragePool) -> Result<PoolSummary, Failure> {
+    let info = pool.info()?;
+    let doc = xml::pool::read(&pool.xml_desc(0)?).map_err(xml_failure)?;
+    let state = state(info.state);
+    let volumes = match state {
+        PoolState::Active | PoolState::Degraded => Some(pool.num_of_volumes()?),
+        _ => None,
+    };
+    Ok(PoolSummary {
+        host: host.to_string(),
+        name: doc.name,
+        uuid: doc.uuid,
+        pool_type: doc.pool_type,
+        state,
+        autostart: pool.autostart().unwrap_or(false),
+        persistent: pool.is_persistent()?,
+        capacity: info.capacity,
+        allocation: info.allocation,
+        available: info.available,
+        target_path: doc.target_path,
+        source: doc.source,
+        volumes,
+    })
+}
+
+/// Every pool of the host, sorted by name. Pools that vanish while being read
+/// (a transient pool stopping) are left out.
+pub fn list(host: &str, conn: &Connect) -> Result<Vec<PoolSummary>, Failure> {
+    let mut pools = Vec::new();
+    for pool in conn.list_all_storage_pools(0)? {
+        match summary(host, &pool) {
+            Ok(p) => pools.push(p),
+            Err(Failure::Libvirt(e)) if code(&e) == Some(ErrorNumber::NoStoragePool) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    pools.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(pools)
+}
+
+/// The pool types the host supports, from its pool capabilities; every type
+/// with a note when the host cannot tell.
+pub fn types(host: &str, conn: &Connect) -> Result<PoolTypes, Failure> {
+    let caps = match sys::storage_pool_capabilities(conn) {
+        Ok(xml) => xml::capabilities::storage_pool_types(&xml).map_err(xml_failure)?,
+        Err(e) if is_connection_lost(&e) => return Err(e.into()),
+        Err(e) => {
+            return Ok(PoolTypes {
+                host: host.to_string(),
+                from_capabilities: false,
+                note: Some(format!(
+                    "host {host} cannot report which pool types it supports ({}), so every type is \
+                     listed; creating one it lacks fails with libvirt's message",
+                    e.message().trim()
+                )),
+                types: PoolType::all().map(|t| t.info(None)).collect(),
+            })
+        }
+    };
+    let types = PoolType::all()
+        .filter_map(|t| {
+            let cap = caps
+                .iter()
+                .find(|c| c.pool_type == t.to_string() && c.supported)?;
+            let formats = (!cap.volume_formats.is_empty()).then(|| cap.volume_formats.clone());
+            Some(t.info(formats))
+        })
+        .collect();
+    Ok(PoolTypes {
+        host: host.to_string(),
+        from_capabilities: true,
+        note: None,
+        types,
+    })
+}
+
+/// What a host needs to scan for sources of a type, when libvirt says it lacks it.
+fn missing_tool(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    let absent = [
+        "cannot find",
+        "no such file",
+        "not found",
+        "not available",
+        "not installed",
+    ]
+    .iter()
+    .any(|w| m.contains(w));
+    if !absent {
+        return None;
+    }
+    [
+        ("showmount", "showmount (Debian package nfs-common)"),
+        ("iscsiadm", "iscsiadm (Debian package open-iscsi)"),
+        ("vgs", "the LVM tools (Debian package lvm2)"),
+        ("pvs", "the LVM tools (Debian package lvm2)"),
+        ("lvm", "the LVM tools (Debian package lvm2)"),
+    ]
+    .into_iter()
+    .find(|(tool, _)| m.contains(tool))
+    .map(|(_, package)| package)
+}
+
+/// The sources of `spec.pool_type` that the host can see.
+pub fn scan(host: &str, conn: &Connect, spec: &ScanSpec) -> Result<Vec<PoolSource>, Failure> {
+    let hint = xml::pool::scan_hint(spec);
+    let found = conn
+        .find_storage_pool_sources(&spec.pool_type.to_string(), hint.as_deref(), 0)
+        .map_err(|e| {
+            if is_connection_lost(&e) {
+                return Failure::Libvirt(e);
+            }
+            let message = e.message().trim().to_string();
+            match missing_tool(&message) {
+                Some(tool) => {
+                    Failure::Api(ApiError::Unsupported(format!(
+                        "host {host} cannot scan for {} sources: it needs {tool}. libvirt said: {message}",
+                        spec.pool_type
+                    )))
+                }
+                _ => failed(host, e, |m| format!("scanning for {} sources failed: {m}", spec.pool_type)),
+            }
+        })?;
+    xml::pool::read_sources(&found).map_err(xml_failure)
+}
+
+/// Does this error say that the target directory does not exist? (`dir`:
+/// "cannot open directory …: No such file or directory"; `netfs`: "mount
+/// point … does not exist".)
+fn missing_directory(e: &Error) -> bool {
+    let m = e.message();
+    m.contains("No such file or directory") || m.contains("does not exist")
+}
+
+/// Defines, builds where needed, starts and (if asked) autostarts a pool.
+/// When a step fails, what the earlier steps made is undone (unless
+/// `keep_on_failure`), and the error says what happened to the pool.
+pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<PoolSummary, Failure> {
+    let name = spec.name.as_str();
+    if conn.lookup_storage_pool_by_name(name).is_ok() {
+        return Err(Failure::Api(ApiError::Conflict(format!(
+            "host {host} already has a storage pool named {name}"
+        ))));
+    }
+    let definition = xml::pool::definition(spec);
+    let pool = conn
+        .define_storage_pool_xml(&definition, 0)
+        .map_err(|e| failed(host, e, |m| format!("{m} (nothing was created)")))?;
+
+    let mut made_directory = false;
+    let steps = (|| -> Result<(), (&'static str, Error)> {
+        if spec.build {
+            let flags = if spec.overwrite {
+                virt::sys::VIR_STORAGE_POOL_BUILD_OVERWRITE
+            } else {
+                virt::sys::VIR_STORAGE_POOL_BUILD_NO_OVERWRITE
+            };
+            pool.build(flags).map_err(|e| ("build", e))?;
+        }
+        match pool.create(0) {
+            Ok(()) => {}
+            Err(e)
+                if spec.pool_type.build() == app::api::pools::BuildKind::Mkdir
+                    && missing_directory(&e) =>
+            {
+                pool.build(0).map_err(|e| ("create the directory of", e))?;
+                made_directory = true;
+                pool.create(0).map_err(|e| ("start", e))?;
+            }
+            Err(e) => return Err(("start", e)),
+        }
+        if spec.autostart {
+            pool.set_autostart(true)
+                .map_err(|e| ("set autostart on", e))?;
+        }
+        Ok(())
+    })();
+
+    match steps {
+        Ok(()) => summary(host, &pool),
+        Err((step, e)) if spec.keep_on_failure => Err(failed(host, e, |m| {
+            format!("cannot {step} pool {name}: {m} — the pool's definition was kept, as asked")
+        })),
+        Err((step, e)) => {
+            let undone = roll_back(host, &pool, made_directory);
+            Err(failed(host, e, |m| {
+                format!("cannot {step} pool {name}: {m} — {undone}")
+            }))
+        }
+    }
+}
+
+/// Undoes a half-made pool; says what was done, for the error message.
+fn roll_back(host: &str, pool: &StoragePool, made_directory: bool) -> String {
+    if pool.is_active().unwrap_or(false) {
+        if let Err(e) = pool.destroy() {
+            tracing::warn!(host, "roll-back: cannot stop the pool: {}", e.message());
+        }
+    }
+    let mut removed_dir = false;
+    if made_directory {
+        match pool.delete(0) {
+            Ok(()) => removed_dir = true,
+            Err(e) => tracing::warn!(
+                host,
+                "roll-back: cannot remove the directory: {}",
+                e.message()
+            ),
+        }
+    }
+    match pool.undefine() {
+        Ok(()) if removed_dir => {
+            "nothing was left behind (the definition and the directory it created were removed)"
+                .into()
+        }
+        Ok(()) => "nothing was left behind (the definition was removed)".into(),
+        Err(e) => {
+            tracing::error!(host, "roll-back: cannot undefine the pool: {}", e.message());
+            format!(
+                "and removing its definition failed too ({}); delete the pool by hand",
+                e.message().trim()
+            )
+        }
+    }
+}
+
+/// Does a disk use storage of this pool? `volume_paths` are the pool's volumes.
+fn disk_in_pool(
+    disk: &DiskSource,
+    pool_name: &str,
+    target: Option<&str>,
+    volume_paths: &HashSet<String>,
+) -> bool {
+    match disk {
+        DiskSource::Volume { pool, .. } => pool == pool_name,
+        DiskSource::Path(path) => {
+            volume_paths.contains(path)
+                || target.is_some_and(|t| {
+                    let t = t.trim_end_matches('/');
+                    !t.is_empty() && path.starts_with(&format!("{t}/"))
+                })
+        }
+        DiskSource::Network { .. } => false,
+    }
+}
+
+/// The guests whose disks use storage of `pool`; `running_only` keeps only
+/// those that are not shut off.
+pub fn guests_using(
+    conn: &Connect,
+    pool: &StoragePool,
+    running_only: bool,
+) -> Result<Vec<VolumeUser>, Failure> {
+    let name = pool.name()?;
+    let target = xml::pool::read(&pool.xml_desc(0)?)
+        .map_err(xml_failure)?
+        .target_path;
+    let volume_paths: HashSet<String> = if pool.is_active()? {
+        pool.list_all_volumes(0)?
+            .iter()
+            .filter_map(|v| v.path().ok())
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let users = domain::disk_users(conn)?;
+    Ok(users
+        .into_iter()
+        .filter(|u: &DiskUser| !running_only || u.guest.is_running())
+        .filter(|u| {
+            u.disks
+                .iter()
+                .any(|d| disk_in_pool(d, &name, target.as_deref(), &volume_paths))
+        })
+        .map(|u| u.guest)
+        .collect())
+}
+
+fn names(users: &[VolumeUser]) -> String {
+    users
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs a pool action. `Ok(None)` once the pool is gone.
+pub fn act(
+    host: &str,
+    conn: &Connect,
+    name: &StorageName,
+    action: PoolAction,
+    delete_storage: bool,
+) -> Result<Option<PoolSummary>, Failure> {
+    let pool = find(host, conn, name.as_str())?;
+    let refuse_if_used = |running_only: bool, what: &str| -> Result<(), Failure> {
+        let users = guests_using(conn, &pool, running_only)?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        let whose = if running_only {
+            "running guests"
+        } else {
+            "guests"
+        };
+        Err(Failure::Api(ApiError::Conflict(format!(
+            "cannot {what} pool {name} on host {host}: {whose} use it: {}. Shut them down or move their disks first.",
+            names(&users)
+        ))))
+    };
+    let ctx = |what: &'static str| move |m: String| format!("cannot {what} pool {name}: {m}");
+    match action {
+        PoolAction::Start => pool.create(0).map_err(|e| failed(host, e, ctx("start")))?,
+        PoolAction::Stop => {
+            refuse_if_used(true, "stop")?;
+            pool.destroy().map_err(|e| failed(host, e, ctx("stop")))?
+        }
+        PoolAction::Refresh => pool
+            .refresh(0)
+            .map_err(|e| failed(host, e, ctx("refresh")))?,
+        PoolAction::AutostartOn | PoolAction::AutostartOff => pool
+            .set_autostart(action == PoolAction::AutostartOn)
+            .map_err(|e| failed(host, e, ctx("change autostart of")))?,
+        PoolAction::Delete => {
+            // With the storage, a shut-off guest would lose its disks: refuse too.
+            refuse_if_used(!delete_storage, "delete")?;
+            delete(host, &pool, name, delete_storage)?;
+            return Ok(None);
+        }
+    }
+    match summary(host, &pool) {
+        Ok(s) => Ok(Some(s)),
+        // A transient pool is gone once stopped.
+        Err(Failure::Libvirt(e)) if code(&e) == Some(ErrorNumber::NoStoragePool) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn delete(
+    host: &str,
+    pool: &StoragePool,
+    name: &StorageName,
+    with_storage: bool,
+) -> Result<(), Failure> {
+    let ctx = |what: &'static str| move |m: String| format!("cannot {what} of pool {name}: {m}");
+    if with_storage {
+        if !pool.is_active()? {
+            pool.create(0)
+                .map_err(|e| failed(host, e, ctx("start it to delete the volumes")))?;
+        }
+        for vol in pool.list_all_volumes(0)? {
+            let vol_name = vol.name().unwrap_or_default();
+            vol.delete(0).map_err(|e| {
+                failed(host, e, |m| {
+                    format!(
+                        "cannot delete volume {vol_name} of pool {name}: {m} (the pool was kept)"
+                    )
+                })
+            })?;
+        }
+    }
+    if pool.is_active()? {
+        pool.destroy().map_err(|e| failed(host, e, ctx("stop")))?;
+    }
+    if with_storage {
+        pool.delete(0)
+            .map_err(|e| failed(host, e, ctx("delete the storage")))?;
+    }
+    if pool.is_persistent().unwrap_or(false) {
+        pool.undefine()
+            .map_err(|e| failed(host, e, ctx("undefine")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disks_belong_to_a_pool_by_volume_path_name_or_directory() {
+        let paths: HashSet<String> = ["/dev/vg0/a".to_string()].into();
+        let target = Some("/var/lib/libvirt/images/");
+        let d = |p: &str| DiskSource::Path(p.into());
+        assert!(disk_in_pool(&d("/dev/vg0/a"), "vg0", None, &paths));
+        assert!(disk_in_pool(
+            &d("/var/lib/libvirt/images/x.qcow2"),
+            "default",
+            target,
+            &paths
+        ));
+        assert!(!disk_in_pool(
+            &d("/var/lib/libvirt/images2/x"),
+            "default",
+            target,
+            &paths
+        ));
+        assert!(!disk_in_pool(
+            &d("/var/lib/libvirt/images"),
+            "default",
+            target,
+            &paths
+        ));
+        let vol = DiskSource::Volume {
+            pool: "lab".into(),
+            volume: "unit:0:0:1".into(),
+        };
+        assert!(disk_in_pool(&vol, "lab", None, &paths));
+        assert!(!disk_in_pool(&vol, "other", None, &paths));
+    }
+
+    #[test]
+    fn a_missing_scan_tool_is_named() {
+        assert_eq!(
+            missing_tool("internal error: Cannot find 'showmount' in path"),
+            Some("showmount (Debian package nfs-common)")
+        );
+        assert_eq!(missing_tool("Failed to connect"), None);
+        assert_eq!(
+            missing_tool("Child process (/usr/sbin/vgs) unexpected exit status 5"),
+            None
+        );
+    }
+}

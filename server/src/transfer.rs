@@ -1,0 +1,231 @@
+//! Volume uploads and downloads: streamed HTTP bodies, never held whole in
+//! memory or written to the web server's disk, and not bound by the API's
+//! small body limit. Each transfer runs on a libvirt connection of its own.
+//!
+//! - `PUT /api/volumes/upload?host=…&pool=…&name=…[&mode=new|overwrite][&format=raw]`
+//!   with `Content-Type: application/octet-stream` and a `Content-Length`;
+//!   `mode=new` (the default) creates a volume sized from the upload's length.
+//! - `GET /api/volumes/download?host=…&pool=…&name=…` answers the content.
+
+use app::api::{
+    auth::SessionUser,
+    clip,
+    size::StorageName,
+    ssr::USER_KEY,
+    volumes::{VolumeFormat, VolumeSummary},
+    ApiError,
+};
+use axum::{
+    body::Body,
+    extract::{Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tower_sessions::Session;
+
+use crate::{libvirt::storage_volume::UploadInto, startup::AppState};
+
+/// An API error as the HTTP API sends it.
+pub fn error_response(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(e)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VolumeRef {
+    host: String,
+    pool: String,
+    name: String,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn target(q: &VolumeRef) -> String {
+    format!(
+        "volume {} in pool {} on host {}",
+        clip(&q.name),
+        clip(&q.pool),
+        clip(&q.host)
+    )
+}
+
+async fn user(session: &Session) -> Result<SessionUser, ApiError> {
+    session
+        .get::<SessionUser>(USER_KEY)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(ApiError::unauthorized)
+}
+
+fn names(q: &VolumeRef) -> Result<(StorageName, StorageName), ApiError> {
+    Ok((
+        StorageName::parse("pool name", &q.pool)?,
+        StorageName::parse("volume name", &q.name)?,
+    ))
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<VolumeRef>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let user = match user(&session).await {
+        Ok(u) => u,
+        Err(e) => return error_response(e),
+    };
+    // Its own task: if the client goes away mid-upload, the request's future
+    // is dropped, but the clean-up (removing a half-made volume) and the
+    // audit record still happen.
+    let work = tokio::spawn(async move {
+        let result = run_upload(&state, &q, &headers, body).await;
+        state
+            .services
+            .audit
+            .record(
+                Some(&user),
+                "volume.upload",
+                &target(&q),
+                result.as_ref().map(|_| ()).map_err(|e| e.message()),
+            )
+            .await;
+        result
+    });
+    match work.await {
+        Ok(Ok(volume)) => Json(volume).into_response(),
+        Ok(Err(e)) => error_response(e),
+        Err(join) => {
+            tracing::error!("upload task failed: {join}");
+            error_response(ApiError::internal())
+        }
+    }
+}
+
+async fn run_upload(
+    state: &AppState,
+    q: &VolumeRef,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<VolumeSummary, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/octet-stream") {
+        return Err(ApiError::BadRequest(
+            "an upload is sent with Content-Type: application/octet-stream".into(),
+        ));
+    }
+    let length: u64 = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::BadRequest("an upload needs a Content-Length (its size in bytes)".into())
+        })?;
+    if length == 0 {
+        return Err(ApiError::BadRequest("the upload is empty".into()));
+    }
+    app::api::size::ByteSize::from_bytes(length)?;
+    let (pool, name) = names(q)?;
+    let into = match q.mode.as_deref().unwrap_or("new") {
+        "new" => UploadInto::New(match q.format.as_deref() {
+            None | Some("") => None,
+            Some("iso") => Some(VolumeFormat::Iso),
+            Some(f) => Some(VolumeFormat::parse_writable(f)?),
+        }),
+        "overwrite" => UploadInto::Existing,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "mode {:?}: expected new or overwrite",
+                clip(other)
+            )))
+        }
+    };
+    let (tx, rx) = mpsc::channel(8);
+    // The body is read as the volume is written: at most a few chunks in memory.
+    let reader = tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let item = chunk.map_err(|e| format!("the connection broke: {e}"));
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let result = state
+        .storage
+        .upload(&q.host, pool, name, into, length, rx)
+        .await;
+    reader.abort();
+    result
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<VolumeRef>,
+) -> Response {
+    let user = match user(&session).await {
+        Ok(u) => u,
+        Err(e) => return error_response(e),
+    };
+    let prepared = async {
+        let (pool, name) = names(&q)?;
+        let info = state.storage.download_info(&q.host, &pool, &name).await?;
+        Ok::<_, ApiError>((pool, name, info))
+    }
+    .await;
+    state
+        .services
+        .audit
+        .record(
+            Some(&user),
+            "volume.download",
+            &target(&q),
+            prepared.as_ref().map(|_| ()).map_err(|e| e.message()),
+        )
+        .await;
+    let (pool, name, info) = match prepared {
+        Ok(p) => p,
+        Err(e) => return error_response(e),
+    };
+    let (tx, rx) = mpsc::channel(8);
+    let storage = state.storage.clone();
+    let host = q.host.clone();
+    tokio::spawn(async move {
+        if let Err(e) = storage.download(&host, pool, name, tx).await {
+            tracing::warn!(host, "download ended early: {e}");
+        }
+    });
+    let body = Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(rx).map(|c| c.map_err(std::io::Error::other)),
+    );
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        "application/octet-stream".parse().expect("static header"),
+    );
+    // The name is a checked storage name: no quotes or separators in it.
+    if let Ok(v) = format!("attachment; filename=\"{}\"", info.name).parse() {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(length) = info.length {
+        h.insert(header::CONTENT_LENGTH, length.into());
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
+    );
+    response
+}

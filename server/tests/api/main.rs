@@ -1,0 +1,10 @@
+//! The server's integration tests, one binary by area (one link instead of one
+//! per file). Fast tests use libvirt's test driver (fixture copies per test, no
+//! daemon); `lab_storage` uses the two real libvirt hosts of `scripts/lab`.
+
+mod accounts;
+mod backend;
+mod helpers;
+mod http;
+mod lab_storage;
+mod storage;
