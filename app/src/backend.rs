@@ -10,6 +10,7 @@ use crate::api::{
     auth::SessionUser,
     guests::{GuestAction, GuestSummary},
     hosts::HostSummary,
+    migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
     pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
     size::StorageName,
     volumes::{VolumeOp, VolumeSpec, VolumeSummary},
@@ -72,6 +73,25 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Option<VolumeSummary>, ApiError>;
 }
 
+/// Migration jobs: pre-flight checks, starting, following and steering them.
+/// A job runs on the server (it goes on when the browser closes) and announces
+/// each progress sample as a `ServerEvent::MigrationProgress`.
+#[async_trait]
+pub trait Migrations: Send + Sync + 'static {
+    /// Every check, with its verdict, explanation and fix.
+    async fn preflight(&self, spec: &MigrationSpec) -> Preflight;
+    /// Starts a job and answers its id; refused (409) when a check blocks it.
+    async fn start(&self, user: &str, spec: &MigrationSpec) -> Result<String, ApiError>;
+    /// Jobs, newest first, history included.
+    async fn list(&self, offset: u32, limit: u32) -> Result<Vec<MigrationJob>, ApiError>;
+    async fn get(&self, id: &str) -> Result<MigrationJob, ApiError>;
+    /// Stops a running job; the guest stays on the source.
+    async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError>;
+    async fn tune(&self, id: &str, tuning: &Tuning) -> Result<MigrationJob, ApiError>;
+    /// A migration of guest `uuid` on `host` is running.
+    fn busy(&self, host: &str, uuid: &str) -> bool;
+}
+
 /// Users and passwords.
 #[async_trait]
 pub trait Accounts: Send + Sync + 'static {
@@ -100,6 +120,7 @@ pub trait Audit: Send + Sync + 'static {
 pub struct Services {
     pub fleet: Arc<dyn Fleet>,
     pub storage: Arc<dyn Storage>,
+    pub migrations: Arc<dyn Migrations>,
     pub accounts: Arc<dyn Accounts>,
     pub audit: Arc<dyn Audit>,
 }

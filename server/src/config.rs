@@ -9,6 +9,7 @@
 //! [[hosts]]
 //! name = "kvm1"
 //! uri = "qemu+ssh://root@kvm1/system"
+//! migration_uri = "qemu+tcp://kvm1.internal/system"   # optional, see HostConfig
 //! ```
 
 use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
@@ -26,6 +27,22 @@ pub struct HostConfig {
     pub name: String,
     /// Any libvirt URI: `qemu:///system`, `qemu+ssh://user@host/system`, `test:///path.xml`.
     pub uri: String,
+    /// The URI another host's libvirtd uses to reach this one when it drives a
+    /// migration here (peer to peer). Default: `uri`, which must then work
+    /// from the other hosts too (a `qemu:///system` or an ssh key that only
+    /// virtdeck's machine holds does not).
+    #[serde(default)]
+    pub migration_uri: Option<String>,
+}
+
+impl HostConfig {
+    pub fn new(name: &str, uri: &str) -> Self {
+        HostConfig {
+            name: name.to_string(),
+            uri: uri.to_string(),
+            migration_uri: None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -184,6 +201,16 @@ fn validate_hosts(path: &str, hosts: &[HostConfig]) -> Result<(), ConfigError> {
                 message: format!("{:?} is not a libvirt URI such as qemu:///system", host.uri),
             });
         }
+        if let Some(m) = &host.migration_uri {
+            if !m.contains("://") || m.trim() != m {
+                return Err(ConfigError::Invalid {
+                    key: key("migration_uri"),
+                    message: format!(
+                        "{m:?} is not a libvirt URI such as qemu+tcp://kvm2.example.org/system"
+                    ),
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -221,6 +248,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://file.db");
         assert!(c.secure_cookies);
         assert_eq!(c.hosts[0].name, "kvm1");
+        assert_eq!(c.hosts[0].migration_uri, None);
     }
 
     #[test]
@@ -241,6 +269,10 @@ mod tests {
         )
         .contains("used by two hosts"));
         assert!(err("listen = 5").contains("listen"));
+        assert!(
+            err("[[hosts]]\nname = \"a\"\nuri = \"qemu:///system\"\nmigration_uri = \"kvm1\"")
+                .contains("hosts[0].migration_uri")
+        );
         let e = Config::from_sources("v.toml", None, |k: &str| {
             (k == "VIRTDECK_LISTEN").then(|| "x".to_string())
         })

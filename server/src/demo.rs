@@ -25,10 +25,7 @@ pub fn write_fixtures(dir: &Path) -> anyhow::Result<Vec<HostConfig>> {
             let path = dir.join(format!("{name}.xml"));
             std::fs::write(&path, xml)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(HostConfig {
-                name: name.to_string(),
-                uri: format!("test://{}", path.display()),
-            })
+            Ok(HostConfig::new(name, &format!("test://{}", path.display())))
         })
         .collect()
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod libvirt;
+pub mod migration;
 pub mod startup;
 pub mod transfer;
 pub mod ws;

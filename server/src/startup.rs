@@ -33,6 +33,7 @@ use crate::{
     config::Config,
     db, demo,
     libvirt::{HostRegistry, LibvirtFleet, LibvirtStorage},
+    migration::{MigrationJobs, MigrationService},
     transfer, ws,
 };
 
@@ -123,9 +124,12 @@ impl Application {
         let (events, _) = broadcast::channel(256);
         let registry = HostRegistry::new(&hosts, events.clone());
         let storage = Arc::new(LibvirtStorage::new(registry.clone()));
+        let migrations = MigrationJobs::new(registry.clone(), pool.clone());
+        migrations.recover().await;
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry)),
             storage: storage.clone(),
+            migrations: Arc::new(MigrationService(migrations)),
             accounts: Arc::new(accounts),
             audit: Arc::new(SqlAudit::new(pool)),
         };

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{guests::GuestSummary, pools::PoolSummary};
+use super::{guests::GuestSummary, migrations::ProgressMessage, pools::PoolSummary};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -13,6 +13,11 @@ pub enum ServerEvent {
     Hello { user: String },
     /// A guest changed through virtdeck; clients update the row in place.
     GuestChanged { guest: GuestSummary },
+    /// A guest is no longer defined on a host (moved away for good, or gone).
+    GuestRemoved { host: String, uuid: String },
+    /// A migration job's whole state: sent at least twice a second while it
+    /// runs, and once more when it ends (`status` other than `running`).
+    MigrationProgress(Box<ProgressMessage>),
     /// A pool was created or changed (state, autostart, sizes).
     PoolChanged { pool: Box<PoolSummary> },
     /// A pool was deleted (undefined) or vanished.

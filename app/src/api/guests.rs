@@ -229,6 +229,12 @@ pub async fn guest_action(
         let result = async {
             let action: GuestAction = action.parse()?;
             validate_uuid(&uuid)?;
+            if ctx.services.migrations.busy(&host, &uuid) {
+                return Err(ApiError::Conflict(
+                    "the guest is being migrated: wait for the migration to end, or cancel it"
+                        .into(),
+                ));
+            }
             ctx.services.fleet.guest_action(&host, &uuid, action).await
         }
         .await;

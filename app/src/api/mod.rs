@@ -9,6 +9,7 @@ mod error;
 pub mod events;
 pub mod guests;
 pub mod hosts;
+pub mod migrations;
 pub mod pools;
 pub mod size;
 #[cfg(feature = "ssr")]

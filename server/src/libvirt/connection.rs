@@ -25,16 +25,23 @@ enum State {
 pub struct HostConnection {
     name: String,
     uri: String,
+    /// What another host's libvirtd opens to reach this one (peer-to-peer migration).
+    migration_uri: String,
     state: Mutex<State>,
 }
 
 impl HostConnection {
-    pub fn new(name: &str, uri: &str) -> Self {
+    pub fn new(name: &str, uri: &str, migration_uri: Option<&str>) -> Self {
         HostConnection {
             name: name.to_string(),
             uri: uri.to_string(),
+            migration_uri: migration_uri.unwrap_or(uri).to_string(),
             state: Mutex::new(State::Closed),
         }
+    }
+
+    pub fn migration_uri(&self) -> &str {
+        &self.migration_uri
     }
 
     pub fn name(&self) -> &str {

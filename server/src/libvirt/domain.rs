@@ -12,7 +12,7 @@ use virt::{
 
 use super::{connection::Failure, HostConnection};
 
-fn state(raw: virt::domain::DomainStateEnum) -> GuestState {
+pub fn state_of(raw: virt::domain::DomainStateEnum) -> GuestState {
     if !raw.is_known() {
         return GuestState::Nostate;
     }
@@ -40,7 +40,7 @@ fn summary(host: &str, dom: &Domain) -> Result<GuestSummary, virt::error::Error>
         host: host.to_string(),
         name: dom.name()?,
         uuid: dom.uuid_string()?,
-        state: state(info.state),
+        state: state_of(info.state),
         vcpus: info.nr_virt_cpu,
         memory_kib: info.memory,
         persistent: dom.is_persistent()?,
@@ -63,6 +63,22 @@ pub async fn list(host: &HostConnection) -> Result<Vec<GuestSummary>, ApiError> 
         }
         guests.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(guests)
+    })
+    .await
+}
+
+/// The guest `uuid` of the host, `None` if the host has no such guest.
+pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSummary>, ApiError> {
+    let name = host.name().to_string();
+    let uuid = uuid.to_string();
+    host.run(move |conn| match conn.lookup_domain_by_uuid_string(&uuid) {
+        Ok(dom) => match summary(&name, &dom) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if is_gone(&e) => Ok(None),
+            Err(e) => Err(e),
+        },
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(e),
     })
     .await
 }
@@ -129,7 +145,7 @@ pub fn disk_users(conn: &Connect) -> Result<Vec<DiskUser>, Failure> {
                 guest: app::api::volumes::VolumeUser {
                     uuid: dom.uuid_string()?,
                     name: dom.name()?,
-                    state: state(info.state),
+                    state: state_of(info.state),
                 },
                 disks: super::xml::domain::disks(&xml).unwrap_or_else(|e| {
                     tracing::warn!("{e}");

@@ -32,7 +32,13 @@ impl HostRegistry {
         Arc::new(HostRegistry {
             hosts: hosts
                 .iter()
-                .map(|h| Arc::new(HostConnection::new(&h.name, &h.uri)))
+                .map(|h| {
+                    Arc::new(HostConnection::new(
+                        &h.name,
+                        &h.uri,
+                        h.migration_uri.as_deref(),
+                    ))
+                })
                 .collect(),
             events,
         })

@@ -139,10 +139,7 @@ async fn unknown_host_or_guest_is_not_found() {
 #[tokio::test]
 async fn a_dead_host_is_reported_and_never_blocks_the_others() {
     // Port 9 on loopback: nothing listens there, the connection is refused.
-    let dead = HostConfig {
-        name: "dead".into(),
-        uri: "qemu+tcp://127.0.0.1:9/system".into(),
-    };
+    let dead = HostConfig::new("dead", "qemu+tcp://127.0.0.1:9/system");
     let (fleet, _dir) = fleet(vec![dead]);
     let hosts = fleet.hosts().await;
     let dead = hosts.iter().find(|h| h.name == "dead").unwrap();

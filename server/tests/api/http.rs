@@ -298,10 +298,7 @@ async fn bad_requests_get_clear_4xx_errors_and_change_nothing() {
 
 #[tokio::test]
 async fn a_dead_host_shows_as_unreachable_and_the_others_work() {
-    let dead = server::config::HostConfig {
-        name: "dead".into(),
-        uri: "qemu+tcp://127.0.0.1:9/system".into(),
-    };
+    let dead = server::config::HostConfig::new("dead", "qemu+tcp://127.0.0.1:9/system");
     let app = spawn_app(vec![dead]).await;
     let client = app.admin().await;
     let hosts: Vec<Value> = get_json(&client, &app.url, "/api/hosts").await;

@@ -6,76 +6,17 @@
 //!
 //! `scripts/test` brings the lab up first; by hand: `scripts/lab up`.
 
-use std::{collections::HashMap, os::unix::fs::MetadataExt, path::PathBuf, process::Command};
+use std::{os::unix::fs::MetadataExt, path::PathBuf, process::Command};
 
 use futures::StreamExt;
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use serde_json::{json, Value};
-use server::config::HostConfig;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{spawn_app_with, TestApp};
-
-/// The lab's facts from `$VIRTDECK_LAB/lab.env`.
-pub struct Lab {
-    env: HashMap<String, String>,
-}
-
-impl Lab {
-    pub fn load() -> Lab {
-        let dir = std::env::var("VIRTDECK_LAB").unwrap_or_else(|_| "/tmp/virtdeck-lab".into());
-        let path = PathBuf::from(&dir).join("lab.env");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "the lab is not up ({}: {e}); start it with `scripts/lab up` \
-                 (scripts/test does this itself)",
-                path.display()
-            )
-        });
-        let env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        Lab { env }
-    }
-
-    pub fn get(&self, key: &str) -> &str {
-        self.env
-            .get(key)
-            .unwrap_or_else(|| panic!("lab.env has no {key}"))
-    }
-
-    pub fn hosts(&self) -> Vec<HostConfig> {
-        vec![
-            HostConfig {
-                name: "lab-a".into(),
-                uri: self.get("LAB_HOST_A_URI").into(),
-            },
-            HostConfig {
-                name: "lab-b".into(),
-                uri: self.get("LAB_HOST_B_URI").into(),
-            },
-        ]
-    }
-
-    /// Where a path under the host's /var/lib/libvirt/images is seen from here.
-    pub fn outside(&self, host: &str, inside: &str) -> PathBuf {
-        let images = match host {
-            "lab-a" => self.get("LAB_HOST_A_IMAGES"),
-            _ => self.get("LAB_HOST_B_IMAGES"),
-        };
-        let rest = inside
-            .strip_prefix("/var/lib/libvirt/images")
-            .expect("a path under the images directory");
-        PathBuf::from(format!("{images}{rest}"))
-    }
-}
-
-/// A name no earlier run used.
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:08x}", rand::random::<u32>())
-}
+use crate::{
+    helpers::{spawn_app_with, TestApp},
+    lab::{unique, Lab},
+};
 
 async fn lab_app() -> (Lab, TestApp, reqwest::Client) {
     let lab = Lab::load();

@@ -6,5 +6,7 @@ mod accounts;
 mod backend;
 mod helpers;
 mod http;
+mod lab;
+mod lab_migration;
 mod lab_storage;
 mod storage;

@@ -30,6 +30,57 @@ pub fn host_cpu(capabilities: &str) -> HostCpu {
     }
 }
 
+/// What migration compares between two hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostIdentity {
+    /// `<host><uuid>`: libvirt refuses to migrate between hosts with the same one.
+    pub uuid: Option<String>,
+    pub arch: Option<String>,
+    /// `(arch, domain types)` the host can run: `("x86_64", ["qemu", "kvm"])`.
+    pub guests: Vec<(String, Vec<String>)>,
+}
+
+impl HostIdentity {
+    /// Can this host run a guest of `virt_type` on `arch`?
+    pub fn runs(&self, arch: &str, virt_type: &str) -> bool {
+        self.guests
+            .iter()
+            .any(|(a, types)| a == arch && types.iter().any(|t| t == virt_type))
+    }
+}
+
+/// Parses the host UUID and the guest architectures from the capabilities XML.
+pub fn host_identity(capabilities: &str) -> HostIdentity {
+    let Ok(doc) = roxmltree::Document::parse(capabilities) else {
+        return HostIdentity::default();
+    };
+    let root = doc.root_element();
+    let host = super::child(root, "host");
+    let mut guests: Vec<(String, Vec<String>)> = Vec::new();
+    for guest in super::children(root, "guest") {
+        let Some(arch) = super::child(guest, "arch") else {
+            continue;
+        };
+        let Some(name) = arch.attribute("name") else {
+            continue;
+        };
+        let types: Vec<String> = super::children(arch, "domain")
+            .filter_map(|d| d.attribute("type").map(str::to_string))
+            .collect();
+        match guests.iter_mut().find(|(a, _)| a == name) {
+            Some((_, t)) => t.extend(types),
+            None => guests.push((name.to_string(), types)),
+        }
+    }
+    HostIdentity {
+        uuid: host.and_then(|h| super::child_text(h, "uuid")),
+        arch: host
+            .and_then(|h| super::child(h, "cpu"))
+            .and_then(|c| super::child_text(c, "arch")),
+        guests,
+    }
+}
+
 /// One pool type in the storage pool capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolTypeCaps {
@@ -65,6 +116,23 @@ pub fn storage_pool_types(xml: &str) -> Result<Vec<PoolTypeCaps>, super::XmlErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_host_uuid_and_what_it_can_run() {
+        let caps = r#"<capabilities><host><uuid>0a0a0a0a-1111-4aaa-8aaa-00000000000a</uuid><cpu><arch>x86_64</arch></cpu></host>
+          <guest><os_type>hvm</os_type><arch name='x86_64'><domain type='qemu'/><domain type='kvm'/></arch></guest>
+          <guest><os_type>hvm</os_type><arch name='i686'><domain type='qemu'/></arch></guest></capabilities>"#;
+        let id = host_identity(caps);
+        assert_eq!(
+            id.uuid.as_deref(),
+            Some("0a0a0a0a-1111-4aaa-8aaa-00000000000a")
+        );
+        assert_eq!(id.arch.as_deref(), Some("x86_64"));
+        assert!(id.runs("x86_64", "kvm"));
+        assert!(id.runs("i686", "qemu"));
+        assert!(!id.runs("i686", "kvm"));
+        assert!(!id.runs("aarch64", "qemu"));
+    }
 
     #[test]
     fn reads_pool_types_and_their_volume_formats() {

@@ -1,0 +1,347 @@
+//! Migrating a guest between hosts: the libvirt flags and parameters of a
+//! request, the blocking migrate call (peer to peer: the source host's
+//! libvirtd drives it, so it outlives virtdeck), job statistics for the
+//! progress sampler, and the controls of a running migration (abort, speed,
+//! downtime, post-copy, suspend). Blocking functions on one connection; the
+//! job runner in `crate::migration` calls them on connections of its own.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use app::api::migrations::{MigrationMode, MigrationSpec, Persistence, StorageMode};
+use tokio::sync::mpsc;
+use virt::{
+    connect::Connect,
+    domain::{Domain, JobStats, MigrateParameters},
+    error::Error,
+    sys,
+};
+
+use super::{connection::Failure, storage_pool::failed, sys as vsys};
+
+/// The `virDomainMigrate*` flags of a checked request, one reason each.
+/// `MigrationRequest::validate` has already refused the combinations libvirt
+/// rejects (offline + copy, post-copy without live, …).
+pub fn flags(spec: &MigrationSpec) -> u32 {
+    // The source host's libvirtd connects to the destination itself: the
+    // migration goes on if virtdeck (the client) goes away or restarts.
+    let mut flags = sys::VIR_MIGRATE_PEER2PEER;
+    // Abort rather than carry on when the guest hits an I/O error on the way.
+    flags |= sys::VIR_MIGRATE_ABORT_ON_ERROR;
+    match spec.mode {
+        // Memory is copied while the guest runs.
+        MigrationMode::Live => flags |= sys::VIR_MIGRATE_LIVE,
+        // Without LIVE libvirt suspends the guest for the copy and resumes it
+        // on the destination.
+        MigrationMode::Paused => {}
+        // Only the definition moves; libvirt requires PERSIST_DEST with it.
+        MigrationMode::Offline => flags |= sys::VIR_MIGRATE_OFFLINE | sys::VIR_MIGRATE_PERSIST_DEST,
+    }
+    if spec.persistence == Persistence::Permanent {
+        // Define the guest on the destination and remove it from the source.
+        flags |= sys::VIR_MIGRATE_PERSIST_DEST | sys::VIR_MIGRATE_UNDEFINE_SOURCE;
+    }
+    if spec.storage == StorageMode::Copy {
+        // Copy the disks named in the parameters (or all) through NBD; libvirt
+        // pre-creates them in the destination pool of the same name.
+        flags |= sys::VIR_MIGRATE_NON_SHARED_DISK;
+    }
+    let o = &spec.options;
+    if o.auto_converge == Some(true) {
+        flags |= sys::VIR_MIGRATE_AUTO_CONVERGE;
+    }
+    if o.compressed == Some(true) {
+        flags |= sys::VIR_MIGRATE_COMPRESSED;
+    }
+    if o.parallel_connections.is_some() {
+        flags |= sys::VIR_MIGRATE_PARALLEL;
+    }
+    if o.allow_postcopy == Some(true) {
+        // Only allows the switch; it happens when asked (tune: postcopy).
+        flags |= sys::VIR_MIGRATE_POSTCOPY;
+    }
+    flags
+}
+
+/// The typed parameters of a request; `copy_disks` are the target devices
+/// (`vda`…) to copy in copy-storage mode (the disks not on shared storage).
+pub fn parameters(spec: &MigrationSpec, copy_disks: &[String]) -> MigrateParameters {
+    let o = &spec.options;
+    MigrateParameters {
+        bandwidth: o.bandwidth_mib_s,
+        parallel_connections: o.parallel_connections.map(|n| n as i32),
+        migrate_disks: if spec.storage == StorageMode::Copy {
+            copy_disks.to_vec()
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    }
+}
+
+/// The guest `uuid` on this connection.
+pub fn domain(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {
+    conn.lookup_domain_by_uuid_string(uuid)
+        .map_err(|e| failed(host, e, |m| format!("cannot find the guest: {m}")))
+}
+
+/// Runs the migration to `destination_uri` and returns when it has ended.
+/// Blocks for as long as the migration takes.
+pub fn migrate(
+    host: &str,
+    conn: &Connect,
+    uuid: &str,
+    destination_uri: &str,
+    spec: &MigrationSpec,
+    copy_disks: &[String],
+) -> Result<(), Failure> {
+    let dom = domain(host, conn, uuid)?;
+    if let Some(ms) = spec.options.max_downtime_ms {
+        if spec.mode != MigrationMode::Offline {
+            dom.migrate_set_max_downtime(ms, 0).map_err(|e| {
+                failed(host, e, |m| format!("cannot set the maximum downtime: {m}"))
+            })?;
+        }
+    }
+    dom.migrate_to_uri3(
+        Some(destination_uri),
+        parameters(spec, copy_disks),
+        flags(spec),
+    )
+    .map_err(Failure::Libvirt)
+}
+
+/// Does libvirt's message say the migration was stopped by an abort (a cancel)?
+pub fn was_aborted_message(m: &str) -> bool {
+    m.contains("canceled by client")
+        || m.contains("cancelled by client")
+        || m.contains("operation aborted")
+}
+
+/// The statistics of the guest's current job (`type` 0 when none runs).
+pub fn job_stats(conn: &Connect, uuid: &str) -> Result<JobStats, Error> {
+    vsys::job_stats(&conn.lookup_domain_by_uuid_string(uuid)?, 0)
+}
+
+/// The statistics of the guest's last completed job, if libvirt kept them.
+pub fn completed_stats(conn: &Connect, uuid: &str) -> Option<JobStats> {
+    let dom = conn.lookup_domain_by_uuid_string(uuid).ok()?;
+    vsys::job_stats(&dom, sys::VIR_DOMAIN_JOB_STATS_COMPLETED)
+        .ok()
+        .filter(|s| s.r#type == sys::VIR_DOMAIN_JOB_COMPLETED as i32)
+}
+
+/// Is an outgoing migration running for this guest?
+pub fn migrating_out(stats: &JobStats) -> bool {
+    stats.r#type != sys::VIR_DOMAIN_JOB_NONE as i32
+        && stats
+            .operation
+            .is_none_or(|op| op == sys::VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT as i32)
+}
+
+/// One reading of a migration job's statistics, in virtdeck's terms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// A migration job runs (outgoing, on the source).
+    pub active: bool,
+    pub elapsed_ms: u64,
+    pub data_total: u64,
+    pub data_processed: u64,
+    pub data_remaining: u64,
+    pub disk_total: u64,
+    pub disk_remaining: u64,
+    /// Bytes per second, memory and disks.
+    pub mem_bps: u64,
+    pub disk_bps: u64,
+    /// Pages dirtied per second, and the page size.
+    pub dirty_pages_rate: u64,
+    pub page_size: u64,
+    pub iteration: u64,
+    /// While running: the expected downtime; once completed: the real one.
+    pub downtime_ms: u64,
+    pub postcopy_requests: u64,
+}
+
+impl From<&JobStats> for Sample {
+    fn from(s: &JobStats) -> Self {
+        Sample {
+            active: migrating_out(s),
+            elapsed_ms: s.time_elapsed.unwrap_or(0),
+            data_total: s.data_total.unwrap_or(0),
+            data_processed: s.data_processed.unwrap_or(0),
+            data_remaining: s.data_remaining.unwrap_or(0),
+            disk_total: s.disk_total.unwrap_or(0),
+            disk_remaining: s.disk_remaining.unwrap_or(0),
+            mem_bps: s.mem_bps.unwrap_or(0),
+            disk_bps: s.disk_bps.unwrap_or(0),
+            dirty_pages_rate: s.mem_dirty_rate.unwrap_or(0),
+            page_size: s.mem_page_size.unwrap_or(4096),
+            iteration: s.mem_iteration.unwrap_or(0),
+            downtime_ms: s.downtime.unwrap_or(0),
+            postcopy_requests: s.mem_postcopy_reqs.unwrap_or(0),
+        }
+    }
+}
+
+/// Reads the guest's job statistics every `every` and sends them to `tx`,
+/// until `stop` is set or the receiver goes away. Runs on a connection of its
+/// own (libvirtd serves few calls at once per connection).
+pub fn sample_loop(
+    conn: &Connect,
+    uuid: &str,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<Sample>,
+) -> Result<(), Failure> {
+    let mut dom: Option<Domain> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if dom.is_none() {
+            dom = conn.lookup_domain_by_uuid_string(uuid).ok();
+        }
+        let sample = match dom.as_ref().map(|d| vsys::job_stats(d, 0)) {
+            Some(Ok(stats)) => Some(Sample::from(&stats)),
+            // The guest left the source (done) or is between states: the
+            // migrate call says how it ended.
+            Some(Err(_)) => {
+                dom = None;
+                None
+            }
+            None => None,
+        };
+        if let Some(sample) = sample {
+            if tx.blocking_send(sample).is_err() {
+                break;
+            }
+        }
+        std::thread::sleep(every);
+    }
+    Ok(())
+}
+
+/// The statistics of the last completed migration of the guest, read on the
+/// source (or, once the guest left it, on the destination).
+pub fn completed(conn: &Connect, uuid: &str) -> Option<Sample> {
+    completed_stats(conn, uuid).map(|s| Sample::from(&s))
+}
+
+/// Stops a running migration: the guest stays on the source.
+pub fn abort(host: &str, conn: &Connect, uuid: &str) -> Result<(), Failure> {
+    let dom = domain(host, conn, uuid)?;
+    vsys::abort_job(&dom).map_err(|e| failed(host, e, |m| format!("cannot cancel: {m}")))
+}
+
+pub fn set_bandwidth(host: &str, conn: &Connect, uuid: &str, mib_s: u64) -> Result<(), Failure> {
+    domain(host, conn, uuid)?
+        .migrate_set_max_speed(mib_s, 0)
+        .map_err(|e| failed(host, e, |m| format!("cannot change the bandwidth: {m}")))
+}
+
+pub fn set_max_downtime(host: &str, conn: &Connect, uuid: &str, ms: u64) -> Result<(), Failure> {
+    domain(host, conn, uuid)?
+        .migrate_set_max_downtime(ms, 0)
+        .map_err(|e| {
+            failed(host, e, |m| {
+                format!("cannot change the maximum downtime: {m}")
+            })
+        })
+}
+
+pub fn start_postcopy(host: &str, conn: &Connect, uuid: &str) -> Result<(), Failure> {
+    let dom = domain(host, conn, uuid)?;
+    vsys::start_postcopy(&dom)
+        .map_err(|e| failed(host, e, |m| format!("cannot switch to post-copy: {m}")))
+}
+
+/// Suspends the guest so that a migration that does not converge completes.
+pub fn finish_now(host: &str, conn: &Connect, uuid: &str) -> Result<(), Failure> {
+    domain(host, conn, uuid)?.suspend().map_err(|e| {
+        failed(host, e, |m| {
+            format!("cannot suspend the guest to finish: {m}")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::api::migrations::MigrationOptions;
+
+    fn spec(mode: MigrationMode, persistence: Persistence, storage: StorageMode) -> MigrationSpec {
+        MigrationSpec {
+            host: "a".into(),
+            uuid: "u".into(),
+            destination: "b".into(),
+            mode,
+            persistence,
+            storage,
+            options: MigrationOptions::default(),
+        }
+    }
+
+    #[test]
+    fn every_migration_is_peer_to_peer() {
+        use MigrationMode::*;
+        for mode in [Live, Paused, Offline] {
+            let f = flags(&spec(mode, Persistence::Permanent, StorageMode::Shared));
+            assert_ne!(f & sys::VIR_MIGRATE_PEER2PEER, 0, "{mode}");
+        }
+    }
+
+    #[test]
+    fn flags_follow_mode_duration_and_storage() {
+        let live = flags(&spec(
+            MigrationMode::Live,
+            Persistence::Temporary,
+            StorageMode::Shared,
+        ));
+        assert_ne!(live & sys::VIR_MIGRATE_LIVE, 0);
+        assert_eq!(
+            live & (sys::VIR_MIGRATE_PERSIST_DEST | sys::VIR_MIGRATE_UNDEFINE_SOURCE),
+            0
+        );
+        let paused = flags(&spec(
+            MigrationMode::Paused,
+            Persistence::Permanent,
+            StorageMode::Copy,
+        ));
+        assert_eq!(paused & sys::VIR_MIGRATE_LIVE, 0);
+        assert_ne!(paused & sys::VIR_MIGRATE_UNDEFINE_SOURCE, 0);
+        assert_ne!(paused & sys::VIR_MIGRATE_NON_SHARED_DISK, 0);
+        let offline = flags(&spec(
+            MigrationMode::Offline,
+            Persistence::Permanent,
+            StorageMode::Shared,
+        ));
+        assert_ne!(offline & sys::VIR_MIGRATE_OFFLINE, 0);
+        assert_ne!(offline & sys::VIR_MIGRATE_PERSIST_DEST, 0);
+        let mut tuned = spec(
+            MigrationMode::Live,
+            Persistence::Temporary,
+            StorageMode::Shared,
+        );
+        tuned.options = MigrationOptions {
+            auto_converge: Some(true),
+            allow_postcopy: Some(true),
+            parallel_connections: Some(4),
+            bandwidth_mib_s: Some(10),
+            ..Default::default()
+        };
+        let f = flags(&tuned);
+        for flag in [
+            sys::VIR_MIGRATE_AUTO_CONVERGE,
+            sys::VIR_MIGRATE_POSTCOPY,
+            sys::VIR_MIGRATE_PARALLEL,
+        ] {
+            assert_ne!(f & flag, 0);
+        }
+        let p = parameters(&tuned, &["vda".into()]);
+        assert_eq!(p.bandwidth, Some(10));
+        assert_eq!(p.parallel_connections, Some(4));
+        assert!(p.migrate_disks.is_empty(), "shared storage copies nothing");
+    }
+}

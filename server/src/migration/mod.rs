@@ -1,0 +1,605 @@
+//! Migration jobs: the registry held with the other services (not a global),
+//! one task per job. A job runs the blocking migrate call on a libvirt
+//! connection of its own with no time limit, and beside it a sampler on a
+//! second connection reads libvirt's job statistics twice a second; each
+//! sample becomes a `migration_progress` snapshot on the event channel. The
+//! history is in the database (`history`); jobs still running when virtdeck
+//! stopped are found again at start-up (`recover`) and followed to their end.
+
+mod history;
+pub mod progress;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use app::{
+    api::{
+        events::ServerEvent,
+        guests::GuestState,
+        migrations::{JobStatus, MigrationJob, MigrationSpec, Preflight, Tuning, Verdict},
+        ApiError,
+    },
+    backend::Migrations,
+};
+use async_trait::async_trait;
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
+
+use crate::libvirt::{domain_find, migration, preflight, HostConnection, HostRegistry};
+use history::History;
+use progress::Tracker;
+
+/// How often a running migration is sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(400);
+/// How long the pre-flight checks may wait for one host.
+const FACTS_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The time now as the API writes it (RFC 3339, UTC).
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A job that is running now.
+struct Running {
+    job: Mutex<MigrationJob>,
+    cancel_requested: AtomicBool,
+}
+
+impl Running {
+    fn snapshot(&self) -> MigrationJob {
+        self.job.lock().expect("job lock").clone()
+    }
+}
+
+pub struct MigrationJobs {
+    hosts: Arc<HostRegistry>,
+    history: History,
+    running: Mutex<HashMap<String, Arc<Running>>>,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("migration history: {e}");
+    ApiError::internal()
+}
+
+impl MigrationJobs {
+    pub fn new(hosts: Arc<HostRegistry>, pool: SqlitePool) -> Arc<Self> {
+        Arc::new(MigrationJobs {
+            hosts,
+            history: History::new(pool),
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn announce(&self, job: &MigrationJob) {
+        self.hosts
+            .announce(ServerEvent::MigrationProgress(Box::new(job.message())));
+    }
+
+    /// The facts of both hosts and what they make of this migration.
+    async fn evaluate(&self, spec: &MigrationSpec) -> (preflight::Evaluation, Option<String>) {
+        let uuid = spec.uuid.clone();
+        let source = self
+            .hosts
+            .act(
+                &spec.host,
+                FACTS_TIMEOUT,
+                "reading the guest",
+                |h| async move {
+                    let name = h.name().to_string();
+                    h.run_mapped(move |conn| preflight::source_facts(&name, conn, &uuid))
+                        .await
+                },
+            )
+            .await;
+        let (uuid, facts) = (spec.uuid.clone(), source.as_ref().ok().cloned());
+        let dest = self
+            .hosts
+            .act(
+                &spec.destination,
+                FACTS_TIMEOUT,
+                "reading the destination",
+                |h| async move {
+                    let name = h.name().to_string();
+                    h.run_mapped(move |conn| {
+                        preflight::dest_facts(&name, conn, &uuid, facts.as_ref())
+                    })
+                    .await
+                },
+            )
+            .await;
+        let destination_uri = self
+            .hosts
+            .get(&spec.destination)
+            .map(|h| h.migration_uri().to_string())
+            .unwrap_or_default();
+        let ctx = preflight::Context {
+            spec,
+            destination_uri: &destination_uri,
+            busy: self.busy(&spec.host, &spec.uuid),
+        };
+        let name = source.as_ref().ok().map(|s| s.guest.name.clone());
+        (preflight::evaluate(&ctx, &source, &dest), name)
+    }
+
+    /// Finds jobs that were running when virtdeck stopped and follows each to
+    /// its end (the source host's libvirtd kept driving them).
+    pub async fn recover(self: &Arc<Self>) {
+        let stored = match self.history.running().await {
+            Ok(s) => s,
+            Err(e) => return tracing::error!("cannot read running migrations: {e}"),
+        };
+        for job in stored {
+            tracing::info!(id = %job.id, guest = %job.guest, "following a migration that was running before the restart");
+            let id = job.id.clone();
+            let running = Arc::new(Running {
+                job: Mutex::new(job),
+                cancel_requested: AtomicBool::new(false),
+            });
+            self.running
+                .lock()
+                .expect("jobs lock")
+                .insert(id, running.clone());
+            let jobs = self.clone();
+            tokio::spawn(async move { jobs.follow_adopted(running).await });
+        }
+    }
+
+    /// Samples a job that this process did not start until libvirt no longer
+    /// reports it, then reads where the guest ended up.
+    async fn follow_adopted(self: Arc<Self>, running: Arc<Running>) {
+        let job = running.snapshot();
+        let started = Instant::now();
+        let mut tracker = Tracker::default();
+        let mut last = job.progress.clone();
+        if let Ok(source) = self.hosts.get(&job.host) {
+            let (tx, mut rx) = mpsc::channel(16);
+            let stop = Arc::new(AtomicBool::new(false));
+            let sampler = spawn_sampler(source, &job.uuid, stop.clone(), tx);
+            loop {
+                match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
+                    Ok(Some(sample)) if sample.active => {
+                        let p = tracker.update(&sample);
+                        last = Some(p.clone());
+                        let snapshot = {
+                            let mut j = running.job.lock().expect("job lock");
+                            j.progress = Some(p);
+                            j.clone()
+                        };
+                        self.announce(&snapshot);
+                    }
+                    // No job on the guest (or no guest left on the source): over.
+                    Ok(Some(_)) | Ok(None) | Err(_) => break,
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            let _ = sampler.await;
+        }
+        let (status, error) = match self.locate(&job).await {
+            Located::Destination => (JobStatus::Completed, None),
+            Located::Source(state) => (
+                JobStatus::Failed,
+                Some(format!(
+                    "virtdeck was restarted while the migration ran, and it did not complete: the guest is {} on {}",
+                    state.label(),
+                    job.host
+                )),
+            ),
+            Located::Nowhere => (
+                JobStatus::Unknown,
+                Some("virtdeck was restarted while the migration ran; the guest is running on neither host now".into()),
+            ),
+        };
+        let downtime = match status {
+            JobStatus::Completed => self.downtime(&job).await,
+            _ => None,
+        };
+        let progress = match status {
+            JobStatus::Completed => Some(tracker.done(last, started.elapsed().as_millis() as u64)),
+            _ => last,
+        };
+        self.finish(&running, status, progress, error, downtime)
+            .await;
+    }
+
+    /// Where the guest runs now.
+    async fn locate(&self, job: &MigrationJob) -> Located {
+        let find = |host: &str| {
+            let host = self.hosts.get(host);
+            let uuid = job.uuid.clone();
+            async move {
+                match host {
+                    Ok(h) => domain_find(&h, &uuid).await.ok().flatten(),
+                    Err(_) => None,
+                }
+            }
+        };
+        let (dest, source) = tokio::join!(find(&job.destination), find(&job.host));
+        let active = |g: &Option<app::api::guests::GuestSummary>| {
+            g.as_ref()
+                .is_some_and(|g| !matches!(g.state, GuestState::Shutoff | GuestState::Crashed))
+        };
+        if active(&dest)
+            || (job.mode == app::api::migrations::MigrationMode::Offline && dest.is_some())
+        {
+            Located::Destination
+        } else if let Some(g) = source {
+            Located::Source(g.state)
+        } else {
+            Located::Nowhere
+        }
+    }
+
+    /// The real downtime of a finished migration, from libvirt's completed job.
+    async fn downtime(&self, job: &MigrationJob) -> Option<u64> {
+        for host in [&job.host, &job.destination] {
+            let Ok(h) = self.hosts.get(host) else {
+                continue;
+            };
+            let uuid = job.uuid.clone();
+            let stats = h
+                .run_mapped(move |conn| Ok(migration::completed(conn, &uuid)))
+                .await
+                .ok()
+                .flatten();
+            if let Some(s) = stats.filter(|s| s.downtime_ms > 0) {
+                return Some(s.downtime_ms);
+            }
+        }
+        None
+    }
+
+    /// Ends a job: its final state is stored, announced, and the guest lists
+    /// of both hosts are brought up to date.
+    async fn finish(
+        &self,
+        running: &Arc<Running>,
+        status: JobStatus,
+        progress: Option<app::api::migrations::Progress>,
+        error: Option<String>,
+        downtime_ms: Option<u64>,
+    ) {
+        let job = {
+            let mut j = running.job.lock().expect("job lock");
+            j.status = status;
+            j.progress = progress;
+            j.error = error;
+            j.downtime_ms = downtime_ms;
+            j.ended_at = Some(now());
+            j.clone()
+        };
+        if let Err(e) = self.history.update(&job).await {
+            tracing::error!(id = %job.id, "cannot record the end of a migration: {e}");
+        }
+        self.running.lock().expect("jobs lock").remove(&job.id);
+        tracing::info!(id = %job.id, guest = %job.guest, status = %job.status, error = job.error.as_deref().unwrap_or(""), "migration ended");
+        self.announce(&job);
+        for host in [&job.host, &job.destination] {
+            let Ok(h) = self.hosts.get(host) else {
+                continue;
+            };
+            match domain_find(&h, &job.uuid).await {
+                Ok(Some(guest)) => self.hosts.announce(ServerEvent::GuestChanged { guest }),
+                Ok(None) => self.hosts.announce(ServerEvent::GuestRemoved {
+                    host: host.clone(),
+                    uuid: job.uuid.clone(),
+                }),
+                Err(e) => tracing::warn!(host, "cannot read the guest after a migration: {e}"),
+            }
+        }
+    }
+
+    /// Runs one job from start to end.
+    async fn run(
+        self: Arc<Self>,
+        running: Arc<Running>,
+        spec: MigrationSpec,
+        copy_disks: Vec<String>,
+        source: Arc<HostConnection>,
+        destination_uri: String,
+    ) {
+        let started = Instant::now();
+        let (tx, mut rx) = mpsc::channel(16);
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = spawn_sampler(source.clone(), &spec.uuid, stop.clone(), tx);
+        let migrate = {
+            let (source, spec) = (source.clone(), spec.clone());
+            tokio::spawn(async move {
+                let host = source.name().to_string();
+                let uuid = spec.uuid.clone();
+                source
+                    .run_dedicated(move |conn| {
+                        migration::migrate(&host, conn, &uuid, &destination_uri, &spec, &copy_disks)
+                    })
+                    .await
+            })
+        };
+        let mut tracker = Tracker::default();
+        let mut last = None;
+        tokio::pin!(migrate);
+        let result = loop {
+            tokio::select! {
+                result = &mut migrate => break result,
+                Some(sample) = rx.recv() => {
+                    if !sample.active {
+                        continue;
+                    }
+                    let p = tracker.update(&sample);
+                    last = Some(p.clone());
+                    let snapshot = {
+                        let mut j = running.job.lock().expect("job lock");
+                        j.progress = Some(p);
+                        j.clone()
+                    };
+                    self.announce(&snapshot);
+                }
+            }
+        };
+        stop.store(true, Ordering::Relaxed);
+        let _ = sampler.await;
+        let result = result.unwrap_or_else(|join| {
+            tracing::error!("migration task failed: {join}");
+            Err(ApiError::internal())
+        });
+        let job = running.snapshot();
+        match result {
+            Ok(()) => {
+                let downtime = self.downtime(&job).await;
+                let progress = tracker.done(last, started.elapsed().as_millis() as u64);
+                self.finish(
+                    &running,
+                    JobStatus::Completed,
+                    Some(progress),
+                    None,
+                    downtime,
+                )
+                .await;
+            }
+            Err(e) => {
+                let cancelled = running.cancel_requested.load(Ordering::Relaxed)
+                    || migration::was_aborted_message(e.message());
+                let place = match self.locate(&job).await {
+                    Located::Destination => format!("The guest is running on {}.", job.destination),
+                    Located::Source(state) => {
+                        format!("The guest is {} on {}.", state.label(), job.host)
+                    }
+                    Located::Nowhere => "The guest is running on neither host.".to_string(),
+                };
+                let (status, error) = if cancelled {
+                    (JobStatus::Cancelled, format!("Cancelled. {place}"))
+                } else {
+                    (JobStatus::Failed, format!("{} {place}", e.message()))
+                };
+                self.finish(&running, status, last, Some(error), None).await;
+            }
+        }
+    }
+
+    /// A migration of guest `uuid` on `host` is running.
+    pub fn busy(&self, host: &str, uuid: &str) -> bool {
+        self.running.lock().expect("jobs lock").values().any(|r| {
+            let j = r.job.lock().expect("job lock");
+            j.host == host && j.uuid.eq_ignore_ascii_case(uuid)
+        })
+    }
+
+    fn running_job(&self, id: &str) -> Option<Arc<Running>> {
+        self.running.lock().expect("jobs lock").get(id).cloned()
+    }
+}
+
+enum Located {
+    Destination,
+    Source(GuestState),
+    Nowhere,
+}
+
+/// The sampler of one job, on a libvirt connection of its own.
+fn spawn_sampler(
+    source: Arc<HostConnection>,
+    uuid: &str,
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<migration::Sample>,
+) -> tokio::task::JoinHandle<()> {
+    let uuid = uuid.to_string();
+    tokio::spawn(async move {
+        let result = source
+            .run_dedicated(move |conn| migration::sample_loop(conn, &uuid, SAMPLE_EVERY, stop, tx))
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(host = source.name(), "the migration sampler stopped: {e}");
+        }
+    })
+}
+
+/// The `Migrations` port over the job registry.
+#[derive(Clone)]
+pub struct MigrationService(pub Arc<MigrationJobs>);
+
+#[async_trait]
+impl Migrations for MigrationService {
+    async fn preflight(&self, spec: &MigrationSpec) -> Preflight {
+        Preflight {
+            checks: self.0.evaluate(spec).await.0.checks,
+        }
+    }
+
+    async fn start(&self, user: &str, spec: &MigrationSpec) -> Result<String, ApiError> {
+        let (evaluation, guest) = self.0.evaluate(spec).await;
+        let preflight = Preflight {
+            checks: evaluation.checks,
+        };
+        if preflight.verdict() == Verdict::Blocked {
+            let reasons: Vec<String> = preflight
+                .blocked()
+                .iter()
+                .map(|c| format!("{}: {}", c.name, c.message))
+                .collect();
+            return Err(ApiError::Conflict(format!(
+                "the migration cannot start: {}",
+                reasons.join("; ")
+            )));
+        }
+        let source = self.0.hosts.get(&spec.host)?;
+        let destination_uri = self
+            .0
+            .hosts
+            .get(&spec.destination)?
+            .migration_uri()
+            .to_string();
+        let job = MigrationJob {
+            id: uuid::Uuid::new_v4().to_string(),
+            host: spec.host.clone(),
+            uuid: spec.uuid.clone(),
+            guest: guest.unwrap_or_default(),
+            destination: spec.destination.clone(),
+            mode: spec.mode,
+            persistence: spec.persistence,
+            storage: spec.storage,
+            options: spec.options.clone(),
+            user: user.to_string(),
+            status: JobStatus::Running,
+            progress: Some(app::api::migrations::Progress {
+                phase: "starting".into(),
+                ..Default::default()
+            }),
+            error: None,
+            started_at: now(),
+            ended_at: None,
+            downtime_ms: None,
+        };
+        let running = Arc::new(Running {
+            job: Mutex::new(job.clone()),
+            cancel_requested: AtomicBool::new(false),
+        });
+        {
+            // One job per guest: checked again under the lock (two clicks at once).
+            let mut map = self.0.running.lock().expect("jobs lock");
+            if map.values().any(|r| {
+                let j = r.job.lock().expect("job lock");
+                j.host == spec.host && j.uuid == spec.uuid
+            }) {
+                return Err(ApiError::Conflict(
+                    "another migration of this guest is running".into(),
+                ));
+            }
+            map.insert(job.id.clone(), running.clone());
+        }
+        if let Err(e) = self.0.history.insert(&job, &evaluation.copy_disks).await {
+            self.0.running.lock().expect("jobs lock").remove(&job.id);
+            return Err(internal(e));
+        }
+        tracing::info!(id = %job.id, guest = %job.guest, from = %job.host, to = %job.destination, mode = %job.mode, "migration started");
+        self.0.announce(&job);
+        let jobs = self.0.clone();
+        let spec = spec.clone();
+        tokio::spawn(jobs.run(
+            running,
+            spec,
+            evaluation.copy_disks,
+            source,
+            destination_uri,
+        ));
+        Ok(job.id)
+    }
+
+    async fn list(&self, offset: u32, limit: u32) -> Result<Vec<MigrationJob>, ApiError> {
+        let stored = self.0.history.list(offset, limit).await.map_err(internal)?;
+        Ok(stored
+            .into_iter()
+            .map(|job| match self.0.running_job(&job.id) {
+                Some(r) => r.snapshot(),
+                None => job,
+            })
+            .collect())
+    }
+
+    async fn get(&self, id: &str) -> Result<MigrationJob, ApiError> {
+        if let Some(r) = self.0.running_job(id) {
+            return Ok(r.snapshot());
+        }
+        self.0
+            .history
+            .get(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::NotFound(format!("there is no migration {id}")))
+    }
+
+    async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError> {
+        let running = self.0.running_job(id).ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "migration {id} is not running (it ended, or there is none)"
+            ))
+        })?;
+        running.cancel_requested.store(true, Ordering::Relaxed);
+        let job = running.snapshot();
+        let source = self.0.hosts.get(&job.host)?;
+        let (host, uuid) = (job.host.clone(), job.uuid.clone());
+        source
+            .run_mapped(move |conn| migration::abort(&host, conn, &uuid))
+            .await?;
+        Ok(running.snapshot())
+    }
+
+    async fn tune(&self, id: &str, tuning: &Tuning) -> Result<MigrationJob, ApiError> {
+        let running = self.0.running_job(id).ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "migration {id} is not running (it ended, or there is none)"
+            ))
+        })?;
+        let job = running.snapshot();
+        if tuning.postcopy == Some(true) && job.options.allow_postcopy != Some(true) {
+            return Err(ApiError::Conflict(
+                "this migration was started without allowing post-copy, so it cannot switch to it"
+                    .into(),
+            ));
+        }
+        let source = self.0.hosts.get(&job.host)?;
+        let t = tuning.clone();
+        let (host, uuid) = (job.host.clone(), job.uuid.clone());
+        source
+            .run_mapped(move |conn| {
+                if let Some(b) = t.bandwidth_mib_s {
+                    migration::set_bandwidth(&host, conn, &uuid, b)?;
+                }
+                if let Some(ms) = t.max_downtime_ms {
+                    migration::set_max_downtime(&host, conn, &uuid, ms)?;
+                }
+                if t.postcopy == Some(true) {
+                    migration::start_postcopy(&host, conn, &uuid)?;
+                }
+                if t.finish_now == Some(true) {
+                    migration::finish_now(&host, conn, &uuid)?;
+                }
+                Ok(())
+            })
+            .await?;
+        let job = {
+            let mut j = running.job.lock().expect("job lock");
+            if let Some(b) = tuning.bandwidth_mib_s {
+                j.options.bandwidth_mib_s = Some(b);
+            }
+            if let Some(ms) = tuning.max_downtime_ms {
+                j.options.max_downtime_ms = Some(ms);
+            }
+            j.clone()
+        };
+        if let Err(e) = self.0.history.update(&job).await {
+            tracing::warn!("cannot record the tuning: {e}");
+        }
+        Ok(job)
+    }
+
+    fn busy(&self, host: &str, uuid: &str) -> bool {
+        self.0.busy(host, uuid)
+    }
+}
