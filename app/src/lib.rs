@@ -23,6 +23,7 @@ use pages::{
     hosts::HostsPage,
     layout::Layout,
     login::LoginPage,
+    migrations::MigrationsPage,
     storage::{volumes::PoolPage, StoragePage},
 };
 
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("hosts") view=HostsPage />
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("storage/:host/:pool") view=PoolPage />
+                    <Route path=path!("migrations") view=MigrationsPage />
                 </ParentRoute>
             </Routes>
         </Router>

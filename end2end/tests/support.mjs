@@ -5,9 +5,9 @@
 // Run from the repository root after `cargo leptos build --release`:
 //   node --test --test-concurrency=1 end2end/tests/
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,9 +95,10 @@ function tail(file, lines = 40) {
  * Resolves once `GET /login` answers 200; rejects (never skips) otherwise.
  *
  * @param {string} [name] used in the log file's name
+ * @param {string} [config] the text of a virtdeck.toml (default: none, the demo fleet)
  * @returns {Promise<{url: string, password: string, log: string, stop: () => Promise<void>}>}
  */
-export async function startServer(name = 'server') {
+export async function startServer(name = 'server', config = null) {
   if (!existsSync(serverBinary)) {
     throw new Error(
       `server binary ${serverBinary} is missing: run \`cargo leptos build --release\` first`,
@@ -113,6 +114,8 @@ export async function startServer(name = 'server') {
   const url = `http://127.0.0.1:${port}`;
   const log = join(resultsDir, `${basename(name).replace(/[^\w.-]+/g, '_')}-server.log`);
   const logStream = createWriteStream(log);
+  const configFile = join(dir, config ? 'virtdeck.toml' : 'none.toml');
+  if (config) writeFileSync(configFile, config);
 
   const child = spawn(serverBinary, [], {
     cwd: repoRoot,
@@ -120,7 +123,7 @@ export async function startServer(name = 'server') {
       ...process.env,
       VIRTDECK_LISTEN: `127.0.0.1:${port}`,
       VIRTDECK_DATABASE_URL: `sqlite://${join(dir, 'virtdeck.db')}`,
-      VIRTDECK_CONFIG: join(dir, 'none.toml'),
+      VIRTDECK_CONFIG: configFile,
       VIRTDECK_ADMIN_PASSWORD: password,
       LEPTOS_OUTPUT_NAME: 'virtdeck',
       LEPTOS_SITE_ROOT: 'target/site',
@@ -319,4 +322,35 @@ export async function expectGuests(page, expected, timeout = TIMEOUT) {
   ).catch((err) => {
     throw new Error(`${err.message}; saw ${seen?.join(', ')}`);
   });
+}
+
+/** The lab's facts (scripts/lab up writes them); throws when the lab is not up. */
+export function labEnv() {
+  const file = join(process.env.VIRTDECK_LAB ?? '/tmp/virtdeck-lab', 'lab.env');
+  if (!existsSync(file)) {
+    throw new Error(`the lab is not up (${file} is missing): run scripts/lab up`);
+  }
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
+  );
+}
+
+/** A virtdeck.toml with the lab's two hosts, lab-a and lab-b. */
+export function labConfig(lab) {
+  return `[[hosts]]\nname = "lab-a"\nuri = "${lab.LAB_HOST_A_URI}"\n[[hosts]]\nname = "lab-b"\nuri = "${lab.LAB_HOST_B_URI}"\n`;
+}
+
+/** Runs virsh against a lab URI; returns its output, or null when it fails. */
+export function virsh(uri, ...args) {
+  try {
+    return execFileSync('timeout', ['60', 'virsh', '-q', '-c', uri, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return null;
+  }
 }

@@ -341,6 +341,10 @@ pub struct Progress {
     pub expected_downtime_ms: u64,
     pub elapsed_ms: u64,
     pub eta_ms: Option<u64>,
+    /// When libvirt's statistics behind this sample were read (RFC 3339 UTC,
+    /// milliseconds): how old the figures are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_at: Option<String>,
 }
 
 /// One migration, running or finished. Times are RFC 3339 UTC.

@@ -1,10 +1,18 @@
-//! Live updates from the server's `/ws` socket. Browser only: during server
-//! rendering `use_server_events` does nothing.
+//! Live updates from the server's `/ws` socket: one socket per page, opened by
+//! the layout (`provide_server_events`), shared by every component that calls
+//! `use_server_events`. Browser only: during server rendering both do nothing.
 
 use crate::api::events::ServerEvent;
 
+/// Opens the page's socket and makes it available to the components below.
+/// Reconnects with back-off when the socket drops.
+pub fn provide_server_events() {
+    #[cfg(feature = "hydrate")]
+    browser::provide();
+}
+
 /// Calls `on_event` for every message from `/ws` while the calling component
-/// lives; reconnects with back-off when the socket drops.
+/// lives (on the page's shared socket; a socket of its own if there is none).
 pub fn use_server_events(on_event: impl Fn(ServerEvent) + 'static) {
     #[cfg(feature = "hydrate")]
     browser::subscribe(std::rc::Rc::new(on_event));
@@ -24,6 +32,23 @@ mod browser {
     use super::ServerEvent;
 
     type Handler = Rc<dyn Fn(ServerEvent)>;
+
+    /// The handlers of the page's socket.
+    #[derive(Default)]
+    struct Hub {
+        next: u64,
+        handlers: Vec<(u64, Handler)>,
+    }
+
+    impl Hub {
+        fn handlers(&self) -> Vec<Handler> {
+            self.handlers.iter().map(|(_, h)| h.clone()).collect()
+        }
+    }
+
+    /// The page's shared socket, in the Leptos context.
+    #[derive(Clone)]
+    struct Shared(SendWrapper<Rc<RefCell<Hub>>>);
 
     #[derive(Default)]
     struct Live {
@@ -46,7 +71,41 @@ mod browser {
         }
     }
 
+    pub fn provide() {
+        let hub = Rc::new(RefCell::new(Hub::default()));
+        let deliver: Handler = {
+            let hub = hub.clone();
+            Rc::new(move |event: ServerEvent| {
+                // Handlers may (un)register others while they run: call copies.
+                let handlers = hub.borrow().handlers();
+                for h in handlers {
+                    h(event.clone());
+                }
+            })
+        };
+        open(deliver);
+        provide_context(Shared(SendWrapper::new(hub)));
+    }
+
     pub fn subscribe(handler: Handler) {
+        let Some(Shared(hub)) = use_context::<Shared>() else {
+            open(handler);
+            return;
+        };
+        let hub: Rc<RefCell<Hub>> = (*hub).clone();
+        let id = {
+            let mut h = hub.borrow_mut();
+            h.next += 1;
+            let id = h.next;
+            h.handlers.push((id, handler));
+            id
+        };
+        let guard = SendWrapper::new(hub);
+        on_cleanup(move || guard.borrow_mut().handlers.retain(|(i, _)| *i != id));
+    }
+
+    /// A socket delivering to `handler` until the calling owner is cleaned up.
+    fn open(handler: Handler) {
         let live = Rc::new(RefCell::new(Live::default()));
         connect(&live, &handler);
         let guard = SendWrapper::new(live);

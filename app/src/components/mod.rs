@@ -3,6 +3,8 @@
 pub mod confirm;
 pub mod format;
 pub mod live;
+pub mod migrate_dialog;
+pub mod migration_progress;
 pub mod upload;
 pub mod usage;
 

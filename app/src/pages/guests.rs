@@ -8,15 +8,20 @@ use crate::{
         events::ServerEvent,
         guests::{list_guests, GuestAction, GuestActionFn, GuestState, GuestSummary},
         hosts::{list_hosts, HostSummary},
+        migrations::{list_migrations, ProgressMessage},
         ApiError,
     },
-    components::{confirm::Confirm, format, live::use_server_events, ErrorNotice, StateBadge},
+    components::{
+        confirm::Confirm, format, live::use_server_events, migrate_dialog::MigrateDialog,
+        ErrorNotice, StateBadge,
+    },
 };
 
 #[component]
 pub fn GuestsPage() -> impl IntoView {
     let guests = Resource::new(|| (), |_| list_guests());
     let hosts = Resource::new(|| (), |_| list_hosts());
+    let jobs = Resource::new(|| (), |_| list_migrations(None, None, Some(100)));
     view! {
         <Title text="Guests" />
         <main class="page">
@@ -24,8 +29,15 @@ pub fn GuestsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading guests…"</p> }>
                 {move || Suspend::new(async move {
                     let hosts = hosts.await;
+                    let running: Vec<ProgressMessage> = jobs
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|j| j.status.is_running())
+                        .map(|j| j.message())
+                        .collect();
                     match guests.await {
-                        Ok(list) => view! { <GuestTable guests=list hosts=hosts.unwrap_or_default() /> }.into_any(),
+                        Ok(list) => view! { <GuestTable guests=list hosts=hosts.unwrap_or_default() running /> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
@@ -49,8 +61,16 @@ enum Notice {
 }
 
 #[component]
-fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoView {
+fn GuestTable(
+    guests: Vec<GuestSummary>,
+    hosts: Vec<HostSummary>,
+    /// Migrations running when the page loaded.
+    running: Vec<ProgressMessage>,
+) -> impl IntoView {
     let rows = RwSignal::new(guests);
+    let migrating = RwSignal::new(running);
+    let migrate = RwSignal::new(None::<GuestSummary>);
+    let all_hosts = hosts.clone();
     let host_filter = RwSignal::new(String::new());
     let state_filter = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
@@ -59,17 +79,38 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
     let confirming = RwSignal::new(None::<GuestSummary>);
 
     let replace_row = move |guest: GuestSummary| {
-        rows.update(|rows| {
-            if let Some(row) = rows.iter_mut().find(|r| r.key() == guest.key()) {
-                *row = guest;
+        rows.update(
+            |rows| match rows.iter_mut().find(|r| r.key() == guest.key()) {
+                Some(row) => *row = guest,
+                // A guest that arrived on a host (a migration's destination).
+                None => {
+                    rows.push(guest);
+                    rows.sort_by(|a, b| (&a.host, &a.name).cmp(&(&b.host, &b.name)));
+                }
+            },
+        )
+    };
+    use_server_events(move |event| match event {
+        ServerEvent::GuestChanged { guest } => replace_row(guest),
+        ServerEvent::GuestRemoved { host, uuid } => {
+            rows.update(|rows| rows.retain(|r| !(r.host == host && r.uuid == uuid)))
+        }
+        ServerEvent::MigrationProgress(m) => migrating.update(|list| {
+            list.retain(|x| x.id != m.id);
+            if m.status.is_running() {
+                list.push(*m);
             }
+        }),
+        _ => {}
+    });
+    let migration_of = move |host: &str, uuid: &str| {
+        migrating.with(|list| {
+            list.iter()
+                .find(|m| m.host == host && m.uuid == uuid)
+                .cloned()
         })
     };
-    use_server_events(move |event| {
-        if let ServerEvent::GuestChanged { guest } = event {
-            replace_row(guest);
-        }
-    });
+    let can_migrate = hosts.len() > 1;
 
     let action = ServerAction::<GuestActionFn>::new();
     // Apply each finished action to its row and say how it went.
@@ -203,7 +244,11 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
                             let key = key.clone();
                             move || pending.with(|p| p.as_ref().is_some_and(|p| p.key == key))
                         };
-                        let any_busy = move || pending.with(Option::is_some);
+                        let (h, u) = (guest.host.clone(), guest.uuid.clone());
+                        let moving = Signal::derive(move || migration_of(&h, &u));
+                        let any_busy = Signal::derive(move || {
+                            pending.with(Option::is_some) || moving.with(Option::is_some)
+                        });
                         let buttons = guest
                             .state
                             .actions()
@@ -234,6 +279,25 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
                                 }
                             })
                             .collect_view();
+                        let migrate_button = (can_migrate
+                            && matches!(guest.state, GuestState::Running | GuestState::Paused | GuestState::Shutoff))
+                            .then(|| {
+                                let g = guest.clone();
+                                view! {
+                                    <button class="small" disabled=any_busy aria-label=format!("Migrate {}", g.name) on:click=move |_| migrate.set(Some(g.clone()))>
+                                        "Migrate"
+                                    </button>
+                                }
+                            });
+                        let moving_badge = move || {
+                            moving.get().map(|m| {
+                                view! {
+                                    <span class="badge state-paused migrating" title=m.progress.phase.clone()>
+                                        {format!("migrating → {} {:.0} %", m.destination, m.progress.percent)}
+                                    </span>
+                                }
+                            })
+                        };
                         view! {
                             <tr data-guest=guest.name.clone() data-host=guest.host.clone() aria-busy=move || busy().to_string()>
                                 <td data-label="Name" class="name">
@@ -242,10 +306,10 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
                                     {guest.autostart.then(|| view! { <span class="tag" title="Starts when the host boots">"autostart"</span> })}
                                 </td>
                                 <td data-label="Host">{guest.host.clone()}</td>
-                                <td data-label="State" class="state"><StateBadge state=guest.state /></td>
+                                <td data-label="State" class="state"><StateBadge state=guest.state />{moving_badge}</td>
                                 <td data-label="vCPUs" class="num">{guest.vcpus}</td>
                                 <td data-label="Memory" class="num">{format::kib(guest.memory_kib)}</td>
-                                <td data-label="Actions" class="actions">{buttons}</td>
+                                <td data-label="Actions" class="actions">{buttons}{migrate_button}</td>
                             </tr>
                         }
                     }
@@ -253,6 +317,13 @@ fn GuestTable(guests: Vec<GuestSummary>, hosts: Vec<HostSummary>) -> impl IntoVi
             </tbody>
         </table>
         {move || (visible().is_empty()).then(|| view! { <p class="empty muted">"No guest matches these filters."</p> })}
+        {move || {
+            migrate.get().map(|guest| {
+                view! {
+                    <MigrateDialog guest hosts=all_hosts.clone() on_close=Callback::new(move |_| migrate.set(None)) />
+                }
+            })
+        }}
         {move || {
             confirming
                 .get()

@@ -4,10 +4,15 @@
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
-use crate::api::auth::{current_user, Logout};
+use crate::{
+    api::auth::{current_user, Logout},
+    components::live::provide_server_events,
+};
 
 #[component]
 pub fn Layout() -> impl IntoView {
+    // One /ws socket for the whole page, shared by its components.
+    provide_server_events();
     let me = Resource::new(|| (), |_| current_user());
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
@@ -24,6 +29,7 @@ pub fn Layout() -> impl IntoView {
                 <A href="/guests">"Guests"</A>
                 <A href="/hosts">"Hosts"</A>
                 <A href="/storage">"Storage"</A>
+                <A href="/migrations">"Migrations"</A>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>

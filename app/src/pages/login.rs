@@ -1,6 +1,6 @@
 //! The login page: the only page reachable without a session.
 
-use leptos::prelude::*;
+use leptos::{html, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -16,8 +16,10 @@ fn local_target(next: Option<String>) -> String {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let username = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
+    // Read from the inputs at submit time (not bound to signals): what was
+    // typed before the page hydrated must not be reset by hydration.
+    let username = NodeRef::<html::Input>::new();
+    let password = NodeRef::<html::Input>::new();
     let query = use_query_map();
     // The form only works once the page is hydrated; until then the button is
     // disabled so a password is never submitted as a plain form.
@@ -43,18 +45,20 @@ pub fn LoginPage() -> impl IntoView {
                 method="post"
                 on:submit=move |ev| {
                     ev.prevent_default();
-                    login
-                        .dispatch(Login {
-                            username: username.get_untracked(),
-                            password: password.get_untracked(),
-                        });
+                    let value = |input: NodeRef<html::Input>| {
+                        input.get_untracked().map(|i| i.value()).unwrap_or_default()
+                    };
+                    login.dispatch(Login {
+                        username: value(username),
+                        password: value(password),
+                    });
                 }
             >
                 <h1>"virtdeck"</h1>
                 <p class="muted">"KVM hosts, guests and storage"</p>
                 <label>
                     "Username"
-                    <input name="username" autocomplete="username" required bind:value=username />
+                    <input name="username" autocomplete="username" required node_ref=username />
                 </label>
                 <label>
                     "Password"
@@ -63,7 +67,7 @@ pub fn LoginPage() -> impl IntoView {
                         name="password"
                         autocomplete="current-password"
                         required
-                        bind:value=password
+                        node_ref=password
                     />
                 </label>
                 <p class="error" role="alert">

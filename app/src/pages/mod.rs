@@ -4,5 +4,6 @@ pub mod guests;
 pub mod hosts;
 pub mod layout;
 pub mod login;
+pub mod migrations;
 pub mod not_found;
 pub mod storage;

@@ -165,6 +165,8 @@ pub struct Sample {
     /// While running: the expected downtime; once completed: the real one.
     pub downtime_ms: u64,
     pub postcopy_requests: u64,
+    /// When the statistics were read.
+    pub read_at: Option<std::time::SystemTime>,
 }
 
 impl From<&JobStats> for Sample {
@@ -184,6 +186,7 @@ impl From<&JobStats> for Sample {
             iteration: s.mem_iteration.unwrap_or(0),
             downtime_ms: s.downtime.unwrap_or(0),
             postcopy_requests: s.mem_postcopy_reqs.unwrap_or(0),
+            read_at: Some(std::time::SystemTime::now()),
         }
     }
 }

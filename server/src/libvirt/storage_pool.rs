@@ -74,8 +74,9 @@ pub fn summary(host: &str, pool: &StoragePool) -> Result<PoolSummary, Failure> {
     let info = pool.info()?;
     let doc = xml::pool::read(&pool.xml_desc(0)?).map_err(xml_failure)?;
     let state = state(info.state);
+    // A pool being stopped at this moment has no count: not an error.
     let volumes = match state {
-        PoolState::Active | PoolState::Degraded => Some(pool.num_of_volumes()?),
+        PoolState::Active | PoolState::Degraded => pool.num_of_volumes().ok(),
         _ => None,
     };
     Ok(PoolSummary {
@@ -102,7 +103,12 @@ pub fn list(host: &str, conn: &Connect) -> Result<Vec<PoolSummary>, Failure> {
     for pool in conn.list_all_storage_pools(0)? {
         match summary(host, &pool) {
             Ok(p) => pools.push(p),
-            Err(Failure::Libvirt(e)) if code(&e) == Some(ErrorNumber::NoStoragePool) => continue,
+            // Changed under our feet (undefined, stopped): left out of this list.
+            Err(Failure::Libvirt(e)) if !is_connection_lost(&e) => {
+                if code(&e) != Some(ErrorNumber::NoStoragePool) {
+                    tracing::warn!(host, "skipping a pool that cannot be read: {}", e.message());
+                }
+            }
             Err(e) => return Err(e),
         }
     }
@@ -415,11 +421,9 @@ fn delete(
     with_storage: bool,
 ) -> Result<(), Failure> {
     let ctx = |what: &'static str| move |m: String| format!("cannot {what} of pool {name}: {m}");
-    if with_storage {
-        if !pool.is_active()? {
-            pool.create(0)
-                .map_err(|e| failed(host, e, ctx("start it to delete the volumes")))?;
-        }
+    // Volumes are only reachable in an active pool; one that cannot start
+    // (an NFS server gone) has none to delete, but its directory still goes.
+    if with_storage && (pool.is_active()? || pool.create(0).is_ok()) {
         for vol in pool.list_all_volumes(0)? {
             let vol_name = vol.name().unwrap_or_default();
             vol.delete(0).map_err(|e| {

@@ -198,13 +198,13 @@ impl MigrationJobs {
                 Some("virtdeck was restarted while the migration ran; the guest is running on neither host now".into()),
             ),
         };
-        let downtime = match status {
-            JobStatus::Completed => self.downtime(&job).await,
-            _ => None,
-        };
-        let progress = match status {
-            JobStatus::Completed => Some(tracker.done(last, started.elapsed().as_millis() as u64)),
-            _ => last,
+        let (progress, downtime) = match status {
+            JobStatus::Completed => {
+                let elapsed = started.elapsed().as_millis() as u64;
+                let (p, d) = self.final_figures(&job, &tracker, last, elapsed).await;
+                (Some(p), d)
+            }
+            _ => (last, None),
         };
         self.finish(&running, status, progress, error, downtime)
             .await;
@@ -238,8 +238,10 @@ impl MigrationJobs {
         }
     }
 
-    /// The real downtime of a finished migration, from libvirt's completed job.
-    async fn downtime(&self, job: &MigrationJob) -> Option<u64> {
+    /// The statistics of the finished migration, from libvirt's completed job
+    /// (on the source if it kept the guest, else on the destination; libvirt
+    /// hands them out once).
+    async fn completed(&self, job: &MigrationJob) -> Option<migration::Sample> {
         for host in [&job.host, &job.destination] {
             let Ok(h) = self.hosts.get(host) else {
                 continue;
@@ -250,11 +252,38 @@ impl MigrationJobs {
                 .await
                 .ok()
                 .flatten();
-            if let Some(s) = stats.filter(|s| s.downtime_ms > 0) {
-                return Some(s.downtime_ms);
+            if stats.is_some() {
+                return stats;
             }
         }
         None
+    }
+
+    /// The final progress and downtime of a migration that completed.
+    async fn final_figures(
+        &self,
+        job: &MigrationJob,
+        tracker: &Tracker,
+        last: Option<app::api::migrations::Progress>,
+        elapsed_ms: u64,
+    ) -> (app::api::migrations::Progress, Option<u64>) {
+        let completed = self.completed(job).await;
+        let mut progress = tracker.done(last, elapsed_ms);
+        if let Some(s) = &completed {
+            if s.data_total > 0 {
+                progress.data_total = s.data_total;
+                progress.data_processed = s.data_processed.max(s.data_total);
+            }
+            if s.elapsed_ms > 0 {
+                progress.elapsed_ms = s.elapsed_ms;
+            }
+            if s.mem_bps > 0 {
+                progress.speed = s.mem_bps + s.disk_bps;
+            }
+            progress.iteration = progress.iteration.max(s.iteration);
+        }
+        let downtime = completed.map(|s| s.downtime_ms).filter(|d| *d > 0);
+        (progress, downtime)
     }
 
     /// Ends a job: its final state is stored, announced, and the guest lists
@@ -352,8 +381,8 @@ impl MigrationJobs {
         let job = running.snapshot();
         match result {
             Ok(()) => {
-                let downtime = self.downtime(&job).await;
-                let progress = tracker.done(last, started.elapsed().as_millis() as u64);
+                let elapsed = started.elapsed().as_millis() as u64;
+                let (progress, downtime) = self.final_figures(&job, &tracker, last, elapsed).await;
                 self.finish(
                     &running,
                     JobStatus::Completed,

@@ -44,6 +44,11 @@ impl Tracker {
             expected_downtime_ms: s.downtime_ms,
             elapsed_ms: s.elapsed_ms,
             eta_ms: (speed > 0).then(|| s.data_remaining.saturating_mul(1000) / speed),
+            sampled_at: s.read_at.map(|t| {
+                time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            }),
         }
     }
 

@@ -7,6 +7,7 @@ use std::{collections::HashMap, path::PathBuf, process::Command, time::Duration}
 use server::config::HostConfig;
 
 /// The lab's facts from `$VIRTDECK_LAB/lab.env`.
+#[derive(Clone)]
 pub struct Lab {
     env: HashMap<String, String>,
 }
@@ -132,6 +133,14 @@ impl Lab {
         }
     }
 
+    /// Removes the guest from both hosts when dropped: also when a test fails.
+    pub fn guard(&self, guest: &str) -> GuestGuard {
+        GuestGuard {
+            lab: self.clone(),
+            guest: guest.to_string(),
+        }
+    }
+
     /// The serial console log of a guest on a host, seen from here.
     pub fn serial_log(&self, host: &str, guest: &str) -> PathBuf {
         let letter = if host == "lab-a" { "a" } else { "b" };
@@ -192,4 +201,16 @@ pub fn new_uuid() -> String {
 /// A name no earlier run used.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
+/// See `Lab::guard`.
+pub struct GuestGuard {
+    lab: Lab,
+    guest: String,
+}
+
+impl Drop for GuestGuard {
+    fn drop(&mut self) {
+        self.lab.remove(&self.guest);
+    }
 }

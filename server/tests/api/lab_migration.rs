@@ -122,6 +122,7 @@ async fn lab_live_migration_on_shared_iscsi_storage_then_no_split_brain() {
         "<disk type='volume' device='disk'><driver name='qemu' type='raw'/><source pool='{pool}' volume='unit:0:0:1'/><target dev='vda' bus='virtio'/></disk>"
     );
     lab.define("lab-a", &bios_guest(&name, &uuid, &disk), true);
+    let _cleanup = lab.guard(&name);
 
     let body = request(&uuid, "live", json!({"storage": "shared"}));
     let (status, preflight) = app.post(&client, "/api/migrations/preflight", &body).await;
@@ -182,6 +183,7 @@ async fn lab_paused_permanent_migration_moves_the_definition() {
     let (lab, app, client) = lab_app().await;
     let (name, uuid) = (unique("mig-paused"), new_uuid());
     lab.define("lab-a", &bios_guest(&name, &uuid, ""), true);
+    let _cleanup = lab.guard(&name);
     let id = start(
         &app,
         &client,
@@ -211,6 +213,7 @@ async fn lab_offline_migration_moves_a_shut_off_guest() {
     let (lab, app, client) = lab_app().await;
     let (name, uuid) = (unique("mig-offline"), new_uuid());
     lab.define("lab-a", &bios_guest(&name, &uuid, ""), false);
+    let _cleanup = lab.guard(&name);
     // Live is refused for a shut-off guest, with the reason and the fix.
     let (status, err) = app
         .post(
@@ -252,6 +255,7 @@ async fn lab_copy_storage_migration_copies_the_disk_into_the_same_pool() {
         vol["path"].as_str().unwrap()
     );
     lab.define("lab-a", &bios_guest(&name, &uuid, &disk), true);
+    let _cleanup = lab.guard(&name);
 
     // With shared storage the local disk blocks, and says what to do.
     let (_, preflight) = app
@@ -298,6 +302,7 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
     let (lab, app, client) = lab_app().await;
     let (name, uuid) = (unique("mig-cancel"), new_uuid());
     lab.define("lab-a", &linux_guest(&lab, &name, &uuid, 150), true);
+    let _cleanup = lab.guard(&name);
     lab.wait_ready("lab-a", &name).await;
     let mut socket = ws(&app).await;
 
@@ -450,6 +455,7 @@ async fn lab_preflight_names_the_same_host_a_missing_pool_and_a_name_clash() {
         vol["path"].as_str().unwrap()
     );
     lab.define("lab-a", &bios_guest(&name, &uuid, &disk), true);
+    let _cleanup = lab.guard(&name);
     // Another guest of the same name on the destination.
     lab.define("lab-b", &bios_guest(&name, &new_uuid(), ""), false);
 
@@ -612,6 +618,7 @@ async fn lab_a_migration_outlives_a_restart_of_virtdeck() {
     .unwrap();
     let (name, uuid) = (unique("mig-restart"), new_uuid());
     lab.define("lab-a", &linux_guest(&lab, &name, &uuid, 150), true);
+    let _cleanup = lab.guard(&name);
     lab.wait_ready("lab-a", &name).await;
 
     let port = portpicker();

@@ -276,14 +276,17 @@ async fn lab_a_netfs_pool_that_cannot_mount_leaves_nothing_behind() {
         .find(|p| p["name"] == name)
         .expect("kept");
     assert_eq!(kept["state"], "inactive");
+    assert!(mount_point.exists(), "kept with the directory it made");
     let (status, _) = app
         .post(
             &client,
             "/api/pools/action",
-            &json!({"host": "lab-a", "pool": name, "action": "delete"}),
+            &json!({"host": "lab-a", "pool": name, "action": "delete", "delete_storage": true}),
         )
         .await;
     assert_eq!(status, 200);
+    // Deleted with its storage, its directory goes too, although it cannot mount.
+    assert!(!mount_point.exists(), "{} is gone", mount_point.display());
     let audit = app.audit("pool.create").await;
     assert_eq!(audit.len(), 2);
     assert!(audit[0].detail.as_deref().unwrap().contains("mount"));

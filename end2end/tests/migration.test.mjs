@@ -1,0 +1,133 @@
+// Browser test of a migration from the migrate dialog, on the lab's two real
+// libvirt hosts (scripts/lab up; scripts/test starts it) with a real QEMU
+// guest: open the dialog from the guest's row, see the pre-flight verdict,
+// start, watch the progress view reach done, see the guest under the
+// destination host.
+
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+
+import {
+  DESKTOP,
+  MOBILE,
+  expectText,
+  gotoApp,
+  labConfig,
+  labEnv,
+  launch,
+  login,
+  newContext,
+  resultsDir,
+  startServer,
+  virsh,
+  waitFor,
+} from './support.mjs';
+
+let server;
+let browser;
+let lab;
+let starting;
+const guests = [];
+
+function ready() {
+  starting ??= (async () => {
+    lab = labEnv();
+    server = await startServer('migration', labConfig(lab));
+    browser = await launch();
+  })();
+  return starting;
+}
+
+/** Defines and starts a diskless BIOS guest (TCG) on lab host a. */
+function bootGuest(name) {
+  const xml = `<domain type='qemu'><name>${name}</name><uuid>${randomUUID()}</uuid>
+    <memory unit='MiB'>256</memory><vcpu>1</vcpu>
+    <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+    <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices></domain>`;
+  const file = join(tmpdir(), `${name}.xml`);
+  writeFileSync(file, xml);
+  assert.notEqual(virsh(lab.LAB_HOST_A_URI, 'define', file), null, 'define');
+  assert.notEqual(virsh(lab.LAB_HOST_A_URI, 'start', name), null, 'start');
+  guests.push(name);
+}
+
+describe('virtdeck migration (lab)', () => {
+  after(async () => {
+    for (const name of guests) {
+      for (const uri of [lab.LAB_HOST_A_URI, lab.LAB_HOST_B_URI]) {
+        virsh(uri, 'destroy', name);
+        virsh(uri, 'undefine', name);
+      }
+    }
+    await browser?.close().catch(() => {});
+    await server?.stop();
+  });
+
+  function scenario(name, fn, options = DESKTOP) {
+    test(name, { timeout: 240_000 }, async () => {
+      await ready();
+      const context = await newContext(browser, options);
+      const page = await context.newPage();
+      const pageErrors = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      try {
+        await fn(page);
+        assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+      } catch (err) {
+        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
+        await page.screenshot({ path: join(resultsDir, `failed-${slug}.png`), fullPage: true }).catch(() => {});
+        throw err;
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
+  const row = (page, name, host) =>
+    page.locator(`table.guests tbody tr[data-guest="${name}"][data-host="${host}"]`);
+
+  for (const [label, options, shot] of [
+    ['desktop', DESKTOP, 'migrate-desktop.png'],
+    ['phone', MOBILE, 'migrate-mobile.png'],
+  ]) {
+    scenario(`a guest is migrated live from the dialog and shows under its new host (${label})`, async (page) => {
+      const name = `e2e-mig-${randomBytes(3).toString('hex')}`;
+      bootGuest(name);
+      await login(page, server.url, server.password);
+      await row(page, name, 'lab-a').waitFor();
+      await page.getByRole('button', { name: `Migrate ${name}` }).click();
+      const dialog = page.getByRole('dialog');
+      await expectText(dialog.locator('h2'), `Migrate ${name} from lab-a`);
+      // The only other host, with its pre-flight verdict (a warning: no CPU model defined).
+      const dest = dialog.locator('label.destination');
+      assert.equal(await dest.count(), 1);
+      await expectText(dest.locator('.dest-name'), 'lab-b');
+      await expectText(dest.locator('.badge'), /^(ok|warning)$/, 60_000);
+      assert.ok(await dialog.locator('input[name=mode][value=live]').isChecked(), 'live for a running guest');
+      assert.ok(await dialog.locator('input[name=mode][value=offline]').isDisabled(), 'offline needs a shut-off guest');
+      assert.ok(await dialog.locator('input[name=persistence][value=temporary]').isChecked());
+      await expectText(dialog.locator('li[data-check=different_host] .badge'), 'ok');
+      await expectText(dialog.locator('li[data-check=cpu] .check-message'), /CPU/);
+      await page.screenshot({ path: join(resultsDir, shot.replace('.png', '-checks.png')), fullPage: true });
+      await dialog.getByRole('button', { name: 'Migrate', exact: true }).click();
+      const view = dialog.locator('section.migration');
+      await expectText(view.locator('h3'), `${name}: lab-a → lab-b`);
+      await expectText(view.locator('.notice.ok'), new RegExp(`^Done: ${name} now runs on lab-b`), 120_000);
+      await page.screenshot({ path: join(resultsDir, shot), fullPage: true });
+      await dialog.getByRole('button', { name: 'Close', exact: true }).last().click();
+      // The list follows: the guest now runs under lab-b (and its definition stays on lab-a, shut off).
+      await row(page, name, 'lab-b').waitFor({ timeout: 20_000 });
+      await expectText(row(page, name, 'lab-b').locator('td.state .badge').first(), 'running');
+      await expectText(row(page, name, 'lab-a').locator('td.state .badge').first(), 'shut off');
+      assert.equal(virsh(lab.LAB_HOST_B_URI, 'domstate', name), 'running');
+      // And the Migrations page has it in its history.
+      await gotoApp(page, server.url, '/migrations');
+      await expectText(page.locator(`table.history tr[data-guest="${name}"] td.state .badge`), 'completed');
+      await waitFor(async () => (await page.locator('.running-none').count()) === 1, 20_000, 'no migration running');
+    }, options);
+  }
+});
