@@ -83,3 +83,71 @@ fn encode_component(s: &str) -> String {
         })
         .collect()
 }
+
+/// Does the request come from virtdeck's own pages? A request without an
+/// `Origin` header (a script, curl) is not a cross-site one and passes; a
+/// browser's `Origin` must be this server's own address: the request's `Host`,
+/// or `public_url` when configured (behind a proxy).
+pub fn same_origin(headers: &axum::http::HeaderMap, public_origin: Option<&str>) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim().to_ascii_lowercase();
+    if public_origin.is_some_and(|p| p == origin) {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.trim().to_ascii_lowercase());
+    match (origin.split_once("://"), host) {
+        (Some((scheme, authority)), Some(host)) => {
+            matches!(scheme, "http" | "https") && authority == host
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+    use axum::http::HeaderMap;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert("origin", o.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_our_own_origin_passes() {
+        assert!(
+            same_origin(&headers(None, "127.0.0.1:3000"), None),
+            "scripts send none"
+        );
+        assert!(same_origin(
+            &headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"),
+            None
+        ));
+        assert!(!same_origin(
+            &headers(Some("http://127.0.0.1:4000"), "127.0.0.1:3000"),
+            None
+        ));
+        assert!(!same_origin(
+            &headers(Some("https://evil.example"), "127.0.0.1:3000"),
+            None
+        ));
+        assert!(!same_origin(&headers(Some("null"), "127.0.0.1:3000"), None));
+        let public = Some("https://virtdeck.example.org");
+        assert!(same_origin(
+            &headers(Some("https://virtdeck.example.org"), "10.0.0.5:3000"),
+            public
+        ));
+    }
+}

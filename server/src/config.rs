@@ -61,6 +61,9 @@ pub struct Config {
     pub database_url: String,
     /// Set session cookies `Secure` (the public address is https).
     pub secure_cookies: bool,
+    /// The address browsers use (`public_url`, without a path): the only
+    /// `Origin` accepted besides the request's own `Host`.
+    pub public_origin: Option<String>,
     /// Configured hosts; empty means the demo fleet.
     pub hosts: Vec<HostConfig>,
     /// Where the configuration came from, for the log.
@@ -156,6 +159,7 @@ impl Config {
             listen,
             database_url,
             secure_cookies,
+            public_origin: file.public_url.as_deref().map(origin_of),
             hosts: file.hosts,
             source: if text.is_some() {
                 path.to_string()
@@ -165,6 +169,13 @@ impl Config {
             admin_password: env("VIRTDECK_ADMIN_PASSWORD"),
         })
     }
+}
+
+/// `https://virtdeck.example.org/x/` as an origin: `https://virtdeck.example.org`.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}").to_ascii_lowercase()
 }
 
 /// Host names are short identifiers: they appear in URLs, logs and the API.
@@ -247,6 +258,10 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:4000");
         assert_eq!(c.database_url, "sqlite://file.db");
         assert!(c.secure_cookies);
+        assert_eq!(
+            c.public_origin.as_deref(),
+            Some("https://virtdeck.example.org")
+        );
         assert_eq!(c.hosts[0].name, "kvm1");
         assert_eq!(c.hosts[0].migration_uri, None);
     }

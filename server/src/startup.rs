@@ -45,6 +45,8 @@ pub struct AppState {
     pub events: broadcast::Sender<ServerEvent>,
     /// The libvirt storage backend itself, for streamed volume transfers.
     pub storage: Arc<LibvirtStorage>,
+    /// `public_url`'s origin, if configured (see `auth::same_origin`).
+    pub public_origin: Option<String>,
 }
 
 pub struct Application {
@@ -138,6 +140,7 @@ impl Application {
             services,
             events,
             storage,
+            public_origin: config.public_origin.clone(),
         };
         let router = router(
             state,

@@ -20,8 +20,14 @@ use crate::startup::AppState;
 pub async fn handler(
     ws: WebSocketUpgrade,
     session: Session,
+    headers: axum::http::HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
+    // A page of another site must not open a socket with the user's cookie.
+    if !crate::auth::same_origin(&headers, state.public_origin.as_deref()) {
+        let error = ApiError::Unauthorized("this socket is only for virtdeck's own pages".into());
+        return (StatusCode::FORBIDDEN, Json(error)).into_response();
+    }
     let user = match session.get::<SessionUser>(USER_KEY).await {
         Ok(Some(user)) => user,
         _ => return (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response(),

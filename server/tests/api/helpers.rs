@@ -79,6 +79,7 @@ async fn spawn_app_in(dir: TempDir, hosts: Vec<HostConfig>) -> TestApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", dir.path().join("virtdeck.db").display()),
         secure_cookies: false,
+        public_origin: None,
         hosts,
         source: "test".into(),
         admin_password: Some(ADMIN_PASSWORD.into()),

@@ -382,6 +382,20 @@ async fn the_websocket_needs_a_session_and_streams_guest_changes() {
     request
         .headers_mut()
         .insert("cookie", cookie.parse().unwrap());
+    // A page of another site (another port here) cannot use the cookie.
+    let mut foreign = request.clone();
+    foreign
+        .headers_mut()
+        .insert("origin", "http://127.0.0.1:1".parse().unwrap());
+    match tokio_tungstenite::connect_async(foreign).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    let mut own = request.clone();
+    let origin = app.url.clone();
+    own.headers_mut().insert("origin", origin.parse().unwrap());
+    let (own_socket, _) = tokio_tungstenite::connect_async(own).await.unwrap();
+    drop(own_socket);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
 
     let next = |msg: Option<Result<Message, _>>| -> Value {

@@ -373,6 +373,25 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
                 .await;
             assert_eq!(status, 409, "{err}");
             assert!(err["message"].as_str().unwrap().contains("being migrated"));
+            // Tuned mid-flight: the new bandwidth is the job's; post-copy was not allowed.
+            let (status, job) = app
+                .post(
+                    &client,
+                    "/api/migrations/tune",
+                    &json!({"id": id, "bandwidth_mib_s": 6, "max_downtime_ms": 800}),
+                )
+                .await;
+            assert_eq!(status, 200, "{job}");
+            assert_eq!(job["options"]["bandwidth_mib_s"], 6);
+            assert_eq!(job["options"]["max_downtime_ms"], 800);
+            let (status, err) = app
+                .post(
+                    &client,
+                    "/api/migrations/tune",
+                    &json!({"id": id, "postcopy": true}),
+                )
+                .await;
+            assert_eq!(status, 409, "{err}");
             let (status, job) = app
                 .post(&client, "/api/migrations/cancel", &json!({"id": id}))
                 .await;
@@ -417,7 +436,15 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
         .into_iter()
         .map(|r| r.action)
         .collect();
-    assert_eq!(actions, ["migration.start.live", "migration.cancel"]);
+    assert_eq!(
+        actions,
+        [
+            "migration.start.live",
+            "migration.tune",
+            "migration.tune",
+            "migration.cancel"
+        ]
+    );
     lab.remove(&name);
 }
 
