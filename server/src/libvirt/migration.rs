@@ -202,6 +202,8 @@ pub fn sample_loop(
     tx: mpsc::Sender<Sample>,
 ) -> Result<(), Failure> {
     let mut dom: Option<Domain> = None;
+    // A fixed schedule: the time a call takes does not slow the sampling down.
+    let mut next = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if dom.is_none() {
             dom = conn.lookup_domain_by_uuid_string(uuid).ok();
@@ -221,7 +223,13 @@ pub fn sample_loop(
                 break;
             }
         }
-        std::thread::sleep(every);
+        next += every;
+        let now = std::time::Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
     }
     Ok(())
 }
