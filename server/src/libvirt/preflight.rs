@@ -50,6 +50,7 @@ pub struct SourceFacts {
 pub struct DestFacts {
     pub identity: HostIdentity,
     pub driver: String,
+    /// Bytes a new guest can have (free, buffers and page cache).
     pub free_memory: u64,
     pub pools: Vec<PoolSummary>,
     /// A guest with the same UUID: its name and whether it runs.
@@ -150,7 +151,7 @@ pub fn dest_facts(
     Ok(DestFacts {
         identity: xml::capabilities::host_identity(&conn.capabilities()?),
         driver: conn.driver_type().unwrap_or_default(),
-        free_memory: conn.free_memory()?,
+        free_memory: sys::node_available_memory(conn).or_else(|_| conn.free_memory())?,
         pools: storage_pool::list(host, conn)?,
         same_uuid,
         same_name,
@@ -251,7 +252,7 @@ pub fn evaluate(
             let need = source.memory_kib.saturating_mul(1024);
             let free = d.free_memory;
             let figures = format!(
-                "the guest needs {}, {to} has {} free",
+                "the guest needs {}, {to} has {} available",
                 human_bytes(need),
                 human_bytes(free)
             );

@@ -124,3 +124,47 @@ pub fn job_stats(dom: &virt::domain::Domain, flags: u32) -> Result<virt::domain:
     };
     Ok(copied)
 }
+/// Memory the host can give a new guest, in bytes: free memory plus the
+/// buffers and page cache the kernel hands back on demand
+/// (`virNodeGetMemoryStats`). `virNodeGetFreeMemory` counts only the free
+/// part, which a busy host keeps small on purpose.
+pub fn node_available_memory(conn: &Connect) -> Result<u64, Error> {
+    const ALL_CELLS: std::os::raw::c_int = -1;
+    let mut n: std::os::raw::c_int = 0;
+    // SAFETY: first call asks for the number of parameters (null array);
+    // the second fills an array of exactly that many.
+    unsafe {
+        if virt::sys::virNodeGetMemoryStats(
+            conn.as_ptr(),
+            ALL_CELLS,
+            std::ptr::null_mut(),
+            &mut n,
+            0,
+        ) < 0
+        {
+            return Err(Error::last_error());
+        }
+        let mut params: Vec<virt::sys::virNodeMemoryStats> =
+            vec![std::mem::zeroed(); n.max(0) as usize];
+        if virt::sys::virNodeGetMemoryStats(
+            conn.as_ptr(),
+            ALL_CELLS,
+            params.as_mut_ptr(),
+            &mut n,
+            0,
+        ) < 0
+        {
+            return Err(Error::last_error());
+        }
+        let kib: u64 = params
+            .iter()
+            .take(n.max(0) as usize)
+            .filter(|p| {
+                let field = CStr::from_ptr(p.field.as_ptr()).to_string_lossy();
+                matches!(field.as_ref(), "free" | "buffers" | "cached")
+            })
+            .map(|p| p.value)
+            .sum();
+        Ok(kib * 1024)
+    }
+}
