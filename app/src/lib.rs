@@ -12,10 +12,10 @@ mod components;
 mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use pages::{
@@ -37,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -58,16 +59,17 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/virtdeck.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "virtdeck".to_string() } else { format!("{page} · virtdeck") }
         } />
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("login") view=LoginPage />
+                // The cache-backed lists are rendered whole before they are
+                // sent: readable at once, and usable without JavaScript.
                 <ParentRoute path=path!("") view=Layout>
-                    <Route path=path!("guests") view=GuestsPage />
-                    <Route path=path!("hosts") view=HostsPage />
+                    <Route path=path!("guests") view=GuestsPage ssr=SsrMode::Async />
+                    <Route path=path!("hosts") view=HostsPage ssr=SsrMode::Async />
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("storage/:host/:pool") view=PoolPage />
                     <Route path=path!("migrations") view=MigrationsPage />

@@ -9,10 +9,9 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe } from 'node:test';
 
 import {
-  DESKTOP,
   MOBILE,
   TIMEOUT,
   expectGuests,
@@ -29,6 +28,7 @@ import {
   startServer,
   waitFor,
   waitForPath,
+  scenarios,
 } from './support.mjs';
 
 const ALL_GUESTS = [
@@ -55,6 +55,7 @@ function ready() {
   starting ??= (async () => {
     server = await startServer('guests');
     browser = await launch();
+    return browser;
   })();
   return starting;
 }
@@ -65,35 +66,7 @@ describe('virtdeck guests (demo fleet)', () => {
     await server?.stop();
   });
 
-  /**
-   * One test with its own browser context. On failure a screenshot is saved to
-   * end2end/test-results/failed-<slug>.png. Uncaught errors in the page (a wasm
-   * panic, a hydration error) fail the test.
-   */
-  function scenario(name, fn, options = DESKTOP) {
-    test(name, { timeout: 180_000 }, async () => {
-      await ready();
-      const context = await newContext(browser, options);
-      const page = await context.newPage();
-      const pageErrors = [];
-      page.on('pageerror', (err) => pageErrors.push(err.message));
-      try {
-        await fn(page, context);
-        assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
-      } catch (err) {
-        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
-        await page
-          .screenshot({ path: join(resultsDir, `failed-${slug}.png`), fullPage: true })
-          .catch(() => {});
-        if (pageErrors.length && !/uncaught errors/.test(err.message)) {
-          err.message += `\npage errors: ${pageErrors.join(' | ')}`;
-        }
-        throw err;
-      } finally {
-        await context.close();
-      }
-    });
-  }
+  const scenario = scenarios(ready);
 
   const button = (page, name) => page.getByRole('button', { name, exact: true });
   const notice = (page) => page.locator('.notice.ok[role=status]');
@@ -119,7 +92,7 @@ describe('virtdeck guests (demo fleet)', () => {
     await guestRow(page, 'web01', 'demo-alpha').waitFor();
     await guestRow(page, 'mail01', 'demo-beta').waitFor();
     await expectGuests(page, ALL_GUESTS);
-    await expectText(page.locator('p.count'), '7 guests');
+    await expectText(page.locator('p.count'), '7 guests · 3 running, 2 paused, 2 shut off');
     await expectState(page, 'web01', 'demo-alpha', 'running');
     await expectState(page, 'build01', 'demo-alpha', 'shut off');
     await expectState(page, 'ci-runner', 'demo-beta', 'paused');
@@ -235,20 +208,20 @@ describe('virtdeck guests (demo fleet)', () => {
 
     await host.selectOption('demo-beta');
     await expectGuests(page, BETA_GUESTS);
-    await expectText(count, '3 of 7 guests');
+    await expectText(count, /^3 of 7 guests · /);
 
     await state.selectOption('paused');
     await expectGuests(page, ['ci-runner@demo-beta']);
-    await expectText(count, '1 of 7 guests');
+    await expectText(count, /^1 of 7 guests · /);
 
     await host.selectOption('');
     await expectGuests(page, ['cache01@demo-alpha', 'ci-runner@demo-beta']);
-    await expectText(count, '2 of 7 guests');
+    await expectText(count, /^2 of 7 guests · /);
 
     await state.selectOption('');
     await search.fill('web');
     await expectGuests(page, ['web01@demo-alpha']);
-    await expectText(count, '1 of 7 guests');
+    await expectText(count, /^1 of 7 guests · /);
 
     await search.fill('no-such-guest');
     await expectGuests(page, []);
@@ -256,7 +229,7 @@ describe('virtdeck guests (demo fleet)', () => {
 
     await search.fill('');
     await expectGuests(page, ALL_GUESTS);
-    await expectText(count, '7 guests');
+    await expectText(count, /^7 guests · /);
   });
 
   scenario('the hosts page shows both demo hosts as connected', async (page) => {

@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe } from 'node:test';
 
 import {
   DESKTOP,
@@ -20,11 +20,11 @@ import {
   labEnv,
   launch,
   login,
-  newContext,
   resultsDir,
   startServer,
   virsh,
   waitFor,
+  scenarios,
 } from './support.mjs';
 
 let server;
@@ -38,6 +38,7 @@ function ready() {
     lab = labEnv();
     server = await startServer('migration', labConfig(lab));
     browser = await launch();
+    return browser;
   })();
   return starting;
 }
@@ -67,25 +68,7 @@ describe('virtdeck migration (lab)', () => {
     await server?.stop();
   });
 
-  function scenario(name, fn, options = DESKTOP) {
-    test(name, { timeout: 240_000 }, async () => {
-      await ready();
-      const context = await newContext(browser, options);
-      const page = await context.newPage();
-      const pageErrors = [];
-      page.on('pageerror', (err) => pageErrors.push(err.message));
-      try {
-        await fn(page);
-        assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
-      } catch (err) {
-        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
-        await page.screenshot({ path: join(resultsDir, `failed-${slug}.png`), fullPage: true }).catch(() => {});
-        throw err;
-      } finally {
-        await context.close();
-      }
-    });
-  }
+  const scenario = scenarios(ready, { timeout: 240_000 });
 
   const row = (page, name, host) =>
     page.locator(`table.guests tbody tr[data-guest="${name}"][data-host="${host}"]`);

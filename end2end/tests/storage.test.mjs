@@ -10,19 +10,18 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe } from 'node:test';
 
 import {
-  DESKTOP,
   MOBILE,
   expectText,
   gotoApp,
   launch,
   login,
-  newContext,
   resultsDir,
   startServer,
   waitFor,
+  scenarios,
 } from './support.mjs';
 
 let server;
@@ -33,6 +32,7 @@ function ready() {
   starting ??= (async () => {
     server = await startServer('storage');
     browser = await launch();
+    return browser;
   })();
   return starting;
 }
@@ -43,31 +43,7 @@ describe('virtdeck storage (demo fleet)', () => {
     await server?.stop();
   });
 
-  function scenario(name, fn, options = DESKTOP) {
-    test(name, { timeout: 180_000 }, async () => {
-      await ready();
-      const context = await newContext(browser, options);
-      const page = await context.newPage();
-      const pageErrors = [];
-      page.on('pageerror', (err) => pageErrors.push(err.message));
-      try {
-        await login(page, server.url, server.password);
-        await fn(page, context);
-        assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
-      } catch (err) {
-        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
-        await page
-          .screenshot({ path: join(resultsDir, `failed-${slug}.png`), fullPage: true })
-          .catch(() => {});
-        if (pageErrors.length && !/uncaught errors/.test(err.message)) {
-          err.message += `\npage errors: ${pageErrors.join(' | ')}`;
-        }
-        throw err;
-      } finally {
-        await context.close();
-      }
-    });
-  }
+  const scenario = scenarios(ready, { before: (page) => login(page, server.url, server.password) });
 
   const poolRow = (page, name, host) =>
     page.locator(`table.pools tbody tr[data-pool="${name}"][data-host="${host}"]`);

@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
 import { chromium } from 'playwright-core';
 
 /** The repository root (this file is end2end/tests/support.mjs). */
@@ -353,4 +356,41 @@ export function virsh(uri, ...args) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Returns `scenario(name, fn, options)`: a test with its own browser context
+ * (DESKTOP unless `options` says otherwise). `ready()` resolves to the shared
+ * browser (started on first use, so that a server that cannot start fails
+ * every test with its reason instead of cancelling them). `before(page)`, if
+ * given, runs first (a login). Uncaught errors in the page (a wasm panic, a
+ * hydration error) fail the test; on failure a screenshot is saved to
+ * end2end/test-results/failed-<slug>.png.
+ */
+export function scenarios(ready, { timeout = 180_000, before = null } = {}) {
+  return function scenario(name, fn, options = DESKTOP) {
+    test(name, { timeout }, async () => {
+      const browser = await ready();
+      const context = await newContext(browser, options);
+      const page = await context.newPage();
+      const pageErrors = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      try {
+        if (before) await before(page);
+        await fn(page, context);
+        assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+      } catch (err) {
+        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
+        await page
+          .screenshot({ path: join(resultsDir, `failed-${slug}.png`), fullPage: true })
+          .catch(() => {});
+        if (pageErrors.length && !/uncaught errors/.test(err.message)) {
+          err.message += `\npage errors: ${pageErrors.join(' | ')}`;
+        }
+        throw err;
+      } finally {
+        await context.close();
+      }
+    });
+  };
 }

@@ -151,3 +151,91 @@ mod tests {
         ));
     }
 }
+
+/// The login form's fields, as a plain (not yet hydrated) page posts them.
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /login`: the login page before its wasm has loaded. Only from
+/// virtdeck's own page (its `Origin`, or `Sec-Fetch-Site: same-origin`);
+/// answers with a redirect: to `next` when logged in, back to the form when not.
+pub async fn login_form(
+    axum::extract::State(state): axum::extract::State<crate::startup::AppState>,
+    session: tower_sessions::Session,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    let same_site_fetch =
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin");
+    let origin_ok = headers.contains_key(header::ORIGIN)
+        && same_origin(&headers, state.public_origin.as_deref());
+    let audit = &state.services.audit;
+    let target = format!("user {}", app::api::clip(&form.username));
+    if !(origin_ok || same_site_fetch) {
+        audit
+            .record(
+                None,
+                "login",
+                &target,
+                Err("refused: the form was not posted by virtdeck's own page"),
+            )
+            .await;
+        return (
+            StatusCode::FORBIDDEN,
+            "This form only accepts posts from virtdeck's own login page.",
+        )
+            .into_response();
+    }
+    let next = app::api::auth::safe_next(form.next.as_deref());
+    let back = format!("/login?failed=1&next={}", encode_component(&next));
+    if form.username.is_empty() || form.username.len() > 128 || form.password.len() > 1024 {
+        return Redirect::to(&back).into_response();
+    }
+    match state
+        .services
+        .accounts
+        .verify_password(&form.username, &form.password)
+        .await
+    {
+        Ok(Some(user)) => {
+            let started = async {
+                session.cycle_id().await?;
+                session.insert(USER_KEY, &user).await
+            }
+            .await;
+            if let Err(e) = started {
+                tracing::error!("session store: {e}");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(ApiError::internal()),
+                )
+                    .into_response();
+            }
+            audit
+                .record(
+                    Some(&user),
+                    "login",
+                    &format!("user {}", user.username),
+                    Ok(()),
+                )
+                .await;
+            Redirect::to(&next).into_response()
+        }
+        Ok(None) => {
+            audit
+                .record(None, "login", &target, Err("wrong username or password"))
+                .await;
+            Redirect::to(&back).into_response()
+        }
+        Err(e) => (
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(e),
+        )
+            .into_response(),
+    }
+}

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod libvirt;
 pub mod migration;
 pub mod startup;
+pub mod static_files;
 pub mod transfer;
 pub mod ws;
 

@@ -6,8 +6,26 @@ use std::process::ExitCode;
 use server::{config::Config, startup};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Blocking threads (libvirt calls) at most: however many hosts hang, the
+/// process stays bounded (with the runtime's workers, libvirt's event loop and
+/// SQLite's threads, under 64 in all).
+const MAX_BLOCKING_THREADS: usize = 40;
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("virtdeck: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),

@@ -16,7 +16,7 @@ use axum::{
     http::StatusCode,
     middleware,
     response::{IntoResponse, Redirect, Response},
-    routing::{get, put},
+    routing::{get, post, put},
     Json, Router,
 };
 use leptos::prelude::*;
@@ -34,7 +34,7 @@ use crate::{
     db, demo,
     libvirt::{HostRegistry, LibvirtFleet, LibvirtStorage},
     migration::{MigrationJobs, MigrationService},
-    transfer, ws,
+    static_files, transfer, ws,
 };
 
 /// What every handler can reach.
@@ -65,7 +65,45 @@ pub fn leptos_options() -> LeptosOptions {
         .then(|| get_configuration(None).ok())
         .flatten()
         .map(|c| c.leptos_options);
-    configured.unwrap_or_else(|| LeptosOptions::builder().output_name("virtdeck").build())
+    let mut options =
+        configured.unwrap_or_else(|| LeptosOptions::builder().output_name("virtdeck").build());
+    // A release build by cargo-leptos with `hash-files` leaves the names'
+    // hashes beside the binary: then the pages link the hashed files.
+    let hash_file = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(options.hash_file.as_ref())));
+    if hash_file.is_some_and(|f| f.exists())
+        && std::env::var("LEPTOS_HASH_FILES").as_deref() != Ok("false")
+    {
+        options.hash_files = true;
+    }
+    options
+}
+
+/// The directory of `/pkg/…` files.
+fn pkg_dir(options: &LeptosOptions) -> std::path::PathBuf {
+    std::path::PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
+}
+
+/// Compress HTML pages and JSON answers (static files come precompressed;
+/// volume downloads and the WebSocket are left alone).
+fn compression(
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::{predicate::SizeAbove, CompressionLayer, Predicate};
+    let textual = |_: axum::http::StatusCode,
+                   _: axum::http::Version,
+                   headers: &axum::http::HeaderMap,
+                   _: &axum::http::Extensions| {
+        headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"))
+    };
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .quality(tower_http::CompressionLevel::Fastest)
+        .compress_when(SizeAbove::new(512).and(textual))
 }
 
 impl Application {
@@ -125,6 +163,11 @@ impl Application {
 
         let (events, _) = broadcast::channel(256);
         let registry = HostRegistry::new(&hosts, events.clone());
+        // The first pages then show the fleet, not "connecting…" (bounded: a
+        // hanging host does not hold the start up for long).
+        registry
+            .wait_settled(std::time::Duration::from_secs(5))
+            .await;
         let storage = Arc::new(LibvirtStorage::new(registry.clone()));
         let migrations = MigrationJobs::new(registry.clone(), pool.clone());
         migrations.recover().await;
@@ -142,6 +185,11 @@ impl Application {
             storage,
             public_origin: config.public_origin.clone(),
         };
+        // Compressed copies of the wasm, JS and CSS, once per build, in the
+        // background: until they are written (atomically) the originals are
+        // served, so the first start after a build does not wait seconds.
+        let pkg = pkg_dir(&state.leptos_options);
+        tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
         let router = router(
             state,
             auth::session_layer(session_store, config.secure_cookies),
@@ -187,7 +235,9 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
         move || provide_context(services.clone())
     };
     let options = state.leptos_options.clone();
+    let statics = static_files::router(&pkg_dir(&options), options.hash_files);
     Router::new()
+        .merge(statics)
         .route(
             "/api/volumes/upload",
             put(transfer::upload).post(transfer::upload),
@@ -195,6 +245,7 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
         .route("/api/volumes/download", get(transfer::download))
         .route("/api/{*fn_name}", get(server_fns).post(server_fns))
         .route("/ws", get(ws::handler))
+        .route("/login", post(auth::login_form))
         .route("/", get(|| async { Redirect::to("/guests") }))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
@@ -205,6 +256,7 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
         >(context, shell))
         .layer(middleware::from_fn(auth::gate))
         .layer(sessions)
+        .layer(compression())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

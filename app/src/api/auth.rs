@@ -13,6 +13,52 @@ pub struct SessionUser {
     pub username: String,
 }
 
+/// Where to go after logging in: `next` when it is a path on this site, else
+/// the guest list. Percent-escapes are decoded before checking, so that
+/// `/%09/evil.example` (which a browser turns into `//evil.example`) or
+/// `/\evil.example` never leads to another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    let fallback = || "/guests".to_string();
+    let Some(next) = next else {
+        return fallback();
+    };
+    let bytes = next.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) => {
+                    decoded.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => return fallback(),
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return fallback();
+    };
+    // Browsers drop tabs and newlines from URLs, and read '\\' as '/'.
+    let squeezed: String = decoded.chars().filter(|c| !c.is_control()).collect();
+    let ok = next.len() <= 2048
+        && squeezed.starts_with('/')
+        && !squeezed.starts_with("//")
+        && !squeezed.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        next.to_string()
+    } else {
+        fallback()
+    }
+}
+
 /// Checks the password and starts a session (the session id changes at login).
 #[server(prefix = "/api", endpoint = "login", input = Json)]
 pub async fn login(username: String, password: String) -> Result<SessionUser, ApiError> {
@@ -86,4 +132,33 @@ pub async fn logout() -> Result<(), ApiError> {
 #[server(prefix = "/api", endpoint = "me", input = GetUrl)]
 pub async fn current_user() -> Result<SessionUser, ApiError> {
     super::ssr::authorized(|ctx| async move { Ok(ctx.user) }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/storage?host=a")), "/storage?host=a");
+        assert_eq!(
+            safe_next(Some("/storage/kvm1/default%2Bx")),
+            "/storage/kvm1/default%2Bx"
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/%09/evil.example",
+            "/%2F/evil.example",
+            "/%5Cevil.example",
+            "https://evil.example",
+            "evil.example",
+            "/%zz",
+            "/ /x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/guests", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/guests");
+    }
 }

@@ -4,14 +4,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{guests::GuestSummary, migrations::ProgressMessage, pools::PoolSummary};
+use super::{
+    guests::GuestSummary, hosts::HostSummary, migrations::ProgressMessage, pools::PoolSummary,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
-    /// First message on a new socket.
+    /// First message on a new socket. A page that receives it again after its
+    /// socket reconnected reads what it shows again (it may have missed events).
     Hello { user: String },
-    /// A guest changed through virtdeck; clients update the row in place.
+    /// A host's connection state or facts changed.
+    HostChanged { host: Box<HostSummary> },
+    /// A guest changed (through virtdeck or outside it); pages update its row.
     GuestChanged { guest: GuestSummary },
     /// A guest is no longer defined on a host (moved away for good, or gone).
     GuestRemoved { host: String, uuid: String },

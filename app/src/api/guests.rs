@@ -182,6 +182,9 @@ pub struct GuestSummary {
     pub memory_kib: u64,
     pub persistent: bool,
     pub autostart: bool,
+    /// The host is not connected now: this is the guest as last seen.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 impl GuestSummary {
@@ -210,11 +213,119 @@ pub fn validate_uuid(uuid: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Every guest on every reachable host. Unreachable hosts contribute no guests;
-/// `GET /api/hosts` says why.
+/// Which guests to list: all of them by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestQuery {
+    /// Only the guests of this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Only guests in this state (`running`, `shutoff`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Only guests whose name or UUID contains this (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Skip this many of the selected guests (paging).
+    #[serde(
+        default,
+        deserialize_with = "super::opt_count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub offset: Option<usize>,
+    /// Return at most this many.
+    #[serde(
+        default,
+        deserialize_with = "super::opt_count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit: Option<usize>,
+}
+
+impl GuestQuery {
+    /// The guests of `all` (sorted by host, then name) this query selects.
+    pub fn apply(&self, all: Vec<GuestSummary>) -> Result<Vec<GuestSummary>, ApiError> {
+        let state = match self.state.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(s.parse::<GuestState>().map_err(|_| {
+                let names: Vec<&str> = GuestState::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::BadRequest(format!(
+                    "unknown state {:?}; expected one of: {}",
+                    super::clip(s),
+                    names.join(", ")
+                ))
+            })?),
+        };
+        let host = self.host.as_deref().filter(|h| !h.is_empty());
+        let needle = self.q.as_deref().unwrap_or("").trim().to_lowercase();
+        let offset = self.offset.unwrap_or(0);
+        let limit = self.limit.unwrap_or(usize::MAX);
+        Ok(all
+            .into_iter()
+            .filter(|g| host.is_none_or(|h| g.host == h))
+            .filter(|g| state.is_none_or(|s| g.state == s))
+            .filter(|g| {
+                needle.is_empty()
+                    || g.name.to_lowercase().contains(&needle)
+                    || g.uuid.contains(&needle)
+            })
+            .skip(offset)
+            .take(limit)
+            .collect())
+    }
+}
+
+/// How many guests there are, per state and per host (`GET /api/guests/counts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestCounts {
+    pub total: usize,
+    /// Wire state name → count; states with no guest are left out.
+    pub by_state: std::collections::BTreeMap<String, usize>,
+    /// Host name → count.
+    pub by_host: std::collections::BTreeMap<String, usize>,
+    /// Of the guests the query selects (without offset and limit).
+    pub matching: usize,
+}
+
+/// Counts `all`, and how many of them `query` selects.
+pub fn count_guests(all: &[GuestSummary], query: &GuestQuery) -> GuestCounts {
+    let mut counts = GuestCounts {
+        total: all.len(),
+        ..Default::default()
+    };
+    for g in all {
+        *counts
+            .by_state
+            .entry(g.state.as_str().to_string())
+            .or_default() += 1;
+        *counts.by_host.entry(g.host.clone()).or_default() += 1;
+    }
+    let unpaged = GuestQuery {
+        offset: None,
+        limit: None,
+        ..query.clone()
+    };
+    counts.matching = unpaged.apply(all.to_vec()).map(|v| v.len()).unwrap_or(0);
+    counts
+}
+
+/// The guests of every host, sorted by host and name; with `host`, `state`,
+/// `q`, `offset` and `limit`, a filtered page of them. The guests of a host
+/// that is not connected now are listed as last seen, with `stale: true`.
 #[server(prefix = "/api", endpoint = "guests", input = GetUrl)]
-pub async fn list_guests() -> Result<Vec<GuestSummary>, ApiError> {
-    super::ssr::authorized(|ctx| async move { Ok(ctx.services.fleet.guests().await) }).await
+pub async fn list_guests(
+    #[server(flatten)] query: GuestQuery,
+) -> Result<Vec<GuestSummary>, ApiError> {
+    super::ssr::authorized(|ctx| async move { query.apply(ctx.services.fleet.guests().await) })
+        .await
+}
+
+/// Counts of the guests, per state and per host, and of those `query` selects.
+#[server(name = GuestCountsFn, prefix = "/api", endpoint = "guests/counts", input = GetUrl)]
+pub async fn guest_counts(#[server(flatten)] query: GuestQuery) -> Result<GuestCounts, ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        Ok(count_guests(&ctx.services.fleet.guests().await, &query))
+    })
+    .await
 }
 
 /// Runs a lifecycle action and returns the guest's new summary.
@@ -293,6 +404,64 @@ mod tests {
             .contains(&GuestAction::Suspend));
         assert!(!GuestState::Paused.actions().contains(&GuestAction::Suspend));
         assert_eq!(GuestState::Shutoff.actions(), &[GuestAction::Start]);
+    }
+
+    fn guest(host: &str, name: &str, state: GuestState) -> GuestSummary {
+        GuestSummary {
+            host: host.into(),
+            name: name.into(),
+            uuid: format!("00000000-0000-4000-8000-{:012}", name.len()),
+            state,
+            vcpus: 1,
+            memory_kib: 1024,
+            persistent: true,
+            autostart: false,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn queries_filter_and_page_and_counts_count() {
+        let all = vec![
+            guest("a", "web01", GuestState::Running),
+            guest("a", "web02", GuestState::Shutoff),
+            guest("b", "db01", GuestState::Running),
+        ];
+        let q = |host: Option<&str>, state: Option<&str>, text: Option<&str>| GuestQuery {
+            host: host.map(String::from),
+            state: state.map(String::from),
+            q: text.map(String::from),
+            ..Default::default()
+        };
+        let names = |v: Vec<GuestSummary>| v.into_iter().map(|g| g.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(q(None, None, None).apply(all.clone()).unwrap()).len(),
+            3
+        );
+        assert_eq!(
+            names(
+                q(Some("a"), Some("running"), None)
+                    .apply(all.clone())
+                    .unwrap()
+            ),
+            ["web01"]
+        );
+        assert_eq!(
+            names(q(None, None, Some("WEB")).apply(all.clone()).unwrap()),
+            ["web01", "web02"]
+        );
+        let page = GuestQuery {
+            offset: Some(1),
+            limit: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(names(page.apply(all.clone()).unwrap()), ["web02"]);
+        assert!(q(None, Some("sleeping"), None).apply(all.clone()).is_err());
+        let counts = count_guests(&all, &q(None, None, Some("web")));
+        assert_eq!(counts.total, 3);
+        assert_eq!(counts.by_state["running"], 2);
+        assert_eq!(counts.by_host["a"], 2);
+        assert_eq!(counts.matching, 2);
     }
 
     #[test]

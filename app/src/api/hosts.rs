@@ -3,17 +3,30 @@
 use leptos::server;
 use leptos::server_fn::codec::GetUrl;
 use serde::{Deserialize, Serialize};
+use strum::Display;
 
 use super::ApiError;
 
-/// One managed libvirt host as the API shows it. Fields other than `name`, `uri`,
-/// `connected` and `error` are `null` while the host is unreachable.
+/// Where virtdeck's connection to a host stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum HostState {
+    Connected,
+    /// An attempt to connect is under way (the first, or after a failure).
+    Connecting,
+    /// The last attempt failed or the connection broke; another follows.
+    Unreachable,
+}
+
+/// One managed libvirt host as the API shows it. The facts (`arch` …
+/// `guests`) are the last ones read: `null` until the host was first reached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostSummary {
     pub name: String,
     pub uri: String,
     pub connected: bool,
-    /// Why the host is unreachable, in libvirt's words.
+    /// Why the host is unreachable, in libvirt's words (the last error).
     pub error: Option<String>,
     pub arch: Option<String>,
     pub cpu_model: Option<String>,
@@ -22,10 +35,15 @@ pub struct HostSummary {
     pub libvirt_version: Option<String>,
     pub hypervisor_version: Option<String>,
     pub guests: Option<u32>,
+    pub state: HostState,
+    /// Since when the host is in `state` (RFC 3339 UTC).
+    pub state_since: Option<String>,
+    /// When the next connection attempt is due, while unreachable.
+    pub next_attempt_at: Option<String>,
 }
 
-/// Every configured host with its connection state. An unreachable host is listed
-/// with `connected: false` and libvirt's error; it never fails the whole request.
+/// Every configured host with its connection state, answered at once from
+/// what virtdeck knows: an unreachable or hanging host never holds it up.
 #[server(prefix = "/api", endpoint = "hosts", input = GetUrl)]
 pub async fn list_hosts() -> Result<Vec<HostSummary>, ApiError> {
     super::ssr::authorized(|ctx| async move { Ok(ctx.services.fleet.hosts().await) }).await

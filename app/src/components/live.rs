@@ -57,6 +57,9 @@ mod browser {
         on_close: Option<Closure<dyn FnMut(CloseEvent)>>,
         failures: u32,
         stopped: bool,
+        /// Sockets opened so far: a `hello` on any but the first means the
+        /// socket reconnected, and pages read what they show again.
+        opened: u32,
     }
 
     impl Live {
@@ -127,14 +130,22 @@ mod browser {
         let Ok(ws) = WebSocket::new(&format!("{scheme}://{host}/ws")) else {
             return;
         };
+        live.borrow_mut().opened += 1;
 
         let on_message = {
             let handler = handler.clone();
             let live = live.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                live.borrow_mut().failures = 0;
+                let first = {
+                    let mut state = live.borrow_mut();
+                    state.failures = 0;
+                    state.opened <= 1
+                };
                 if let Some(text) = e.data().as_string() {
                     if let Ok(event) = serde_json::from_str::<ServerEvent>(&text) {
+                        if first && matches!(event, ServerEvent::Hello { .. }) {
+                            return;
+                        }
                         handler(event);
                     }
                 }

@@ -97,7 +97,7 @@ pub fn MigrationProgressView(job: MigrationJob) -> impl IntoView {
             <div class="progress">
                 <progress
                     max="100"
-                    prop:value=move || progress().percent
+                    value=move || progress().percent
                     aria-label="Migration progress"
                 ></progress>
                 <span class="percent">{move || format!("{:.0} %", progress().percent)}</span>

@@ -1,13 +1,26 @@
-//! The guest list: every guest on every host, filters, and lifecycle actions.
+//! The guest list: every guest on every host, filtered, searched and paged
+//! on the server (fast with thousands), counts per state and host, lifecycle
+//! actions, and the migrate dialog. Live: a change pushed over `/ws` updates
+//! its row at once, and the page and counts are read again shortly after.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{
+    hooks::{use_navigate, use_query_map},
+    params::ParamsMap,
+    NavigateOptions,
+};
 
 use crate::{
     api::{
         events::ServerEvent,
-        guests::{list_guests, GuestAction, GuestActionFn, GuestState, GuestSummary},
-        hosts::{list_hosts, HostSummary},
+        guests::{
+            guest_counts, list_guests, GuestAction, GuestActionFn, GuestCounts, GuestQuery,
+            GuestState, GuestSummary,
+        },
+        hosts::{list_hosts, HostState, HostSummary},
         migrations::{list_migrations, ProgressMessage},
         ApiError,
     },
@@ -17,27 +30,37 @@ use crate::{
     },
 };
 
+/// Rows per page.
+const PAGE: usize = 100;
+
 #[component]
 pub fn GuestsPage() -> impl IntoView {
-    let guests = Resource::new(|| (), |_| list_guests());
-    let hosts = Resource::new(|| (), |_| list_hosts());
-    let jobs = Resource::new(|| (), |_| list_migrations(None, None, Some(100)));
+    // Loaded once: the hosts and the migrations running now.
+    let context = Resource::new(
+        || (),
+        |_| async move {
+            let hosts = list_hosts().await;
+            let jobs = list_migrations(None, None, Some(100)).await;
+            (hosts, jobs)
+        },
+    );
     view! {
         <Title text="Guests" />
         <main class="page">
             <h1>"Guests"</h1>
             <Suspense fallback=|| view! { <p class="muted">"Loading guests…"</p> }>
                 {move || Suspend::new(async move {
-                    let hosts = hosts.await;
-                    let running: Vec<ProgressMessage> = jobs
-                        .await
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|j| j.status.is_running())
-                        .map(|j| j.message())
-                        .collect();
-                    match guests.await {
-                        Ok(list) => view! { <GuestTable guests=list hosts=hosts.unwrap_or_default() running /> }.into_any(),
+                    let (hosts, jobs) = context.await;
+                    match hosts {
+                        Ok(hosts) => {
+                            let running: Vec<ProgressMessage> = jobs
+                                .unwrap_or_default()
+                                .into_iter()
+                                .filter(|j| j.status.is_running())
+                                .map(|j| j.message())
+                                .collect();
+                            view! { <GuestList hosts running /> }.into_any()
+                        }
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
@@ -61,39 +84,101 @@ enum Notice {
 }
 
 #[component]
-fn GuestTable(
-    guests: Vec<GuestSummary>,
-    hosts: Vec<HostSummary>,
-    /// Migrations running when the page loaded.
-    running: Vec<ProgressMessage>,
-) -> impl IntoView {
-    let rows = RwSignal::new(guests);
+fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl IntoView {
+    let hosts = RwSignal::new(hosts);
     let migrating = RwSignal::new(running);
-    let migrate = RwSignal::new(None::<GuestSummary>);
-    let all_hosts = hosts.clone();
-    let host_filter = RwSignal::new(String::new());
-    let state_filter = RwSignal::new(String::new());
-    let search = RwSignal::new(String::new());
-    let pending = RwSignal::new(None::<Pending>);
-    let notice = RwSignal::new(None::<Notice>);
-    let confirming = RwSignal::new(None::<GuestSummary>);
+    // The filters and the page live in the URL (`?host=&state=&q=&page=`):
+    // a reload, a bookmark or a shared link shows the same view, and the
+    // server renders it without JavaScript.
+    let query_map = use_query_map();
+    let param = move |key: &'static str| {
+        Memo::new(move |_| query_map.with(|m| m.get(key).unwrap_or_default()))
+    };
+    let host_filter = param("host");
+    let state_filter = param("state");
+    let search = param("q");
+    let page_no = Memo::new(move |_| query_map.with(page_of));
+    let offset = Memo::new(move |_| (page_no.get() - 1) * PAGE);
+    let search_input = RwSignal::new(search.get_untracked());
+    let navigate = use_navigate();
+    // Changes filters (an empty value removes one) and goes back to page one.
+    let set_filters = Callback::new(move |changes: Vec<(&'static str, String)>| {
+        let mut m = query_map.get_untracked();
+        m.remove("page");
+        for (key, value) in changes {
+            if value.trim().is_empty() {
+                m.remove(key);
+            } else {
+                m.replace(key, value);
+            }
+        }
+        let options = NavigateOptions {
+            replace: true,
+            scroll: false,
+            ..Default::default()
+        };
+        navigate(&format!("/guests{}", m.to_query_string()), options);
+    });
+    let version = RwSignal::new(0u32);
+    let refetch_scheduled = RwSignal::new(false);
 
-    let replace_row = move |guest: GuestSummary| {
-        rows.update(
-            |rows| match rows.iter_mut().find(|r| r.key() == guest.key()) {
-                Some(row) => *row = guest,
-                // A guest that arrived on a host (a migration's destination).
-                None => {
-                    rows.push(guest);
-                    rows.sort_by(|a, b| (&a.host, &a.name).cmp(&(&b.host, &b.name)));
-                }
-            },
-        )
+    let query = Memo::new(move |_| GuestQuery {
+        host: Some(host_filter.get()).filter(|h| !h.is_empty()),
+        state: Some(state_filter.get()).filter(|s| !s.is_empty()),
+        q: Some(search.get()).filter(|q| !q.trim().is_empty()),
+        offset: Some(offset.get()),
+        limit: Some(PAGE),
+    });
+    let data = Resource::new(
+        move || (query.get(), version.get()),
+        |(q, _)| async move {
+            // The page number travels with its rows: the pager never
+            // describes rows that are not shown yet.
+            let at = q.offset.unwrap_or(0) / PAGE + 1;
+            let page = list_guests(q.clone()).await;
+            let counts = guest_counts(q).await;
+            (at, page, counts)
+        },
+    );
+    let rows = RwSignal::new(Vec::<GuestSummary>::new());
+    let shown_page = RwSignal::new(1usize);
+    let counts = RwSignal::new(GuestCounts::default());
+
+    // Read the page and counts again shortly: several events in a burst
+    // cost one read.
+    let refetch_soon = move || {
+        if !refetch_scheduled.get_untracked() {
+            refetch_scheduled.set(true);
+            set_timeout(
+                move || {
+                    refetch_scheduled.set(false);
+                    version.update(|v| *v += 1);
+                },
+                Duration::from_millis(400),
+            );
+        }
+    };
+    let patch_row = move |guest: GuestSummary| {
+        rows.update(|rows| {
+            if let Some(row) = rows.iter_mut().find(|r| r.key() == guest.key()) {
+                *row = guest;
+            }
+        })
     };
     use_server_events(move |event| match event {
-        ServerEvent::GuestChanged { guest } => replace_row(guest),
-        ServerEvent::GuestRemoved { host, uuid } => {
-            rows.update(|rows| rows.retain(|r| !(r.host == host && r.uuid == uuid)))
+        ServerEvent::GuestChanged { guest } => {
+            patch_row(guest);
+            refetch_soon();
+        }
+        ServerEvent::GuestRemoved { .. } => refetch_soon(),
+        ServerEvent::HostChanged { host } => {
+            let host = *host;
+            hosts.update(|hs| {
+                if let Some(h) = hs.iter_mut().find(|h| h.name == host.name) {
+                    *h = host;
+                }
+            });
+            refetch_soon();
         }
         ServerEvent::MigrationProgress(m) => migrating.update(|list| {
             list.retain(|x| x.id != m.id);
@@ -101,19 +186,31 @@ fn GuestTable(
                 list.push(*m);
             }
         }),
+        // The socket reconnected: events may have been missed.
+        ServerEvent::Hello { .. } => refetch_soon(),
         _ => {}
     });
-    let migration_of = move |host: &str, uuid: &str| {
-        migrating.with(|list| {
-            list.iter()
-                .find(|m| m.host == host && m.uuid == uuid)
-                .cloned()
-        })
-    };
-    let can_migrate = hosts.len() > 1;
 
+    // Filters start from the first page; the search waits for typing to pause.
+    Effect::new(move |first: Option<()>| {
+        let text = search_input.get();
+        if first.is_some() {
+            set_timeout(
+                move || {
+                    if search_input.get_untracked() == text && search.get_untracked() != text {
+                        set_filters.run(vec![("q", text)]);
+                    }
+                },
+                Duration::from_millis(250),
+            );
+        }
+    });
+
+    let pending = RwSignal::new(None::<Pending>);
+    let notice = RwSignal::new(None::<Notice>);
+    let confirming = RwSignal::new(None::<GuestSummary>);
+    let migrate = RwSignal::new(None::<GuestSummary>);
     let action = ServerAction::<GuestActionFn>::new();
-    // Apply each finished action to its row and say how it went.
     Effect::new(move |_| {
         let Some(result) = action.value().get() else {
             return;
@@ -129,72 +226,76 @@ fn GuestTable(
                     guest.host,
                     guest.state.label()
                 ))));
-                replace_row(guest);
+                patch_row(guest);
+                refetch_soon();
             }
             Err(e) => notice.set(Some(Notice::Failed(e))),
         }
     });
-    let run = move |guest: &GuestSummary, act: GuestAction| {
+    let run = Callback::new(move |(guest, act): (GuestSummary, GuestAction)| {
         pending.set(Some(Pending {
             key: guest.key(),
             action: act,
         }));
         notice.set(None);
         action.dispatch(GuestActionFn {
-            host: guest.host.clone(),
-            uuid: guest.uuid.clone(),
+            host: guest.host,
+            uuid: guest.uuid,
             action: act.as_str().to_string(),
         });
-    };
-
-    let visible = move || {
-        let host = host_filter.get();
-        let state = state_filter.get();
-        let needle = search.get().trim().to_lowercase();
-        rows.with(|rows| {
-            rows.iter()
-                .filter(|g| host.is_empty() || g.host == host)
-                .filter(|g| state.is_empty() || g.state.as_str() == state)
-                .filter(|g| needle.is_empty() || g.name.to_lowercase().contains(&needle))
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    };
-    let total = move || rows.with(Vec::len);
-    let unreachable: Vec<HostSummary> = hosts.iter().filter(|h| !h.connected).cloned().collect();
-    let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    });
+    let on_action = Callback::new(move |(guest, act): (GuestSummary, GuestAction)| {
+        if act.is_destructive() {
+            confirming.set(Some(guest));
+        } else {
+            run.run((guest, act));
+        }
+    });
+    let can_migrate = Signal::derive(move || hosts.with(|h| h.len() > 1));
 
     view! {
-        {unreachable
-            .into_iter()
-            .map(|h| {
-                view! {
-                    <div class="notice warn" role="status">
-                        <strong>{h.name.clone()}</strong>
-                        " is unreachable; its guests are not listed. "
-                        {h.error.clone().unwrap_or_default()}
-                    </div>
-                }
-            })
-            .collect_view()}
-        <div class="filters" role="search">
+        <HostBanners hosts />
+        // A real form: without JavaScript (or before the wasm arrives),
+        // "Apply" or Enter asks the server for the filtered page.
+        <form
+            class="filters"
+            role="search"
+            method="get"
+            action="/guests"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                set_filters.run(vec![("q", search_input.get_untracked())]);
+            }
+        >
             <label>
                 "Host"
-                <select aria-label="Filter by host" bind:value=host_filter>
+                <select name="host" aria-label="Filter by host" on:change=move |ev| set_filters.run(vec![("host", event_target_value(&ev))])>
                     <option value="">"All hosts"</option>
-                    {host_names
-                        .into_iter()
-                        .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
-                        .collect_view()}
+                    {move || {
+                        let per_host = counts.with(|c| c.by_host.clone());
+                        hosts
+                            .get()
+                            .into_iter()
+                            .map(|h| {
+                                let n = per_host.get(&h.name).copied().unwrap_or(0);
+                                let name = h.name.clone();
+                                let selected = host_filter.get_untracked() == name;
+                                view! { <option value=name.clone() selected=selected>{format!("{name} ({n})")}</option> }
+                            })
+                            .collect_view()
+                    }}
                 </select>
             </label>
             <label>
                 "State"
-                <select aria-label="Filter by state" bind:value=state_filter>
+                <select name="state" aria-label="Filter by state" on:change=move |ev| set_filters.run(vec![("state", event_target_value(&ev))])>
                     <option value="">"Any state"</option>
                     {GuestState::ALL
                         .into_iter()
-                        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+                        .map(|s| {
+                            let selected = state_filter.get_untracked() == s.as_str();
+                            view! { <option value=s.as_str() selected=selected>{s.label()}</option> }
+                        })
                         .collect_view()}
                 </select>
             </label>
@@ -202,19 +303,18 @@ fn GuestTable(
                 "Name"
                 <input
                     type="search"
-                    placeholder="Search by name"
+                    name="q"
+                    placeholder="Search by name or UUID"
                     aria-label="Search by name"
-                    bind:value=search
+                    value=search_input.get_untracked()
+                    prop:value=move || search_input.get()
+                    on:input=move |ev| search_input.set(event_target_value(&ev))
                 />
             </label>
-        </div>
-        <p class="count muted" aria-live="polite">
-            {move || {
-                let shown = visible().len();
-                let all = total();
-                if shown == all { format!("{all} guests") } else { format!("{shown} of {all} guests") }
-            }}
-        </p>
+            <noscript>
+                <button type="submit" class="secondary">"Apply"</button>
+            </noscript>
+        </form>
         {move || {
             notice
                 .get()
@@ -223,104 +323,30 @@ fn GuestTable(
                     Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
                 })
         }}
-        <table class="data guests">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Host"</th>
-                    <th scope="col">"State"</th>
-                    <th scope="col" class="num">"vCPUs"</th>
-                    <th scope="col" class="num">"Memory"</th>
-                    <th scope="col">"Actions"</th>
-                </tr>
-            </thead>
-            <tbody>
-                <For
-                    each=visible
-                    key=|g| (g.host.clone(), g.uuid.clone(), g.state)
-                    children=move |guest: GuestSummary| {
-                        let key = guest.key();
-                        let busy = {
-                            let key = key.clone();
-                            move || pending.with(|p| p.as_ref().is_some_and(|p| p.key == key))
-                        };
-                        let (h, u) = (guest.host.clone(), guest.uuid.clone());
-                        let moving = Signal::derive(move || migration_of(&h, &u));
-                        let any_busy = Signal::derive(move || {
-                            pending.with(Option::is_some) || moving.with(Option::is_some)
-                        });
-                        let buttons = guest
-                            .state
-                            .actions()
-                            .iter()
-                            .map(|&act| {
-                                let g = guest.clone();
-                                let key = key.clone();
-                                let label = move || {
-                                    let working = pending
-                                        .with(|p| p.as_ref().is_some_and(|p| p.key == key && p.action == act));
-                                    if working { "Working…" } else { act.label() }
-                                };
-                                view! {
-                                    <button
-                                        class=if act.is_destructive() { "danger small" } else { "small" }
-                                        disabled=any_busy
-                                        aria-label=format!("{} {}", act.label(), g.name)
-                                        on:click=move |_| {
-                                            if act.is_destructive() {
-                                                confirming.set(Some(g.clone()));
-                                            } else {
-                                                run(&g, act);
-                                            }
-                                        }
-                                    >
-                                        {label}
-                                    </button>
-                                }
-                            })
-                            .collect_view();
-                        let migrate_button = (can_migrate
-                            && matches!(guest.state, GuestState::Running | GuestState::Paused | GuestState::Shutoff))
-                            .then(|| {
-                                let g = guest.clone();
-                                view! {
-                                    <button class="small" disabled=any_busy aria-label=format!("Migrate {}", g.name) on:click=move |_| migrate.set(Some(g.clone()))>
-                                        "Migrate"
-                                    </button>
-                                }
-                            });
-                        let moving_badge = move || {
-                            moving.get().map(|m| {
-                                view! {
-                                    <span class="badge state-paused migrating" title=m.progress.phase.clone()>
-                                        {format!("migrating → {} {:.0} %", m.destination, m.progress.percent)}
-                                    </span>
-                                }
-                            })
-                        };
+        <Transition fallback=|| view! { <p class="muted">"Loading guests…"</p> }>
+            {move || {
+                data.get().map(|(at, page, c)| match (page, c) {
+                    (Ok(page), Ok(c)) => {
+                        // Kept in signals so that pushed changes patch rows at once.
+                        rows.set(page);
+                        counts.set(c);
+                        shown_page.set(at);
                         view! {
-                            <tr data-guest=guest.name.clone() data-host=guest.host.clone() aria-busy=move || busy().to_string()>
-                                <td data-label="Name" class="name">
-                                    <span class="guest-name">{guest.name.clone()}</span>
-                                    {(!guest.persistent).then(|| view! { <span class="tag" title="Not defined on the host: gone when it stops">"transient"</span> })}
-                                    {guest.autostart.then(|| view! { <span class="tag" title="Starts when the host boots">"autostart"</span> })}
-                                </td>
-                                <td data-label="Host">{guest.host.clone()}</td>
-                                <td data-label="State" class="state"><StateBadge state=guest.state />{moving_badge}</td>
-                                <td data-label="vCPUs" class="num">{guest.vcpus}</td>
-                                <td data-label="Memory" class="num">{format::kib(guest.memory_kib)}</td>
-                                <td data-label="Actions" class="actions">{buttons}{migrate_button}</td>
-                            </tr>
+                            <CountLine counts />
+                            <GuestRows rows pending migrating can_migrate on_action on_migrate=Callback::new(move |g| migrate.set(Some(g))) />
+                            {move || rows.with(Vec::is_empty).then(|| view! { <p class="empty muted">"No guest matches these filters."</p> })}
+                            <Pager counts page_no=shown_page />
                         }
+                        .into_any()
                     }
-                />
-            </tbody>
-        </table>
-        {move || (visible().is_empty()).then(|| view! { <p class="empty muted">"No guest matches these filters."</p> })}
+                    (Err(error), _) | (_, Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+                })
+            }}
+        </Transition>
         {move || {
             migrate.get().map(|guest| {
                 view! {
-                    <MigrateDialog guest hosts=all_hosts.clone() on_close=Callback::new(move |_| migrate.set(None)) />
+                    <MigrateDialog guest hosts=hosts.get_untracked() on_close=Callback::new(move |_| migrate.set(None)) />
                 }
             })
         }}
@@ -340,7 +366,7 @@ fn GuestTable(
                             confirm_label="Force off".to_string()
                             on_confirm=Callback::new(move |_| {
                                 confirming.set(None);
-                                run(&target, GuestAction::Destroy);
+                                run.run((target.clone(), GuestAction::Destroy));
                             })
                             on_cancel=Callback::new(move |_| confirming.set(None))
                         />
@@ -348,4 +374,227 @@ fn GuestTable(
                 })
         }}
     }
+}
+
+/// A notice for each host that is not connected.
+#[component]
+fn HostBanners(hosts: RwSignal<Vec<HostSummary>>) -> impl IntoView {
+    move || {
+        hosts
+            .get()
+            .into_iter()
+            .filter(|h| !h.connected)
+            .map(|h| {
+                let what = match h.state {
+                    HostState::Connecting => " is connecting; its guests are shown as last seen. ",
+                    _ => " is unreachable; its guests are shown as last seen. ",
+                };
+                view! {
+                    <div class="notice warn" role="status">
+                        <strong>{h.name.clone()}</strong>
+                        {what}
+                        {h.error.clone().unwrap_or_default()}
+                    </div>
+                }
+            })
+            .collect_view()
+    }
+}
+
+#[component]
+fn CountLine(counts: RwSignal<GuestCounts>) -> impl IntoView {
+    view! {
+        <p class="count muted" aria-live="polite">
+            {move || {
+                counts.with(|c| {
+                    let head = if c.matching == c.total {
+                        format!("{} guests", c.total)
+                    } else {
+                        format!("{} of {} guests", c.matching, c.total)
+                    };
+                    let states = GuestState::ALL
+                        .iter()
+                        .filter_map(|s| c.by_state.get(s.as_str()).map(|n| format!("{n} {}", s.label())))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if states.is_empty() { head } else { format!("{head} · {states}") }
+                })
+            }}
+        </p>
+    }
+}
+
+/// The page number in `?page=` (1 when missing or not a number).
+fn page_of(m: &ParamsMap) -> usize {
+    m.get_str("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+}
+
+/// Previous/next as links (`?page=N`, other filters kept): they work
+/// without JavaScript, and the router follows them in place with it.
+#[component]
+fn Pager(counts: RwSignal<GuestCounts>, page_no: RwSignal<usize>) -> impl IntoView {
+    let query_map = use_query_map();
+    let link = move |page: usize| {
+        let mut m = query_map.get();
+        m.replace("page", page.to_string());
+        format!("/guests{}", m.to_query_string())
+    };
+    move || {
+        let matching = counts.with(|c| c.matching);
+        let page = page_no.get();
+        let pages = matching.div_ceil(PAGE);
+        (matching > PAGE).then(|| {
+            let first = (page - 1) * PAGE + 1;
+            let last = (page * PAGE).min(matching);
+            let range = if first > matching {
+                format!("page {page} of {pages}")
+            } else {
+                format!("{first}–{last} of {matching}")
+            };
+            let step = move |label: &'static str, rel: &'static str, to: Option<usize>| match to {
+                Some(to) => view! { <a class="button secondary" href=link(to) rel=rel>{label}</a> }
+                    .into_any(),
+                None => {
+                    view! { <span class="button secondary" aria-disabled="true">{label}</span> }
+                        .into_any()
+                }
+            };
+            view! {
+                <nav class="pager" aria-label="Pages">
+                    <span class="muted">{range}</span>
+                    {step("Previous", "prev", (page > 1).then(|| (page - 1).min(pages)))}
+                    {step("Next", "next", (page < pages).then_some(page + 1))}
+                </nav>
+            }
+        })
+    }
+}
+
+#[component]
+fn GuestRows(
+    rows: RwSignal<Vec<GuestSummary>>,
+    pending: RwSignal<Option<Pending>>,
+    migrating: RwSignal<Vec<ProgressMessage>>,
+    can_migrate: Signal<bool>,
+    on_action: Callback<(GuestSummary, GuestAction)>,
+    on_migrate: Callback<GuestSummary>,
+) -> impl IntoView {
+    view! {
+        <table class="data guests">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Host"</th>
+                    <th scope="col">"State"</th>
+                    <th scope="col" class="num">"vCPUs"</th>
+                    <th scope="col" class="num">"Memory"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <For
+                    each=move || rows.get()
+                    key=|g| (g.host.clone(), g.uuid.clone(), g.state, g.stale)
+                    children=move |guest: GuestSummary| {
+                        view! { <GuestRow guest pending migrating can_migrate on_action on_migrate /> }
+                    }
+                />
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn GuestRow(
+    guest: GuestSummary,
+    pending: RwSignal<Option<Pending>>,
+    migrating: RwSignal<Vec<ProgressMessage>>,
+    can_migrate: Signal<bool>,
+    on_action: Callback<(GuestSummary, GuestAction)>,
+    on_migrate: Callback<GuestSummary>,
+) -> impl IntoView {
+    let key = guest.key();
+    let busy = {
+        let key = key.clone();
+        move || pending.with(|p| p.as_ref().is_some_and(|p| p.key == key))
+    };
+    let (h, u) = (guest.host.clone(), guest.uuid.clone());
+    let moving = Signal::derive(move || {
+        migrating.with(|list| list.iter().find(|m| m.host == h && m.uuid == u).cloned())
+    });
+    let stale = guest.stale;
+    let any_busy = Signal::derive(move || {
+        stale || pending.with(Option::is_some) || moving.with(Option::is_some)
+    });
+    let buttons = guest
+        .state
+        .actions()
+        .iter()
+        .map(|&act| {
+            let g = guest.clone();
+            let key = key.clone();
+            let label = move || {
+                let working =
+                    pending.with(|p| p.as_ref().is_some_and(|p| p.key == key && p.action == act));
+                if working {
+                    "Working…"
+                } else {
+                    act.label()
+                }
+            };
+            view! {
+                <button
+                    class=if act.is_destructive() { "danger small" } else { "small" }
+                    disabled=any_busy
+                    aria-label=format!("{} {}", act.label(), g.name)
+                    on:click=move |_| on_action.run((g.clone(), act))
+                >
+                    {label}
+                </button>
+            }
+        })
+        .collect_view();
+    let migrate_button = matches!(
+        guest.state,
+        GuestState::Running | GuestState::Paused | GuestState::Shutoff
+    )
+    .then(|| {
+        let g = guest.clone();
+        view! {
+            <button class="small" disabled=any_busy aria-label=format!("Migrate {}", g.name) on:click=move |_| on_migrate.run(g.clone())>
+                "Migrate"
+            </button>
+        }
+    });
+    let moving_badge = move || {
+        moving.get().map(|m| {
+            view! {
+                <span class="badge state-paused migrating" title=m.progress.phase.clone()>
+                    {format!("migrating → {} {:.0} %", m.destination, m.progress.percent)}
+                </span>
+            }
+        })
+    };
+    view! {
+        <tr data-guest=guest.name.clone() data-host=guest.host.clone() class:stale=stale aria-busy=move || busy().to_string()>
+            <td data-label="Name" class="name">
+                <span class="guest-name">{guest.name.clone()}</span>
+                {(!guest.persistent).then(|| view! { <span class="tag" title="Not defined on the host: gone when it stops">"transient"</span> })}
+                {guest.autostart.then(|| view! { <span class="tag" title="Starts when the host boots">"autostart"</span> })}
+                {stale.then(|| view! { <span class="tag stale" title="Its host is not connected: this is the guest as last seen">"last seen"</span> })}
+            </td>
+            <td data-label="Host">{guest.host.clone()}</td>
+            <td data-label="State" class="state"><StateBadge state=guest.state />{moving_badge}</td>
+            <td data-label="vCPUs" class="num">{guest.vcpus}</td>
+            <td data-label="Memory" class="num">{format::kib(guest.memory_kib)}</td>
+            <td data-label="Actions" class="actions">
+                {buttons}
+                {move || can_migrate.get().then(|| migrate_button.clone())}
+            </td>
+        </tr>
+    }
+    .into_any()
 }

@@ -1,11 +1,16 @@
-//! The hosts page: every configured host, its connection state and capacity.
+//! The hosts page: every configured host, its connection state (since when,
+//! the last error, the next attempt) and capacity. Live: `host_changed`
+//! messages replace a card as its host connects or drops.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    api::hosts::{list_hosts, HostSummary},
-    components::{format, ErrorNotice},
+    api::{
+        events::ServerEvent,
+        hosts::{list_hosts, HostState, HostSummary},
+    },
+    components::{format, live::use_server_events, ErrorNotice},
 };
 
 #[component]
@@ -18,12 +23,7 @@ pub fn HostsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading hosts…"</p> }>
                 {move || Suspend::new(async move {
                     match hosts.await {
-                        Ok(list) => view! {
-                            <div class="cards">
-                                {list.into_iter().map(|host| view! { <HostCard host /> }).collect_view()}
-                            </div>
-                        }
-                        .into_any(),
+                        Ok(list) => view! { <HostCards list /> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
@@ -33,22 +33,65 @@ pub fn HostsPage() -> impl IntoView {
 }
 
 #[component]
+fn HostCards(list: Vec<HostSummary>) -> impl IntoView {
+    let hosts = RwSignal::new(list);
+    use_server_events(move |event| {
+        if let ServerEvent::HostChanged { host } = event {
+            let host = *host;
+            hosts.update(|hs| {
+                if let Some(h) = hs.iter_mut().find(|h| h.name == host.name) {
+                    *h = host;
+                }
+            });
+        }
+    });
+    view! {
+        <div class="cards">
+            <For
+                each=move || hosts.get()
+                key=|h| format!("{h:?}")
+                children=|host| view! { <HostCard host /> }
+            />
+        </div>
+    }
+}
+
+/// `2026-11-26T20:05:03.123Z` as `2026-11-26 20:05:03 UTC`.
+fn when(t: &Option<String>) -> String {
+    t.as_deref()
+        .map(|t| {
+            format!(
+                "{} UTC",
+                t.replace('T', " ").chars().take(19).collect::<String>()
+            )
+        })
+        .unwrap_or_else(|| "—".into())
+}
+
+#[component]
 fn HostCard(host: HostSummary) -> impl IntoView {
     let unknown = || "—".to_string();
-    let status = if host.connected {
-        "connected"
-    } else {
-        "unreachable"
+    let status = host.state.to_string();
+    let badge = match host.state {
+        HostState::Connected => "host-connected",
+        HostState::Connecting => "state-paused",
+        HostState::Unreachable => "host-unreachable",
     };
     view! {
-        <section class="card host" data-host=host.name.clone() aria-label=host.name.clone()>
+        <section class="card host" data-host=host.name.clone() data-state=status.clone() aria-label=host.name.clone()>
             <header>
                 <h2>{host.name.clone()}</h2>
-                <span class=format!("badge host-{status}")>{status}</span>
+                <span class=format!("badge {badge}")>{status.clone()}</span>
             </header>
             <p class="uri"><code>{host.uri.clone()}</code></p>
             {host.error.clone().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
             <dl>
+                <dt>{format!("{} since", host.state)}</dt>
+                <dd class="since">{when(&host.state_since)}</dd>
+                {host.next_attempt_at.clone().map(|t| view! {
+                    <dt>"Next attempt"</dt>
+                    <dd class="next-attempt">{when(&Some(t))}</dd>
+                })}
                 <dt>"Guests"</dt>
                 <dd>{host.guests.map(|n| n.to_string()).unwrap_or_else(unknown)}</dd>
                 <dt>"CPU"</dt>

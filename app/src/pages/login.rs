@@ -1,17 +1,13 @@
-//! The login page: the only page reachable without a session.
+//! The login page: the only page reachable without a session. It works before
+//! the wasm has loaded (a plain form post to `/login`, which the server answers
+//! with a redirect); once hydrated, the same form logs in through the API
+//! without leaving the page.
 
 use leptos::{html, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::auth::Login;
-
-/// Where to go after logging in: the `next` query parameter when it is a local
-/// path (never another site), else the guest list.
-fn local_target(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/guests".to_string())
-}
+use crate::api::auth::{safe_next, Login};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -21,28 +17,26 @@ pub fn LoginPage() -> impl IntoView {
     let username = NodeRef::<html::Input>::new();
     let password = NodeRef::<html::Input>::new();
     let query = use_query_map();
-    // The form only works once the page is hydrated; until then the button is
-    // disabled so a password is never submitted as a plain form.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let next = move || query.read().get("next");
+    // A plain (not yet hydrated) post that failed comes back with ?failed=1.
+    let failed_plain = move || query.read().get("failed").is_some();
     Effect::new(move |_| {
         if let Some(Ok(_)) = login.value().get() {
-            let target = local_target(query.read_untracked().get("next"));
+            let target = safe_next(query.read_untracked().get("next").as_deref());
             let _ = window().location().set_href(&target);
         }
     });
-    let error = move || {
-        login
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
+    let error = move || match login.value().get() {
+        Some(Err(e)) => Some(e.to_string()),
+        Some(Ok(_)) => None,
+        None => failed_plain().then(|| "wrong username or password".to_string()),
     };
     view! {
         <Title text="Log in" />
         <main class="login">
             <form
                 method="post"
+                action="/login"
                 on:submit=move |ev| {
                     ev.prevent_default();
                     let value = |input: NodeRef<html::Input>| {
@@ -56,6 +50,7 @@ pub fn LoginPage() -> impl IntoView {
             >
                 <h1>"virtdeck"</h1>
                 <p class="muted">"KVM hosts, guests and storage"</p>
+                <input type="hidden" name="next" value=move || next().unwrap_or_default() />
                 <label>
                     "Username"
                     <input name="username" autocomplete="username" required node_ref=username />
@@ -73,7 +68,7 @@ pub fn LoginPage() -> impl IntoView {
                 <p class="error" role="alert">
                     {error}
                 </p>
-                <button type="submit" disabled=move || !hydrated.get() || login.pending().get()>
+                <button type="submit" disabled=move || login.pending().get()>
                     {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
                 </button>
             </form>

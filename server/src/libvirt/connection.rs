@@ -1,25 +1,68 @@
-//! One libvirt connection per host: opened on first use, shared by all callers,
-//! reopened after it breaks. A host that failed to connect is not retried for
-//! `RETRY_AFTER`, so a dead host answers at once instead of holding pages up.
-//! Every libvirt call runs on tokio's blocking pool.
+//! One managed host: its connection, kept up by a supervisor task off the
+//! request path, and the cache of what it runs, kept current by libvirt's
+//! events and a periodic re-read.
+//!
+//! - Requests never connect: they use the connection when the host is
+//!   connected and are answered at once ("connecting", "unreachable since …")
+//!   when it is not. Lists come from the cache and never wait for a host.
+//! - The supervisor makes at most one connection attempt at a time, on a
+//!   blocking thread, holding no lock (an open against a host that accepts TCP
+//!   and never answers blocks inside libvirt with no timeout: the host is
+//!   shown unreachable after `CONNECT_TIMEOUT`, and no new attempt starts
+//!   until that one returns). Connected, it sets keepalive (5 s, 2 missed) and
+//!   registers domain, storage pool and close callbacks; a host that goes
+//!   dark is noticed within 15 s and reconnected with back-off.
+//! - Connections are closed (and callbacks removed) on the blocking pool.
 
 use std::{
-    sync::Arc,
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
 };
 
-use app::api::ApiError;
-use tokio::sync::Mutex;
+use app::api::{
+    events::ServerEvent,
+    guests::GuestSummary,
+    hosts::{HostState, HostSummary},
+    pools::PoolSummary,
+    ApiError,
+};
+use tokio::sync::{broadcast, mpsc, Notify};
 use virt::connect::Connect;
 
-use super::error::{is_connection_lost, to_api};
+use super::{
+    cache::{Change, HostCache},
+    domain,
+    error::{is_connection_lost, to_api},
+    host, storage_pool,
+    sys::{self, Signal},
+};
 
-const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a connection attempt may take before the host is shown unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Keepalive: a probe every 5 s, dead after 2 missed (libvirt: 5 × (2 + 1) = 15 s).
+const KEEPALIVE_INTERVAL: i32 = 5;
+const KEEPALIVE_COUNT: u32 = 2;
+/// The cache is re-read this often as a safety net (volumes have no events,
+/// and an event may be lost while reconnecting).
+const RESYNC_EVERY: Duration = Duration::from_secs(60);
+/// Waits between connection attempts.
+const BACKOFF: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
 
-enum State {
-    Closed,
-    Open(Arc<Connect>),
-    Failed { at: Instant, error: String },
+/// RFC 3339 UTC, as the API writes times.
+pub fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[derive(Clone)]
+struct Link {
+    state: HostState,
+    since: SystemTime,
+    /// The last error, kept while reconnecting.
+    error: Option<String>,
+    next_attempt: Option<SystemTime>,
+    conn: Option<Arc<Connect>>,
 }
 
 pub struct HostConnection {
@@ -27,21 +70,38 @@ pub struct HostConnection {
     uri: String,
     /// What another host's libvirtd opens to reach this one (peer-to-peer migration).
     migration_uri: String,
-    state: Mutex<State>,
+    link: Mutex<Link>,
+    cache: Mutex<HostCache>,
+    /// A call found the connection broken.
+    lost: Notify,
+    /// Wakes those who wait for the host to connect.
+    connected: Notify,
+    events: broadcast::Sender<ServerEvent>,
 }
 
 impl HostConnection {
-    pub fn new(name: &str, uri: &str, migration_uri: Option<&str>) -> Self {
+    pub fn new(
+        name: &str,
+        uri: &str,
+        migration_uri: Option<&str>,
+        events: broadcast::Sender<ServerEvent>,
+    ) -> Self {
         HostConnection {
             name: name.to_string(),
             uri: uri.to_string(),
             migration_uri: migration_uri.unwrap_or(uri).to_string(),
-            state: Mutex::new(State::Closed),
+            link: Mutex::new(Link {
+                state: HostState::Connecting,
+                since: SystemTime::now(),
+                error: None,
+                next_attempt: None,
+                conn: None,
+            }),
+            cache: Mutex::new(HostCache::default()),
+            lost: Notify::new(),
+            connected: Notify::new(),
+            events,
         }
-    }
-
-    pub fn migration_uri(&self) -> &str {
-        &self.migration_uri
     }
 
     pub fn name(&self) -> &str {
@@ -52,47 +112,168 @@ impl HostConnection {
         &self.uri
     }
 
-    fn unreachable(&self, error: &str) -> ApiError {
-        ApiError::HostUnavailable(format!("host {} is unreachable: {error}", self.name))
+    pub fn migration_uri(&self) -> &str {
+        &self.migration_uri
     }
 
-    /// The open connection, opening it if needed.
-    async fn connection(&self) -> Result<Arc<Connect>, ApiError> {
-        let mut state = self.state.lock().await;
-        match &*state {
-            State::Open(conn) => return Ok(conn.clone()),
-            State::Failed { at, error } if at.elapsed() < RETRY_AFTER => {
-                return Err(self.unreachable(error))
+    fn link(&self) -> Link {
+        self.link.lock().expect("link lock").clone()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.link.lock().expect("link lock").state == HostState::Connected
+    }
+
+    /// Waits (at most `limit`) until the host is connected and its cache
+    /// filled; answers whether it is.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.connected.notified();
+            if self.is_connected() {
+                return true;
             }
-            _ => {}
-        }
-        let uri = self.uri.clone();
-        let opened = tokio::task::spawn_blocking(move || Connect::open(Some(&uri))).await;
-        match opened {
-            Ok(Ok(conn)) => {
-                let conn = Arc::new(conn);
-                *state = State::Open(conn.clone());
-                tracing::info!(host = %self.name, uri = %self.uri, "connected");
-                Ok(conn)
-            }
-            Ok(Err(e)) => {
-                let error = e.message().trim().to_string();
-                tracing::warn!(host = %self.name, uri = %self.uri, "cannot connect: {error}");
-                *state = State::Failed {
-                    at: Instant::now(),
-                    error: error.clone(),
-                };
-                Err(self.unreachable(&error))
-            }
-            Err(join) => {
-                tracing::error!(host = %self.name, "connect task failed: {join}");
-                Err(ApiError::internal())
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.is_connected();
             }
         }
     }
 
-    /// Runs `f` with the host's connection on the blocking pool. A broken
-    /// connection is dropped so that the next call reconnects.
+    /// Waits (at most `limit`) until the first connection attempt has ended,
+    /// either way.
+    pub async fn wait_settled(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.link.lock().expect("link lock").state == HostState::Connecting
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The host as the API shows it, from what is known now.
+    pub fn summary(&self) -> HostSummary {
+        let link = self.link();
+        let cache = self.cache.lock().expect("cache lock");
+        let facts = cache.facts.clone().unwrap_or_default();
+        let connected = link.state == HostState::Connected;
+        HostSummary {
+            name: self.name.clone(),
+            uri: self.uri.clone(),
+            connected,
+            error: (!connected).then(|| link.error.clone()).flatten(),
+            arch: facts.arch,
+            cpu_model: facts.cpu_model,
+            cpus: facts.cpus,
+            memory_kib: facts.memory_kib,
+            libvirt_version: facts.libvirt_version,
+            hypervisor_version: facts.hypervisor_version,
+            guests: cache.facts.is_some().then_some(cache.guests.len() as u32),
+            state: link.state,
+            state_since: Some(rfc3339(link.since)),
+            next_attempt_at: link.next_attempt.map(rfc3339),
+        }
+    }
+
+    /// The guests as last read; `stale` while the host is not connected.
+    pub fn guests(&self) -> Vec<GuestSummary> {
+        let stale = !self.is_connected();
+        let cache = self.cache.lock().expect("cache lock");
+        let mut guests: Vec<GuestSummary> = cache
+            .guests
+            .values()
+            .map(|g| GuestSummary { stale, ..g.clone() })
+            .collect();
+        guests.sort_by(|a, b| a.name.cmp(&b.name));
+        guests
+    }
+
+    /// The storage pools as last read, while the host is connected.
+    pub fn pools(&self) -> Vec<PoolSummary> {
+        if !self.is_connected() {
+            return Vec::new();
+        }
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .pools
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn announce(&self, changes: Vec<Change>) {
+        for change in changes {
+            let event = match change {
+                Change::Guest(guest) => ServerEvent::GuestChanged { guest },
+                Change::GuestGone(uuid) => ServerEvent::GuestRemoved {
+                    host: self.name.clone(),
+                    uuid,
+                },
+                Change::Pool(pool) => ServerEvent::PoolChanged { pool },
+                Change::PoolGone(name) => ServerEvent::PoolRemoved {
+                    host: self.name.clone(),
+                    name,
+                },
+            };
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn announce_host(&self) {
+        let _ = self.events.send(ServerEvent::HostChanged {
+            host: Box::new(self.summary()),
+        });
+    }
+
+    /// Records a guest as an action through virtdeck left it (`None`: gone);
+    /// announced if it changed.
+    pub fn note_guest(&self, uuid: &str, guest: Option<GuestSummary>) {
+        let change = self.cache.lock().expect("cache lock").guest(uuid, guest);
+        let count_changed = matches!(change, Some(Change::GuestGone(_)));
+        self.announce(change.into_iter().collect());
+        if count_changed {
+            self.announce_host();
+        }
+    }
+
+    /// Records a pool as an action through virtdeck left it (`None`: gone).
+    pub fn note_pool(&self, name: &str, pool: Option<PoolSummary>) {
+        let change = self.cache.lock().expect("cache lock").pool(name, pool);
+        self.announce(change.into_iter().collect());
+    }
+
+    fn unavailable(&self) -> ApiError {
+        let link = self.link();
+        let since = rfc3339(link.since);
+        match link.state {
+            HostState::Connected => {
+                ApiError::HostUnavailable(format!("host {} is reconnecting", self.name))
+            }
+            HostState::Connecting => ApiError::HostUnavailable(format!(
+                "host {} is connecting (since {since}); try again in a moment",
+                self.name
+            )),
+            HostState::Unreachable => ApiError::HostUnavailable(format!(
+                "host {} is unreachable (since {since}){}",
+                self.name,
+                link.error.map(|e| format!(": {e}")).unwrap_or_default()
+            )),
+        }
+    }
+
+    fn connection(&self) -> Result<Arc<Connect>, ApiError> {
+        let link = self.link.lock().expect("link lock");
+        match (&link.state, &link.conn) {
+            (HostState::Connected, Some(conn)) => Ok(conn.clone()),
+            _ => {
+                drop(link);
+                Err(self.unavailable())
+            }
+        }
+    }
+
+    /// Runs `f` with the host's connection on the blocking pool; answers at
+    /// once when the host is not connected.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -108,39 +289,38 @@ impl HostConnection {
         T: Send + 'static,
         F: FnOnce(&Connect) -> Result<T, Failure> + Send + 'static,
     {
-        let conn = self.connection().await?;
+        let conn = self.connection()?;
         let span = tracing::Span::current();
-        let worker = conn.clone();
-        let result = tokio::task::spawn_blocking(move || span.in_scope(|| f(&worker)))
-            .await
-            .map_err(|join| {
-                tracing::error!(host = %self.name, "libvirt task failed: {join}");
-                ApiError::internal()
-            })?;
+        let result = tokio::task::spawn_blocking(move || {
+            let result = span.in_scope(|| f(&conn));
+            // The last handle may be this one: closed here, off the runtime.
+            drop(conn);
+            result
+        })
+        .await
+        .map_err(|join| {
+            tracing::error!(host = %self.name, "libvirt task failed: {join}");
+            ApiError::internal()
+        })?;
         match result {
             Ok(value) => Ok(value),
             Err(Failure::Api(e)) => Err(e),
             Err(Failure::Libvirt(e)) => {
                 if is_connection_lost(&e) {
                     tracing::warn!(host = %self.name, "connection lost: {}", e.message());
-                    let mut state = self.state.lock().await;
-                    if matches!(&*state, State::Open(c) if Arc::ptr_eq(c, &conn)) {
-                        *state = State::Closed;
-                    }
+                    self.lost.notify_one();
                 }
                 Err(to_api(&self.name, &e))
             }
         }
     }
-}
 
-impl HostConnection {
     /// Runs `f` on a connection of its own, opened for this call and closed
-    /// after it, on the blocking pool: for long calls (volume transfers, wipe,
-    /// clone) that would otherwise hold one of the few concurrent calls
-    /// libvirtd serves per connection (5 by default) while pages wait.
-    /// The test driver keeps its state per connection (a second connection to
-    /// the same file sees a fresh copy) and has no such limit: it uses the
+    /// after it, on the blocking pool: for long calls (migrations, transfers,
+    /// wipe, clone) that would otherwise hold one of the few concurrent calls
+    /// libvirtd serves per connection (5 by default) while pages wait. Only
+    /// while the host is connected (an open could hang). The test driver
+    /// keeps its state per connection and has no such limit: it uses the
     /// shared connection.
     pub async fn run_dedicated<T, F>(&self, f: F) -> Result<T, ApiError>
     where
@@ -150,6 +330,7 @@ impl HostConnection {
         if self.uri.starts_with("test:") {
             return self.run_mapped(f).await;
         }
+        self.connection()?;
         let (name, uri) = (self.name.clone(), self.uri.clone());
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
@@ -175,6 +356,222 @@ impl HostConnection {
             Err(Failure::Libvirt(e)) => Err(to_api(&self.name, &e)),
         }
     }
+
+    fn set_link(
+        &self,
+        state: HostState,
+        error: Option<String>,
+        next: Option<SystemTime>,
+        conn: Option<Arc<Connect>>,
+    ) {
+        let old = {
+            let mut link = self.link.lock().expect("link lock");
+            let changed = link.state != state;
+            let old_conn = std::mem::replace(&mut link.conn, conn);
+            if changed {
+                link.since = SystemTime::now();
+            }
+            link.state = state;
+            if error.is_some() || state == HostState::Connected {
+                link.error = error;
+            }
+            link.next_attempt = next;
+            old_conn
+        };
+        if let Some(old) = old {
+            // Closed off the runtime.
+            tokio::task::spawn_blocking(move || drop(old));
+        }
+        self.announce_host();
+    }
+
+    /// Keeps the host connected, for as long as the process runs.
+    pub async fn supervise(self: Arc<Self>) {
+        let mut failures = 0usize;
+        let mut pending: Option<tokio::task::JoinHandle<Result<Opened, String>>> = None;
+        loop {
+            // A hung attempt must end before another starts (one at a time).
+            let attempt = match pending.take() {
+                Some(handle) => handle,
+                None => {
+                    self.set_link(HostState::Connecting, None, None, None);
+                    let (uri, name) = (self.uri.clone(), self.name.clone());
+                    tokio::task::spawn_blocking(move || open(&name, &uri))
+                }
+            };
+            let mut attempt = attempt;
+            let outcome = tokio::select! {
+                r = &mut attempt => Some(r),
+                _ = tokio::time::sleep(CONNECT_TIMEOUT) => None,
+            };
+            let error = match outcome {
+                Some(Ok(Ok(opened))) => {
+                    failures = 0;
+                    self.clone().serve(opened).await
+                }
+                Some(Ok(Err(e))) => e,
+                Some(Err(join)) => format!("the connection attempt failed: {join}"),
+                None => {
+                    pending = Some(attempt);
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())
+                }
+            };
+            let wait = Duration::from_secs(BACKOFF[failures.min(BACKOFF.len() - 1)]);
+            failures += 1;
+            tracing::warn!(host = %self.name, uri = %self.uri, "unreachable: {error}; next attempt in {} s", wait.as_secs());
+            self.set_link(
+                HostState::Unreachable,
+                Some(error),
+                Some(SystemTime::now() + wait),
+                None,
+            );
+            tokio::time::sleep(wait).await;
+            if let Some(handle) = pending.take() {
+                // Still hanging: wait for it before trying again; a late
+                // success is closed (a fresh attempt follows).
+                if let Ok(Ok(late)) = handle.await {
+                    tokio::task::spawn_blocking(move || drop(late));
+                }
+            }
+        }
+    }
+
+    /// Serves one open connection until it breaks; answers why it ended.
+    async fn serve(self: Arc<Self>, opened: Opened) -> String {
+        let Opened {
+            conn,
+            registrations,
+            mut signals,
+        } = opened;
+        let conn = Arc::new(conn);
+        let name = self.name.clone();
+        if let Err(e) = self.resync(&conn).await {
+            drop_off_runtime(conn, registrations);
+            return e;
+        }
+        self.set_link(HostState::Connected, None, None, Some(conn.clone()));
+        self.connected.notify_waiters();
+        tracing::info!(host = %name, uri = %self.uri, "connected");
+        let mut resync = tokio::time::interval(RESYNC_EVERY);
+        resync.tick().await;
+        let why = loop {
+            tokio::select! {
+                signal = signals.recv() => match signal {
+                    Some(Signal::Domain { uuid }) => {
+                        let (c, n, u) = (conn.clone(), name.clone(), uuid.clone());
+                        match blocking(move || domain::read_one(&n, &c, &u).map_err(|e| e.message().to_string())).await {
+                            Ok(guest) => self.note_guest(&uuid, guest),
+                            Err(e) => tracing::warn!(host = %name, "cannot read guest {uuid}: {e}"),
+                        }
+                    }
+                    Some(Signal::Pool { name: pool }) => {
+                        let (c, n, p) = (conn.clone(), name.clone(), pool.clone());
+                        match blocking(move || storage_pool::read_one(&n, &c, &p).map_err(failure_text)).await {
+                            Ok(summary) => self.note_pool(&pool, summary),
+                            Err(e) => tracing::warn!(host = %name, "cannot read pool {pool}: {e}"),
+                        }
+                    }
+                    Some(Signal::Closed { reason }) => break close_reason(reason),
+                    None => break "the event channel closed".to_string(),
+                },
+                _ = resync.tick() => {
+                    if let Err(e) = self.resync(&conn).await {
+                        break e;
+                    }
+                }
+                _ = self.lost.notified() => {
+                    let c = conn.clone();
+                    if !blocking(move || Ok::<_, String>(c.is_alive().unwrap_or(false))).await.unwrap_or(false) {
+                        break "the connection broke".to_string();
+                    }
+                }
+            }
+        };
+        drop_off_runtime(conn, registrations);
+        why
+    }
+
+    /// Reads the facts, guests and pools again and announces what changed.
+    async fn resync(&self, conn: &Arc<Connect>) -> Result<(), String> {
+        let (c, name) = (conn.clone(), self.name.clone());
+        let read = blocking(move || {
+            let facts = host::facts(&c).map_err(|e| e.message().to_string())?;
+            let guests = domain::read_all(&name, &c).map_err(|e| e.message().to_string())?;
+            let pools = storage_pool::list(&name, &c).map_err(failure_text)?;
+            Ok((facts, guests, pools))
+        })
+        .await?;
+        let (facts, guests, pools) = read;
+        let (changes, count_changed) = {
+            let mut cache = self.cache.lock().expect("cache lock");
+            let before = cache.guests.len();
+            let changes = cache.replace(facts, guests, pools);
+            (changes, cache.guests.len() != before)
+        };
+        self.announce(changes);
+        if count_changed {
+            self.announce_host();
+        }
+        Ok(())
+    }
+}
+
+fn failure_text(f: Failure) -> String {
+    match f {
+        Failure::Libvirt(e) => e.message().to_string(),
+        Failure::Api(e) => e.to_string(),
+    }
+}
+
+fn close_reason(reason: i32) -> String {
+    match reason as u32 {
+        virt::sys::VIR_CONNECT_CLOSE_REASON_EOF => "the host closed the connection".into(),
+        virt::sys::VIR_CONNECT_CLOSE_REASON_KEEPALIVE => {
+            "the host stopped answering (keepalive timed out)".into()
+        }
+        virt::sys::VIR_CONNECT_CLOSE_REASON_CLIENT => "the connection was closed".into(),
+        _ => "the connection failed".into(),
+    }
+}
+
+/// Runs blocking libvirt work off the runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|join| Err(format!("libvirt task failed: {join}")))
+}
+
+fn drop_off_runtime(conn: Arc<Connect>, registrations: sys::Registrations) {
+    tokio::task::spawn_blocking(move || {
+        drop(registrations);
+        drop(conn);
+    });
+}
+
+/// A connection just opened, with its callbacks.
+struct Opened {
+    conn: Connect,
+    registrations: sys::Registrations,
+    signals: mpsc::UnboundedReceiver<Signal>,
+}
+
+/// Opens a connection (blocking, possibly for ever against a silent host),
+/// sets keepalive and registers the callbacks.
+fn open(name: &str, uri: &str) -> Result<Opened, String> {
+    let conn = Connect::open(Some(uri)).map_err(|e| e.message().trim().to_string())?;
+    if let Err(e) = conn.set_keep_alive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) {
+        // The test driver and local connections have no keepalive: not a failure.
+        tracing::debug!(host = name, "no keepalive: {}", e.message());
+    }
+    let (tx, signals) = mpsc::unbounded_channel();
+    let registrations = sys::register(&conn, &tx);
+    Ok(Opened {
+        conn,
+        registrations,
+        signals,
+    })
 }
 
 /// Why a blocking libvirt closure failed.

@@ -45,42 +45,48 @@ fn summary(host: &str, dom: &Domain) -> Result<GuestSummary, virt::error::Error>
         memory_kib: info.memory,
         persistent: dom.is_persistent()?,
         autostart: dom.autostart().unwrap_or(false),
+        stale: false,
     })
 }
 
-/// Every guest of the host, sorted by name. Guests that vanish while being
-/// read (a transient guest stopping) are left out.
-pub async fn list(host: &HostConnection) -> Result<Vec<GuestSummary>, ApiError> {
-    let name = host.name().to_string();
-    host.run(move |conn| {
-        let mut guests = Vec::new();
-        for dom in conn.list_all_domains(0)? {
-            match summary(&name, &dom) {
-                Ok(g) => guests.push(g),
-                Err(e) if is_gone(&e) => continue,
-                Err(e) => return Err(e),
-            }
+/// Every guest of the host, sorted by name (blocking). Guests that vanish
+/// while being read (a transient guest stopping) are left out.
+pub fn read_all(host: &str, conn: &Connect) -> Result<Vec<GuestSummary>, virt::error::Error> {
+    let mut guests = Vec::new();
+    for dom in conn.list_all_domains(0)? {
+        match summary(host, &dom) {
+            Ok(g) => guests.push(g),
+            Err(e) if is_gone(&e) => continue,
+            Err(e) => return Err(e),
         }
-        guests.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(guests)
-    })
-    .await
+    }
+    guests.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(guests)
 }
 
-/// The guest `uuid` of the host, `None` if the host has no such guest.
-pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSummary>, ApiError> {
-    let name = host.name().to_string();
-    let uuid = uuid.to_string();
-    host.run(move |conn| match conn.lookup_domain_by_uuid_string(&uuid) {
-        Ok(dom) => match summary(&name, &dom) {
+/// The guest `uuid` as the host reads it now, `None` if it has no such guest
+/// (blocking).
+pub fn read_one(
+    host: &str,
+    conn: &Connect,
+    uuid: &str,
+) -> Result<Option<GuestSummary>, virt::error::Error> {
+    match conn.lookup_domain_by_uuid_string(uuid) {
+        Ok(dom) => match summary(host, &dom) {
             Ok(s) => Ok(Some(s)),
             Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(e),
         },
         Err(e) if is_gone(&e) => Ok(None),
         Err(e) => Err(e),
-    })
-    .await
+    }
+}
+
+/// The guest `uuid` of the host, `None` if the host has no such guest.
+pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSummary>, ApiError> {
+    let name = host.name().to_string();
+    let uuid = uuid.to_string();
+    host.run(move |conn| read_one(&name, conn, &uuid)).await
 }
 
 fn lookup(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {

@@ -15,6 +15,7 @@
 //! `LibvirtFleet` implements the app's `Fleet` port (hosts and guests),
 //! `storage::LibvirtStorage` its `Storage` port.
 
+mod cache;
 mod connection;
 mod domain;
 mod error;
@@ -32,7 +33,6 @@ use std::sync::Arc;
 
 use app::{
     api::{
-        events::ServerEvent,
         guests::{GuestAction, GuestSummary},
         hosts::HostSummary,
         ApiError,
@@ -61,31 +61,25 @@ impl LibvirtFleet {
 impl LibvirtFleet {
     /// A temporary migration leaves a startable definition behind: starting
     /// it while the guest runs on another host would run two copies on the
-    /// same disks. Refused, saying where it runs.
-    async fn refuse_split_brain(&self, host: &str, uuid: &str) -> Result<(), ApiError> {
-        let elsewhere = self
-            .hosts
-            .each(|h| async move {
-                if h.name() == host {
-                    return Ok(None);
-                }
-                domain::find(&h, uuid).await
-            })
-            .await;
-        for (other, found) in elsewhere {
-            if let Ok(Some(g)) = found {
-                if !matches!(
-                    g.state,
-                    app::api::guests::GuestState::Shutoff | app::api::guests::GuestState::Crashed
-                ) {
-                    return Err(ApiError::Conflict(format!(
-                        "{} is already {} on host {} (as {}): starting this copy too would run the guest twice on the same disks. Shut it down there first, or migrate it back.",
-                        g.name,
-                        g.state.label(),
-                        other.name(),
-                        g.name
-                    )));
-                }
+    /// same disks. Refused, saying where it runs (from what the other hosts
+    /// last reported: their caches are kept current by events).
+    fn refuse_split_brain(&self, host: &str, uuid: &str) -> Result<(), ApiError> {
+        for other in self.hosts.all().iter().filter(|h| h.name() != host) {
+            let running = other.guests().into_iter().find(|g| {
+                g.uuid.eq_ignore_ascii_case(uuid)
+                    && !matches!(
+                        g.state,
+                        app::api::guests::GuestState::Shutoff
+                            | app::api::guests::GuestState::Crashed
+                    )
+            });
+            if let Some(g) = running {
+                return Err(ApiError::Conflict(format!(
+                    "{} is already {} on host {}: starting this copy too would run the guest twice on the same disks. Shut it down there first, or migrate it back.",
+                    g.name,
+                    g.state.label(),
+                    other.name(),
+                )));
             }
         }
         Ok(())
@@ -95,27 +89,11 @@ impl LibvirtFleet {
 #[async_trait]
 impl Fleet for LibvirtFleet {
     async fn hosts(&self) -> Vec<HostSummary> {
-        self.hosts
-            .each(|host| async move { host::summary(&host).await })
-            .await
-            .into_iter()
-            .map(|(host, result)| result.unwrap_or_else(|e| host::unreachable(&host, e)))
-            .collect()
+        self.hosts.all().iter().map(|h| h.summary()).collect()
     }
 
     async fn guests(&self) -> Vec<GuestSummary> {
-        let mut all = Vec::new();
-        for (host, result) in self
-            .hosts
-            .each(|host| async move { domain::list(&host).await })
-            .await
-        {
-            match result {
-                Ok(guests) => all.extend(guests),
-                Err(e) => tracing::warn!(host = host.name(), "cannot list guests: {e}"),
-            }
-        }
-        all
+        self.hosts.all().iter().flat_map(|h| h.guests()).collect()
     }
 
     async fn guest_action(
@@ -128,7 +106,7 @@ impl Fleet for LibvirtFleet {
             // Only for a guest this host really has (else: not found, below).
             let target = self.hosts.get(host)?;
             if domain::find(&target, uuid).await?.is_some() {
-                self.refuse_split_brain(host, uuid).await?;
+                self.refuse_split_brain(host, uuid)?;
             }
         }
         let guest = self
@@ -137,9 +115,8 @@ impl Fleet for LibvirtFleet {
                 domain::act(&h, uuid, action).await
             })
             .await?;
-        self.hosts.announce(ServerEvent::GuestChanged {
-            guest: guest.clone(),
-        });
+        // Announced now (the libvirt event that follows finds nothing new).
+        self.hosts.get(host)?.note_guest(uuid, Some(guest.clone()));
         Ok(guest)
     }
 }

@@ -25,23 +25,46 @@ pub struct HostRegistry {
 }
 
 impl HostRegistry {
+    /// The hosts, each kept connected by a supervisor task of its own (so
+    /// this must run inside the tokio runtime).
     pub fn new(hosts: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Arc<Self> {
         // libvirt prints every error to stderr by default; errors are reported
         // here, with the host they concern.
         virt::error::clear_error_callback();
-        Arc::new(HostRegistry {
-            hosts: hosts
-                .iter()
-                .map(|h| {
-                    Arc::new(HostConnection::new(
-                        &h.name,
-                        &h.uri,
-                        h.migration_uri.as_deref(),
-                    ))
-                })
-                .collect(),
-            events,
-        })
+        // Callbacks and keepalive need libvirt's event loop, before any connection.
+        super::sys::start_event_loop();
+        let hosts: Vec<Arc<HostConnection>> = hosts
+            .iter()
+            .map(|h| {
+                Arc::new(HostConnection::new(
+                    &h.name,
+                    &h.uri,
+                    h.migration_uri.as_deref(),
+                    events.clone(),
+                ))
+            })
+            .collect();
+        for host in &hosts {
+            tokio::spawn(host.clone().supervise());
+        }
+        Arc::new(HostRegistry { hosts, events })
+    }
+
+    pub fn all(&self) -> &[Arc<HostConnection>] {
+        &self.hosts
+    }
+
+    /// Waits (at most `limit`) until every host's first connection attempt
+    /// has ended, either way.
+    pub async fn wait_settled(&self, limit: Duration) {
+        join_all(self.hosts.iter().map(|h| h.wait_settled(limit))).await;
+    }
+
+    /// Waits (at most `limit`) until every host is connected; answers whether
+    /// they all are.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let all = join_all(self.hosts.iter().map(|h| h.wait_connected(limit))).await;
+        all.into_iter().all(|ok| ok)
     }
 
     pub fn get(&self, name: &str) -> Result<Arc<HostConnection>, ApiError> {

@@ -45,10 +45,15 @@ impl LibvirtStorage {
             })
             .await;
         match summary {
-            Ok(pool) => self.hosts.announce(ServerEvent::PoolChanged {
-                pool: Box::new(pool),
-            }),
+            Ok(summary) => self.note_pool(host, pool.as_str(), Some(summary)),
             Err(e) => tracing::warn!(host, "cannot read pool {pool} after a change: {e}"),
+        }
+    }
+
+    /// Records a pool in the host's cache (announced there if it changed).
+    fn note_pool(&self, host: &str, name: &str, pool: Option<PoolSummary>) {
+        if let Ok(h) = self.hosts.get(host) {
+            h.note_pool(name, pool);
         }
     }
 
@@ -117,22 +122,8 @@ impl LibvirtStorage {
 #[async_trait]
 impl Storage for LibvirtStorage {
     async fn pools(&self) -> Vec<PoolSummary> {
-        let mut all = Vec::new();
-        for (host, result) in self
-            .hosts
-            .each(|h| async move {
-                let name = h.name().to_string();
-                h.run_mapped(move |conn| storage_pool::list(&name, conn))
-                    .await
-            })
-            .await
-        {
-            match result {
-                Ok(pools) => all.extend(pools),
-                Err(e) => tracing::warn!(host = host.name(), "cannot list pools: {e}"),
-            }
-        }
-        all
+        // From each host's cache, kept current by pool events.
+        self.hosts.all().iter().flat_map(|h| h.pools()).collect()
     }
 
     async fn pool_types(&self, host: &str) -> Result<PoolTypes, ApiError> {
@@ -162,9 +153,10 @@ impl Storage for LibvirtStorage {
     }
 
     async fn create_pool(&self, host: &str, spec: &PoolSpec) -> Result<PoolSummary, ApiError> {
+        let (name, keep) = (spec.name.to_string(), spec.keep_on_failure);
         let spec = spec.clone();
         // Building can format a device: allow it the long bound.
-        let pool = self
+        let created = self
             .hosts
             .act(
                 host,
@@ -176,11 +168,20 @@ impl Storage for LibvirtStorage {
                         .await
                 },
             )
-            .await?;
-        self.hosts.announce(ServerEvent::PoolChanged {
-            pool: Box::new(pool.clone()),
-        });
-        Ok(pool)
+            .await;
+        match created {
+            Ok(pool) => {
+                self.note_pool(host, &pool.name, Some(pool.clone()));
+                Ok(pool)
+            }
+            Err(e) => {
+                // Rolled back: whatever the host's events said meanwhile, no pool.
+                if !keep {
+                    self.note_pool(host, &name, None);
+                }
+                Err(e)
+            }
+        }
     }
 
     async fn pool_action(
@@ -211,15 +212,7 @@ impl Storage for LibvirtStorage {
                 },
             )
             .await?;
-        match &result {
-            Some(summary) => self.hosts.announce(ServerEvent::PoolChanged {
-                pool: Box::new(summary.clone()),
-            }),
-            None => self.hosts.announce(ServerEvent::PoolRemoved {
-                host: host.to_string(),
-                name: pool.to_string(),
-            }),
-        }
+        self.note_pool(host, pool.as_str(), result.clone());
         if matches!(
             action,
             PoolAction::Start | PoolAction::Refresh | PoolAction::Stop

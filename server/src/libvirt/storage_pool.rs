@@ -116,6 +116,19 @@ pub fn list(host: &str, conn: &Connect) -> Result<Vec<PoolSummary>, Failure> {
     Ok(pools)
 }
 
+/// The pool `name` as the host reads it now, `None` if it has none (blocking).
+pub fn read_one(host: &str, conn: &Connect, name: &str) -> Result<Option<PoolSummary>, Failure> {
+    match conn.lookup_storage_pool_by_name(name) {
+        Ok(pool) => match summary(host, &pool) {
+            Ok(p) => Ok(Some(p)),
+            Err(Failure::Libvirt(e)) if code(&e) == Some(ErrorNumber::NoStoragePool) => Ok(None),
+            Err(e) => Err(e),
+        },
+        Err(e) if code(&e) == Some(ErrorNumber::NoStoragePool) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The pool types the host supports, from its pool capabilities; every type
 /// with a note when the host cannot tell.
 pub fn types(host: &str, conn: &Connect) -> Result<PoolTypes, Failure> {

@@ -124,6 +124,237 @@ pub fn job_stats(dom: &virt::domain::Domain, flags: u32) -> Result<virt::domain:
     };
     Ok(copied)
 }
+
+/// What a connection's callbacks report. The callbacks run on libvirt's event
+/// loop thread and only post one of these to a channel: the host's worker
+/// re-reads the object it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// Something happened to this guest (started, stopped, defined…).
+    Domain { uuid: String },
+    /// Something happened to this storage pool (lifecycle or refresh).
+    Pool { name: String },
+    /// The connection closed (EOF, keepalive timeout, error).
+    Closed { reason: i32 },
+}
+
+type Sender = tokio::sync::mpsc::UnboundedSender<Signal>;
+
+/// Starts libvirt's default event loop once per process, on a thread of its
+/// own. Must run before the first connection that registers callbacks;
+/// keepalive needs it too.
+pub fn start_event_loop() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        if let Err(e) = virt::event::event_register_default_impl() {
+            tracing::error!("cannot register libvirt's event loop: {}", e.message());
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("libvirt-events".into())
+            .spawn(|| loop {
+                if let Err(e) = virt::event::event_run_default_impl() {
+                    tracing::error!("libvirt's event loop: {}", e.message());
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start libvirt's event loop thread: {e}");
+        }
+    });
+}
+
+unsafe extern "C" fn free_sender(opaque: *mut std::ffi::c_void) {
+    // SAFETY: `opaque` is the `Box<Sender>` leaked in `register`; libvirt calls
+    // this exactly once, when the callback is removed.
+    drop(unsafe { Box::from_raw(opaque.cast::<Sender>()) });
+}
+
+unsafe extern "C" fn domain_lifecycle(
+    _conn: virt::sys::virConnectPtr,
+    dom: virt::sys::virDomainPtr,
+    _event: std::os::raw::c_int,
+    _detail: std::os::raw::c_int,
+    opaque: *mut std::ffi::c_void,
+) -> std::os::raw::c_int {
+    let mut buf = [0 as std::os::raw::c_char; virt::sys::VIR_UUID_STRING_BUFLEN as usize];
+    // SAFETY: libvirt passes a live domain for the duration of the callback;
+    // the buffer has the documented size; `opaque` is our `Box<Sender>`.
+    unsafe {
+        if virt::sys::virDomainGetUUIDString(dom, buf.as_mut_ptr()) == 0 {
+            let uuid = CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned();
+            let _ = (*opaque.cast::<Sender>()).send(Signal::Domain { uuid });
+        }
+    }
+    0
+}
+
+/// VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE: (conn, pool, event, detail, opaque).
+unsafe extern "C" fn pool_lifecycle(
+    conn: virt::sys::virConnectPtr,
+    pool: virt::sys::virStoragePoolPtr,
+    _event: std::os::raw::c_int,
+    _detail: std::os::raw::c_int,
+    opaque: *mut std::ffi::c_void,
+) {
+    // SAFETY: forwards the arguments libvirt passed.
+    unsafe { pool_event(conn, pool, opaque) }
+}
+
+/// VIR_STORAGE_POOL_EVENT_ID_REFRESH (the generic signature).
+unsafe extern "C" fn pool_event(
+    _conn: virt::sys::virConnectPtr,
+    pool: virt::sys::virStoragePoolPtr,
+    opaque: *mut std::ffi::c_void,
+) {
+    // SAFETY: as above, for a storage pool.
+    unsafe {
+        let name = virt::sys::virStoragePoolGetName(pool);
+        if !name.is_null() {
+            let name = CStr::from_ptr(name).to_string_lossy().into_owned();
+            let _ = (*opaque.cast::<Sender>()).send(Signal::Pool { name });
+        }
+    }
+}
+
+unsafe extern "C" fn closed(
+    _conn: virt::sys::virConnectPtr,
+    reason: std::os::raw::c_int,
+    opaque: *mut std::ffi::c_void,
+) {
+    // SAFETY: `opaque` is our `Box<Sender>`, alive until unregistered.
+    let _ = unsafe { (*opaque.cast::<Sender>()).send(Signal::Closed { reason }) };
+}
+
+/// The callbacks registered on one connection; removed on drop (which must
+/// happen off the async runtime: it calls libvirt).
+pub struct Registrations {
+    conn: Connect,
+    domain: Option<std::os::raw::c_int>,
+    pools: Vec<std::os::raw::c_int>,
+    close: bool,
+}
+
+/// Registers the domain lifecycle, storage pool lifecycle and refresh, and
+/// close callbacks of `conn`, each posting to `tx`. A callback the driver
+/// does not offer (the test driver has no close callback) is left out.
+pub fn register(conn: &Connect, tx: &Sender) -> Registrations {
+    let leak = || Box::into_raw(Box::new(tx.clone())).cast::<std::ffi::c_void>();
+    let mut regs = Registrations {
+        conn: conn.clone(),
+        domain: None,
+        pools: Vec::new(),
+        close: false,
+    };
+    // SAFETY: each registration gets its own leaked `Box<Sender>`, freed by
+    // libvirt through `free_sender` when the callback is removed (or at once
+    // if registering fails). The lifecycle callback has the signature
+    // libvirt documents for VIR_DOMAIN_EVENT_ID_LIFECYCLE; the API takes it
+    // as the generic type, hence the transmute (as libvirt's C users cast).
+    unsafe {
+        let lifecycle: virt::sys::virConnectDomainEventGenericCallback =
+            Some(std::mem::transmute::<
+                unsafe extern "C" fn(
+                    virt::sys::virConnectPtr,
+                    virt::sys::virDomainPtr,
+                    std::os::raw::c_int,
+                    std::os::raw::c_int,
+                    *mut std::ffi::c_void,
+                ) -> std::os::raw::c_int,
+                unsafe extern "C" fn(
+                    virt::sys::virConnectPtr,
+                    virt::sys::virDomainPtr,
+                    *mut std::ffi::c_void,
+                ),
+            >(domain_lifecycle));
+        let opaque = leak();
+        let id = virt::sys::virConnectDomainEventRegisterAny(
+            conn.as_ptr(),
+            std::ptr::null_mut(),
+            virt::sys::VIR_DOMAIN_EVENT_ID_LIFECYCLE as i32,
+            lifecycle,
+            opaque,
+            Some(free_sender),
+        );
+        if id >= 0 {
+            regs.domain = Some(id);
+        } else {
+            free_sender(opaque);
+            tracing::warn!("no domain events: {}", Error::last_error().message());
+        }
+        // Each event ID has its own callback signature; the API takes the
+        // generic one (the lifecycle callback has two more arguments).
+        let lifecycle_cb: virt::sys::virConnectStoragePoolEventGenericCallback =
+            Some(std::mem::transmute::<
+                unsafe extern "C" fn(
+                    virt::sys::virConnectPtr,
+                    virt::sys::virStoragePoolPtr,
+                    std::os::raw::c_int,
+                    std::os::raw::c_int,
+                    *mut std::ffi::c_void,
+                ),
+                unsafe extern "C" fn(
+                    virt::sys::virConnectPtr,
+                    virt::sys::virStoragePoolPtr,
+                    *mut std::ffi::c_void,
+                ),
+            >(pool_lifecycle));
+        for (event, cb) in [
+            (virt::sys::VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE, lifecycle_cb),
+            (
+                virt::sys::VIR_STORAGE_POOL_EVENT_ID_REFRESH,
+                Some(pool_event as _),
+            ),
+        ] {
+            let opaque = leak();
+            let id = virt::sys::virConnectStoragePoolEventRegisterAny(
+                conn.as_ptr(),
+                std::ptr::null_mut(),
+                event as i32,
+                cb,
+                opaque,
+                Some(free_sender),
+            );
+            if id >= 0 {
+                regs.pools.push(id);
+            } else {
+                free_sender(opaque);
+            }
+        }
+        let opaque = leak();
+        if virt::sys::virConnectRegisterCloseCallback(
+            conn.as_ptr(),
+            Some(closed),
+            opaque,
+            Some(free_sender),
+        ) == 0
+        {
+            regs.close = true;
+        } else {
+            free_sender(opaque);
+        }
+    }
+    regs
+}
+
+impl Drop for Registrations {
+    fn drop(&mut self) {
+        // SAFETY: the ids were returned by the matching register calls on
+        // this connection, which `self.conn` keeps alive.
+        unsafe {
+            if let Some(id) = self.domain {
+                virt::sys::virConnectDomainEventDeregisterAny(self.conn.as_ptr(), id);
+            }
+            for id in &self.pools {
+                virt::sys::virConnectStoragePoolEventDeregisterAny(self.conn.as_ptr(), *id);
+            }
+            if self.close {
+                virt::sys::virConnectUnregisterCloseCallback(self.conn.as_ptr(), Some(closed));
+            }
+        }
+    }
+}
+
 /// Memory the host can give a new guest, in bytes: free memory plus the
 /// buffers and page cache the kernel hands back on demand
 /// (`virNodeGetMemoryStats`). `virNodeGetFreeMemory` counts only the free

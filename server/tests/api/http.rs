@@ -218,6 +218,59 @@ async fn login_list_pause_and_list_again() {
     assert_eq!(outcome, "ok");
 }
 
+/// The list's filters and paging as a script (or the browser after the
+/// first page) sends them: in the query string.
+#[tokio::test]
+async fn guests_are_filtered_paged_and_counted_from_the_query_string() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+    let names = |list: Vec<Value>| -> Vec<String> {
+        list.iter()
+            .map(|g| g["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let beta: Vec<Value> = get_json(&client, &app.url, "/api/guests?host=demo-beta").await;
+    assert_eq!(names(beta), ["backup01", "ci-runner", "mail01"]);
+    let page: Vec<Value> = get_json(
+        &client,
+        &app.url,
+        "/api/guests?host=demo-beta&offset=1&limit=1",
+    )
+    .await;
+    assert_eq!(names(page), ["ci-runner"]);
+    let found: Vec<Value> = get_json(&client, &app.url, "/api/guests?q=WEB&state=running").await;
+    assert_eq!(names(found), ["web01"]);
+    let counts: Value = get_json(
+        &client,
+        &app.url,
+        "/api/guests/counts?host=demo-beta&offset=0&limit=100",
+    )
+    .await;
+    assert_eq!(counts["total"], 7);
+    assert_eq!(counts["matching"], 3);
+    assert_eq!(counts["by_host"]["demo-alpha"], 4);
+    assert_eq!(counts["by_state"]["paused"], 2);
+
+    for (query, says) in [
+        ("offset=-1", "is not a count"),
+        ("limit=lots", "is not a count"),
+        ("limit=99999999999999999999999", "is not a count"),
+        ("state=sleeping", "sleeping"),
+    ] {
+        let resp = client
+            .get(format!("{}/api/guests?{query}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{query}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{query}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_requests_get_clear_4xx_errors_and_change_nothing() {
     let app = spawn_app(vec![]).await;
@@ -304,7 +357,11 @@ async fn a_dead_host_shows_as_unreachable_and_the_others_work() {
     let hosts: Vec<Value> = get_json(&client, &app.url, "/api/hosts").await;
     let dead = hosts.iter().find(|h| h["name"] == "dead").unwrap();
     assert_eq!(dead["connected"], false);
-    assert!(dead["error"].as_str().unwrap().contains("unreachable"));
+    assert_eq!(dead["state"], "unreachable");
+    assert!(
+        dead["error"].as_str().unwrap().contains("connect"),
+        "{dead}"
+    );
     assert_eq!(guests(&client, &app.url).await.len(), 7);
     let page = client
         .get(format!("{}/guests", app.url))
@@ -351,7 +408,12 @@ async fn pages_render_on_the_server_with_the_guests() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("demo-beta") && html.contains("connected"));
+    for host in ["demo-alpha", "demo-beta"] {
+        assert!(
+            html.contains(&format!(r#"data-host="{host}" data-state="connected""#)),
+            "{host} rendered as connected"
+        );
+    }
     // "/" leads to the guest list.
     let resp = client.get(format!("{}/", app.url)).send().await.unwrap();
     assert!(resp.status().is_redirection());

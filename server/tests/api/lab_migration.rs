@@ -707,3 +707,27 @@ fn portpicker() -> u16 {
         .unwrap()
         .port()
 }
+
+#[tokio::test]
+async fn lab_an_action_the_state_forbids_is_a_409_with_libvirts_reason() {
+    let (lab, app, client) = lab_app().await;
+    let (name, uuid) = (unique("state"), new_uuid());
+    lab.define("lab-a", &bios_guest(&name, &uuid, ""), true);
+    let _cleanup = lab.guard(&name);
+    for (action, reason) in [("start", "already running"), ("resume", "already running")] {
+        let (status, err) = app
+            .post(
+                &client,
+                "/api/guests/action",
+                &json!({"host": "lab-a", "uuid": uuid, "action": action}),
+            )
+            .await;
+        assert_eq!(status, 409, "{action}: {err}");
+        assert_eq!(err["error"], "conflict");
+        assert!(
+            err["message"].as_str().unwrap().contains(reason),
+            "{action}: {err}"
+        );
+    }
+    assert_eq!(lab.state("lab-a", &name).as_deref(), Some("running"));
+}

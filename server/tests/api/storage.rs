@@ -817,7 +817,11 @@ async fn storage_changes_are_announced() {
     let dir = tempfile::tempdir().unwrap();
     let hosts = crate::helpers::fixture_hosts(dir.path());
     let (events, mut rx) = broadcast::channel(64);
-    let storage = LibvirtStorage::new(HostRegistry::new(&hosts, events));
+    let registry = HostRegistry::new(&hosts, events);
+    assert!(registry.wait_connected(Duration::from_secs(10)).await);
+    let storage = LibvirtStorage::new(registry);
+    // What connecting announced (host states, the first lists).
+    while rx.try_recv().is_ok() {}
     let spec = PoolSpec {
         name: StorageName::parse("pool name", "events").unwrap(),
         pool_type: PoolType::Dir,
@@ -829,14 +833,15 @@ async fn storage_changes_are_announced() {
         keep_on_failure: false,
     };
     storage.create_pool("demo-alpha", &spec).await.unwrap();
-    let next = |rx: &mut broadcast::Receiver<ServerEvent>| rx.try_recv().unwrap();
-    match next(&mut rx) {
-        ServerEvent::PoolChanged { pool } => assert_eq!(
-            (pool.host.as_str(), pool.name.as_str()),
-            ("demo-alpha", "events")
-        ),
-        other => panic!("unexpected {other:?}"),
-    }
+    // libvirt's own pool events arrive beside the announcements of the
+    // actions, in no fixed order: wait for each expected message.
+    let is_events = |pool: &app::api::pools::PoolSummary| {
+        pool.host == "demo-alpha" && pool.name == "events"
+    };
+    announced(&mut rx, "the new pool", |e| {
+        matches!(e, ServerEvent::PoolChanged { pool } if is_events(pool))
+    })
+    .await;
     let volume = app::api::volumes::validate_new_volume(
         "v1",
         Some("raw"),
@@ -848,12 +853,16 @@ async fn storage_changes_are_announced() {
         .create_volume("demo-alpha", &spec.name, &volume)
         .await
         .unwrap();
-    assert!(
-        matches!(next(&mut rx), ServerEvent::VolumesChanged { host, pool } if host == "demo-alpha" && pool == "events")
-    );
-    match next(&mut rx) {
-        ServerEvent::PoolChanged { pool } => assert_eq!(pool.volumes, Some(1)),
-        other => panic!("unexpected {other:?}"),
+    // Both, in either order.
+    let one_volume = |e: &ServerEvent| {
+        matches!(e, ServerEvent::PoolChanged { pool } if is_events(pool) && pool.volumes == Some(1))
+    };
+    let before = announced(&mut rx, "its volumes changed", |e| {
+        matches!(e, ServerEvent::VolumesChanged { host, pool } if host == "demo-alpha" && pool == "events")
+    })
+    .await;
+    if !before.iter().any(one_volume) {
+        announced(&mut rx, "the pool with one volume", one_volume).await;
     }
     storage
         .pool_action(
@@ -864,9 +873,35 @@ async fn storage_changes_are_announced() {
         )
         .await
         .unwrap();
-    assert!(
-        matches!(next(&mut rx), ServerEvent::PoolRemoved { host, name } if host == "demo-alpha" && name == "events")
-    );
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    assert!(rx.try_recv().is_err(), "nothing else was announced");
+    announced(&mut rx, "the pool removed", |e| {
+        matches!(e, ServerEvent::PoolRemoved { host, name } if host == "demo-alpha" && name == "events")
+    })
+    .await;
+    // A late event of the deleted pool never brings it back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(event) = rx.try_recv() {
+        assert!(
+            !matches!(&event, ServerEvent::PoolChanged { pool } if is_events(pool)),
+            "the deleted pool was announced again: {event:?}"
+        );
+    }
+}
+
+/// Waits (up to 5 s) for an announcement that `wanted` accepts; returns
+/// those that came before it.
+async fn announced(
+    rx: &mut broadcast::Receiver<ServerEvent>,
+    what: &str,
+    wanted: impl Fn(&ServerEvent) -> bool,
+) -> Vec<ServerEvent> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(event)) if wanted(&event) => return seen,
+            Ok(Ok(event)) => seen.push(event),
+            Ok(Err(e)) => panic!("waiting for {what}: {e}"),
+            Err(_) => panic!("{what} was not announced; saw {seen:#?}"),
+        }
+    }
 }

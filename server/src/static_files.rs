@@ -1,0 +1,150 @@
+//! The site's static files (`/pkg/…`: the wasm, its JS glue, the CSS):
+//! compressed once (brotli and gzip files written beside each one at start,
+//! when missing or older), served precompressed to browsers that accept it,
+//! and, when cargo-leptos gave them content-hashed names, cached for a year
+//! as immutable: a second visit downloads only the HTML.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use axum::{
+    http::{header, HeaderValue},
+    Router,
+};
+use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
+
+/// Files worth compressing.
+fn compressible(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("wasm" | "js" | "css" | "svg" | "json" | "html")
+    )
+}
+
+fn stale(source: &Path, compressed: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(source), modified(compressed)) {
+        (Some(s), Some(c)) => c < s,
+        _ => true,
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}
+
+fn compress_one(path: &Path) -> std::io::Result<()> {
+    let data = std::fs::read(path)?;
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    if stale(path, &gz) {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&data)?;
+        write_atomically(&gz, &encoder.finish()?)?;
+    }
+    let br = PathBuf::from(format!("{}.br", path.display()));
+    if stale(path, &br) {
+        let mut out = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 22,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut data.as_slice(), &mut out, &params)?;
+        write_atomically(&br, &out)?;
+    }
+    Ok(())
+}
+
+/// Writes `.br` and `.gz` beside every compressible file of `dir` that lacks
+/// a fresh one (blocking; once per build).
+pub fn precompress(dir: &Path) {
+    let started = Instant::now();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!("no static files at {}", dir.display());
+        return;
+    };
+    let mut done = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_file() && compressible(&path) {
+            match compress_one(&path) {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    tracing::warn!("cannot write compressed copies of {}: {e}", path.display())
+                }
+            }
+        }
+    }
+    tracing::info!(
+        "static files in {} compressed ({done} files, {} ms)",
+        dir.display(),
+        started.elapsed().as_millis()
+    );
+}
+
+/// `/pkg/…` served from `dir`, precompressed; immutable for a year when the
+/// names carry content hashes, revalidated on every use when they do not.
+pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path, hashed: bool) -> Router<S> {
+    let cache = if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Router::new()
+        .nest_service(
+            "/pkg",
+            ServeDir::new(dir).precompressed_br().precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressed_copies_are_written_once_and_decode_to_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.js");
+        let text = "console.log('hello');\n".repeat(500);
+        std::fs::write(&file, &text).unwrap();
+        std::fs::write(dir.path().join("image.png"), b"not text").unwrap();
+        precompress(dir.path());
+        let gz = std::fs::read(dir.path().join("app.js.gz")).unwrap();
+        let br = std::fs::read(dir.path().join("app.js.br")).unwrap();
+        assert!(gz.len() < text.len() / 10 && br.len() < text.len() / 10);
+        let mut unzipped = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(gz.as_slice()),
+            &mut unzipped,
+        )
+        .unwrap();
+        assert_eq!(unzipped, text);
+        let mut unbrotli = Vec::new();
+        brotli::BrotliDecompress(&mut br.as_slice(), &mut unbrotli).unwrap();
+        assert_eq!(unbrotli, text.as_bytes());
+        assert!(!dir.path().join("image.png.gz").exists());
+        // Up to date: not written again.
+        let before = std::fs::metadata(dir.path().join("app.js.br"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        precompress(dir.path());
+        let after = std::fs::metadata(dir.path().join("app.js.br"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(before, after);
+    }
+}
