@@ -835,12 +835,13 @@ async fn storage_changes_are_announced() {
     storage.create_pool("demo-alpha", &spec).await.unwrap();
     // libvirt's own pool events arrive beside the announcements of the
     // actions, in no fixed order: wait for each expected message.
-    let is_events = |pool: &app::api::pools::PoolSummary| {
-        pool.host == "demo-alpha" && pool.name == "events"
-    };
-    announced(&mut rx, "the new pool", |e| {
-        matches!(e, ServerEvent::PoolChanged { pool } if is_events(pool))
-    })
+    let is_events =
+        |pool: &app::api::pools::PoolSummary| pool.host == "demo-alpha" && pool.name == "events";
+    announced(
+        &mut rx,
+        "the new pool",
+        |e| matches!(e, ServerEvent::PoolChanged { pool } if is_events(pool)),
+    )
     .await;
     let volume = app::api::volumes::validate_new_volume(
         "v1",
@@ -854,9 +855,7 @@ async fn storage_changes_are_announced() {
         .await
         .unwrap();
     // Both, in either order.
-    let one_volume = |e: &ServerEvent| {
-        matches!(e, ServerEvent::PoolChanged { pool } if is_events(pool) && pool.volumes == Some(1))
-    };
+    let one_volume = |e: &ServerEvent| matches!(e, ServerEvent::PoolChanged { pool } if is_events(pool) && pool.volumes == Some(1));
     let before = announced(&mut rx, "its volumes changed", |e| {
         matches!(e, ServerEvent::VolumesChanged { host, pool } if host == "demo-alpha" && pool == "events")
     })
