@@ -375,6 +375,10 @@ export function scenarios(ready, { timeout = 180_000, before = null } = {}) {
       const page = await context.newPage();
       const pageErrors = [];
       page.on('pageerror', (err) => pageErrors.push(err.message));
+      // The content security policy is on in every test: anything it blocks fails the test.
+      page.on('console', (msg) => {
+        if (/Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
+      });
       try {
         if (before) await before(page);
         await fn(page, context);

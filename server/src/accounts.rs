@@ -19,6 +19,9 @@ use tokio::sync::Semaphore;
 
 /// At most this many password hashes are computed at once.
 const CONCURRENT_HASHES: usize = 2;
+/// At most this many logins wait for a hashing slot; more are answered 429
+/// at once instead of queueing the real administrator behind a flood.
+const WAITING_LOGINS: usize = 16;
 
 /// What `ensure_admin` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,6 +37,7 @@ pub enum FirstUser {
 pub struct SqlAccounts {
     pool: SqlitePool,
     hashing: Arc<Semaphore>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// Verified against when the user does not exist, so both cases take as long.
     dummy_hash: String,
 }
@@ -44,6 +48,7 @@ impl SqlAccounts {
         Ok(SqlAccounts {
             pool,
             hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
+            waiting: Arc::default(),
             dummy_hash,
         })
     }
@@ -89,6 +94,22 @@ impl SqlAccounts {
     }
 }
 
+impl SqlAccounts {
+    /// A slot to hash in, unless too many logins wait already.
+    async fn hashing_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= WAITING_LOGINS {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::TooManyRequests(
+                "the server is busy checking other logins; try again in a moment".into(),
+            ));
+        }
+        let permit = self.hashing.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(internal)
+    }
+}
+
 async fn hash_password(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
@@ -123,7 +144,7 @@ impl Accounts for SqlAccounts {
             .map(|(_, _, hash)| hash.clone())
             .unwrap_or_else(|| self.dummy_hash.clone());
         let password = password.to_string();
-        let _permit = self.hashing.acquire().await.map_err(internal)?;
+        let _permit = self.hashing_slot().await?;
         let matches = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
                 .map(|parsed| {

@@ -2,10 +2,14 @@
 //! files needs a session. Pages redirect to `/login?next=…`; the API and the
 //! WebSocket answer 401 with the API's JSON error.
 
-use app::api::{auth::SessionUser, ssr::USER_KEY, ApiError};
+use crate::startup::AppState;
+use app::{
+    api::{auth::SessionUser, ssr::USER_KEY, ApiError},
+    backend::{AuditEntry, Outcome},
+};
 use axum::{
-    extract::Request,
-    http::{header, StatusCode},
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
     Json,
@@ -35,35 +39,164 @@ fn is_public(path: &str) -> bool {
     ) || path.starts_with("/pkg/")
 }
 
-pub async fn gate(session: tower_sessions::Session, req: Request, next: Next) -> Response {
+/// The client's address, when the server was started with connect info.
+pub fn client_of(req: &Request) -> Option<std::net::SocketAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// Could the request change something? (`/ws` counts: it carries the session.)
+fn is_mutating(req: &Request) -> bool {
+    !matches!(
+        req.method(),
+        &Method::GET | &Method::HEAD | &Method::OPTIONS
+    ) || req.uri().path() == "/ws"
+}
+
+/// Sent by virtdeck's own pages, or by a script (no browser metadata at all)?
+/// A browser always sends `Origin` with a cross-origin POST, and
+/// `Sec-Fetch-Site` with every request; another site's page — even on the
+/// same host, another port — fails one of the two.
+pub fn from_our_pages(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+    if headers.contains_key(header::ORIGIN) {
+        return same_origin(headers, public_origin);
+    }
+    match headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => true,
+        Some(site) => matches!(site, "same-origin" | "none"),
+    }
+}
+
+/// JSON bodies only for the API's POSTs: a form of another site can send
+/// `text/plain` or form data without asking, never `application/json`.
+/// Volume uploads carry the volume's bytes and are checked by `from_our_pages`.
+fn body_type_ok(req: &Request) -> bool {
+    let path = req.uri().path();
+    if req.method() != Method::POST || !path.starts_with("/api/") || path == "/api/volumes/upload" {
+        return true;
+    }
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn is_login(req: &Request) -> bool {
+    req.method() == Method::POST && matches!(req.uri().path(), "/api/login" | "/login")
+}
+
+/// A response marker: the login form's post had a wrong password.
+#[derive(Clone, Copy)]
+pub struct LoginFailed;
+
+/// Every request passes here: the cross-site and body checks for anything
+/// that can change state, login throttling, and the session check. Refused
+/// API and socket requests are written to the audit log.
+pub async fn gate(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let client = client_of(&req);
+    let what = format!("{} {}", req.method(), app::api::clip(req.uri().path()));
+    let refuse_as = |status: StatusCode, action: &'static str, error: ApiError| {
+        let audit = state.services.audit.clone();
+        let client = client.map(|c| c.to_string());
+        let what = what.clone();
+        async move {
+            audit
+                .write(AuditEntry {
+                    user: None,
+                    client: client.as_deref(),
+                    action,
+                    target: &what,
+                    outcome: Outcome::Refused(error.message()),
+                })
+                .await;
+            api_error(status, error)
+        }
+    };
+    if is_mutating(&req) && !from_our_pages(req.headers(), state.public_origin.as_deref()) {
+        let error =
+            ApiError::Forbidden("refused: this request came from a page of another site".into());
+        return refuse_as(StatusCode::FORBIDDEN, "request", error).await;
+    }
+    if !body_type_ok(&req) {
+        let error = ApiError::BadRequest(
+            "send the request body as JSON, with content-type: application/json".into(),
+        );
+        return refuse_as(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request", error).await;
+    }
+    if is_login(&req) {
+        let ip = client.map(|c| c.ip());
+        if let Some(wait) = ip.and_then(|ip| state.throttle.check(ip).err()) {
+            let secs = wait.as_secs() + 1;
+            let error = ApiError::TooManyRequests(format!(
+                "too many failed logins from this address; try again in {secs} s"
+            ));
+            let mut resp = refuse_as(StatusCode::TOO_MANY_REQUESTS, "login", error).await;
+            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            return resp;
+        }
+        let resp = next.run(req).await;
+        if let Some(ip) = ip {
+            if resp.status() == StatusCode::UNAUTHORIZED
+                || resp.extensions().get::<LoginFailed>().is_some()
+            {
+                state.throttle.failed(ip);
+            } else if resp.status().is_success() || resp.status().is_redirection() {
+                state.throttle.succeeded(ip);
+            }
+        }
+        return with_retry_after(resp);
+    }
     let path = req.uri().path();
     if is_public(path) {
         return next.run(req).await;
     }
     match session.get::<SessionUser>(USER_KEY).await {
-        Ok(Some(_)) => next.run(req).await,
-        Ok(None) => refuse(&req),
+        Ok(Some(_)) => with_retry_after(next.run(req).await),
+        Ok(None) if path.starts_with("/api/") || path == "/ws" => {
+            let mut resp = refuse_as(
+                StatusCode::UNAUTHORIZED,
+                "request",
+                ApiError::unauthorized(),
+            )
+            .await;
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Ok(None) => to_login(&req),
         Err(e) => {
             tracing::error!("session store: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(ApiError::internal()),
-            )
-                .into_response()
+            api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal())
         }
     }
 }
 
-fn refuse(req: &Request) -> Response {
-    let path = req.uri().path();
-    if path.starts_with("/api/") || path == "/ws" {
-        let mut resp = (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response();
-        resp.headers_mut().insert(
-            header::CACHE_CONTROL,
-            "no-store".parse().expect("static header"),
-        );
-        return resp;
+fn api_error(status: StatusCode, error: ApiError) -> Response {
+    (status, Json(error)).into_response()
+}
+
+/// A 429 (the hashing queue is full) says when to come back.
+fn with_retry_after(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    resp
+}
+
+fn to_login(req: &Request) -> Response {
     let wanted = req
         .uri()
         .path_and_query()
@@ -88,7 +221,7 @@ fn encode_component(s: &str) -> String {
 /// `Origin` header (a script, curl) is not a cross-site one and passes; a
 /// browser's `Origin` must be this server's own address: the request's `Host`,
 /// or `public_url` when configured (behind a proxy).
-pub fn same_origin(headers: &axum::http::HeaderMap, public_origin: Option<&str>) -> bool {
+pub fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -230,7 +363,9 @@ pub async fn login_form(
             audit
                 .record(None, "login", &target, Err("wrong username or password"))
                 .await;
-            Redirect::to(&back).into_response()
+            let mut resp = Redirect::to(&back).into_response();
+            resp.extensions_mut().insert(LoginFailed);
+            resp
         }
         Err(e) => (
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

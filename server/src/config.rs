@@ -51,11 +51,15 @@ struct FileConfig {
     listen: Option<String>,
     database_url: Option<String>,
     public_url: Option<String>,
+    login_attempts: Option<u32>,
+    login_window_secs: Option<u64>,
+    audit_retention_days: Option<u32>,
     #[serde(default)]
     hosts: Vec<HostConfig>,
 }
 
-#[derive(Debug, Clone)]
+/// Not `Debug`-derived: it may hold a password (see the `Debug` impl).
+#[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
@@ -70,6 +74,33 @@ pub struct Config {
     pub source: String,
     /// Password for the first `admin` user (`VIRTDECK_ADMIN_PASSWORD`).
     pub admin_password: Option<String>,
+    /// Failed logins allowed per client address within `login_window`
+    /// (`login_attempts`, default 10) before it is answered 429.
+    pub login_attempts: u32,
+    /// `login_window_secs`, default 300.
+    pub login_window: std::time::Duration,
+    /// Audit rows older than this are deleted (`audit_retention_days`, default 365).
+    pub audit_retention_days: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("public_origin", &self.public_origin)
+            .field("hosts", &self.hosts)
+            .field("source", &self.source)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("login_attempts", &self.login_attempts)
+            .field("login_window", &self.login_window)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +186,43 @@ impl Config {
         };
 
         validate_hosts(path, &file.hosts)?;
+        let number = |key: &str, env_key: &str, file: Option<u64>, default: u64, max: u64| {
+            let (shown, value) = match env(env_key) {
+                Some(v) => (env_key.to_string(), v),
+                None => (
+                    format!("{path}: {key}"),
+                    file.unwrap_or(default).to_string(),
+                ),
+            };
+            match value.trim().parse::<u64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError::Invalid {
+                    key: shown,
+                    message: format!("{value:?} is not a whole number from 1 to {max}"),
+                }),
+            }
+        };
+        let login_attempts = number(
+            "login_attempts",
+            "VIRTDECK_LOGIN_ATTEMPTS",
+            file.login_attempts.map(u64::from),
+            10,
+            10_000,
+        )? as u32;
+        let login_window = std::time::Duration::from_secs(number(
+            "login_window_secs",
+            "VIRTDECK_LOGIN_WINDOW_SECS",
+            file.login_window_secs,
+            300,
+            86_400,
+        )?);
+        let audit_retention_days = number(
+            "audit_retention_days",
+            "VIRTDECK_AUDIT_RETENTION_DAYS",
+            file.audit_retention_days.map(u64::from),
+            365,
+            36_500,
+        )? as u32;
         Ok(Config {
             listen,
             database_url,
@@ -167,6 +235,9 @@ impl Config {
                 format!("defaults (no file at {path})")
             },
             admin_password: env("VIRTDECK_ADMIN_PASSWORD"),
+            login_attempts,
+            login_window,
+            audit_retention_days,
         })
     }
 }
@@ -264,6 +335,40 @@ mod tests {
         );
         assert_eq!(c.hosts[0].name, "kvm1");
         assert_eq!(c.hosts[0].migration_uri, None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let c = Config::from_sources("x.toml", None, |k| {
+            (k == "VIRTDECK_ADMIN_PASSWORD").then(|| "hunter2-secret".to_string())
+        })
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn login_limits_are_checked() {
+        let c = Config::from_sources("x.toml", Some("login_attempts = 0"), no_env);
+        assert!(
+            matches!(c, Err(ConfigError::Invalid { ref key, .. }) if key == "x.toml: login_attempts")
+        );
+        let c = Config::from_sources("x.toml", None, |k| {
+            (k == "VIRTDECK_LOGIN_WINDOW_SECS").then(|| "-5".to_string())
+        });
+        assert!(
+            matches!(c, Err(ConfigError::Invalid { ref key, .. }) if key == "VIRTDECK_LOGIN_WINDOW_SECS")
+        );
+        let c = Config::from_sources("x.toml", None, no_env).unwrap();
+        assert_eq!(
+            (
+                c.login_attempts,
+                c.login_window.as_secs(),
+                c.audit_retention_days
+            ),
+            (10, 300, 365)
+        );
     }
 
     #[test]

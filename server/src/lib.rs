@@ -12,8 +12,10 @@ pub mod db;
 pub mod demo;
 pub mod libvirt;
 pub mod migration;
+pub mod security;
 pub mod startup;
 pub mod static_files;
+pub mod throttle;
 pub mod transfer;
 pub mod ws;
 

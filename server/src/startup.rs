@@ -34,7 +34,9 @@ use crate::{
     db, demo,
     libvirt::{HostRegistry, LibvirtFleet, LibvirtStorage},
     migration::{MigrationJobs, MigrationService},
-    static_files, transfer, ws,
+    security, static_files,
+    throttle::LoginThrottle,
+    transfer, ws,
 };
 
 /// What every handler can reach.
@@ -47,6 +49,9 @@ pub struct AppState {
     pub storage: Arc<LibvirtStorage>,
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
+    pub throttle: Arc<LoginThrottle>,
+    /// The session store, for sockets to notice that their session ended.
+    pub sessions: SqliteStore,
 }
 
 pub struct Application {
@@ -80,6 +85,36 @@ pub fn leptos_options() -> LeptosOptions {
     options
 }
 
+/// Where the generated first password goes: beside the database file.
+fn password_file(database_url: &str) -> std::path::PathBuf {
+    let path = database_url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    let dir = match std::path::Path::new(path).parent() {
+        Some(d) if !path.is_empty() && !path.starts_with(':') => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        dir
+    };
+    dir.join("virtdeck-admin-password")
+}
+
+/// Writes `secret` to a new file only its owner can read (mode 0600).
+fn write_secret(file: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let _ = std::fs::remove_file(file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?;
+    writeln!(f, "{secret}")
+}
+
 /// The directory of `/pkg/…` files.
 fn pkg_dir(options: &LeptosOptions) -> std::path::PathBuf {
     std::path::PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
@@ -111,9 +146,17 @@ impl Application {
         let pool = db::connect(&config.database_url).await?;
         let accounts = SqlAccounts::new(pool.clone()).await?;
         match accounts.ensure_admin(config.admin_password.clone()).await? {
-            FirstUser::Generated(password) => tracing::warn!(
-                "created the first user: admin with password {password} (shown once; keep it safe)"
-            ),
+            FirstUser::Generated(password) => {
+                let file = password_file(&config.database_url);
+                write_secret(&file, &password).with_context(|| {
+                    format!("cannot write the first password to {}", file.display())
+                })?;
+                tracing::warn!(
+                    "created the first user: admin; its password is in {} (readable only by \
+                     this system user); change it at first login, then delete the file",
+                    file.display()
+                )
+            }
             FirstUser::FromEnvironment => {
                 tracing::info!(
                     "created the first user: admin with the password in VIRTDECK_ADMIN_PASSWORD"
@@ -171,12 +214,14 @@ impl Application {
         let storage = Arc::new(LibvirtStorage::new(registry.clone()));
         let migrations = MigrationJobs::new(registry.clone(), pool.clone());
         migrations.recover().await;
+        let audit = Arc::new(SqlAudit::new(pool.clone()));
+        audit.clone().keep_pruned(config.audit_retention_days);
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry)),
             storage: storage.clone(),
             migrations: Arc::new(MigrationService(migrations)),
             accounts: Arc::new(accounts),
-            audit: Arc::new(SqlAudit::new(pool)),
+            audit: audit.clone(),
         };
         let state = AppState {
             leptos_options,
@@ -184,6 +229,11 @@ impl Application {
             events,
             storage,
             public_origin: config.public_origin.clone(),
+            throttle: Arc::new(LoginThrottle::new(
+                config.login_attempts,
+                config.login_window,
+            )),
+            sessions: session_store.clone(),
         };
         // Compressed copies of the wasm, JS and CSS, once per build, in the
         // background: until they are written (atomically) the originals are
@@ -212,9 +262,13 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 
@@ -254,8 +308,9 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
             AppState,
             _,
         >(context, shell))
-        .layer(middleware::from_fn(auth::gate))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(sessions)
+        .layer(middleware::from_fn(security::headers))
         .layer(compression())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

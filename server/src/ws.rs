@@ -1,7 +1,12 @@
 //! The `/ws` WebSocket: one authenticated socket per page carrying every kind
 //! of `ServerEvent` as JSON text messages.
 
-use app::api::{auth::SessionUser, events::ServerEvent, ssr::USER_KEY, ApiError};
+use app::api::{
+    auth::SessionUser,
+    events::{ServerEvent, SESSION_ENDED},
+    ssr::USER_KEY,
+    ApiError,
+};
 use axum::{
     extract::{
         ws::{Message, WebSocket},
@@ -11,9 +16,13 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use std::time::Duration;
+
+use axum::extract::ws::CloseFrame;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
-use tower_sessions::Session;
+use tower_sessions::{session::Id, Session, SessionStore};
+use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::startup::AppState;
 
@@ -28,27 +37,55 @@ pub async fn handler(
         let error = ApiError::Unauthorized("this socket is only for virtdeck's own pages".into());
         return (StatusCode::FORBIDDEN, Json(error)).into_response();
     }
-    let user = match session.get::<SessionUser>(USER_KEY).await {
-        Ok(Some(user)) => user,
+    let (user, id) = match (session.get::<SessionUser>(USER_KEY).await, session.id()) {
+        (Ok(Some(user)), Some(id)) => (user, id),
         _ => return (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response(),
     };
     let events = state.events.subscribe();
-    ws.on_upgrade(move |socket| serve(socket, user, events))
+    let store = state.sessions.clone();
+    ws.on_upgrade(move |socket| serve(socket, user, events, store, id))
 }
 
-async fn serve(socket: WebSocket, user: SessionUser, mut events: broadcast::Receiver<ServerEvent>) {
-    let (mut sender, mut receiver) = socket.split();
+/// How often an open socket checks that its session still exists.
+const SESSION_CHECK: Duration = Duration::from_secs(2);
+
+/// Resolves when the session `id` is gone from the store or has no user.
+async fn session_ended(store: SqliteStore, id: Id) {
+    loop {
+        tokio::time::sleep(SESSION_CHECK).await;
+        match store.load(&id).await {
+            Ok(Some(record)) if record.data.contains_key(USER_KEY) => {}
+            Ok(_) => return,
+            // A store hiccup is not the end of the session.
+            Err(e) => tracing::warn!("session store: {e}"),
+        }
+    }
+}
+
+async fn serve(
+    socket: WebSocket,
+    user: SessionUser,
+    mut events: broadcast::Receiver<ServerEvent>,
+    store: SqliteStore,
+    id: Id,
+) {
+    let (sender, mut receiver) = socket.split();
+    let sender = std::sync::Arc::new(tokio::sync::Mutex::new(sender));
+    let closer = sender.clone();
+    let mut ended = tokio::spawn(session_ended(store, id));
     let mut send_task = tokio::spawn(async move {
+        let mut sender = sender.lock().await;
+        let sender = &mut *sender;
         let hello = ServerEvent::Hello {
             user: user.username,
         };
-        if send(&mut sender, &hello).await.is_err() {
+        if send(sender, &hello).await.is_err() {
             return;
         }
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    if send(&mut sender, &event).await.is_err() {
+                    if send(sender, &event).await.is_err() {
                         return;
                     }
                 }
@@ -67,9 +104,21 @@ async fn serve(socket: WebSocket, user: SessionUser, mut events: broadcast::Rece
         }
     });
     tokio::select! {
-        _ = &mut send_task => recv_task.abort(),
-        _ = &mut recv_task => send_task.abort(),
+        _ = &mut send_task => {}
+        _ = &mut recv_task => {}
+        _ = &mut ended => {
+            send_task.abort();
+            let _ = (&mut send_task).await;
+            let close = Message::Close(Some(CloseFrame {
+                code: SESSION_ENDED,
+                reason: "the session has ended".into(),
+            }));
+            let _ = closer.lock().await.send(close).await;
+        }
     }
+    send_task.abort();
+    recv_task.abort();
+    ended.abort();
 }
 
 async fn send<S>(sender: &mut S, event: &ServerEvent) -> Result<(), ()>

@@ -63,6 +63,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 #[server(prefix = "/api", endpoint = "login", input = Json)]
 pub async fn login(username: String, password: String) -> Result<SessionUser, ApiError> {
     use super::ssr;
+    use crate::backend::{AuditEntry, Outcome};
     ssr::respond(
         async {
             let services = ssr::services()?;
@@ -76,27 +77,30 @@ pub async fn login(username: String, password: String) -> Result<SessionUser, Ap
                 .accounts
                 .verify_password(&username, &password)
                 .await?;
+            let client = ssr::client_address().await;
             let Some(user) = user else {
                 services
                     .audit
-                    .record(
-                        None,
-                        "login",
-                        &format!("user {}", super::clip(&username)),
-                        Err("wrong username or password"),
-                    )
+                    .write(AuditEntry {
+                        user: None,
+                        client: client.as_deref(),
+                        action: "login",
+                        target: &format!("user {}", super::clip(&username)),
+                        outcome: Outcome::Failed("wrong username or password"),
+                    })
                     .await;
                 return Err(ApiError::Unauthorized("wrong username or password".into()));
             };
             ssr::start_session(&user).await?;
             services
                 .audit
-                .record(
-                    Some(&user),
-                    "login",
-                    &format!("user {}", user.username),
-                    Ok(()),
-                )
+                .write(AuditEntry {
+                    user: Some(&user.username),
+                    client: client.as_deref(),
+                    action: "login",
+                    target: &format!("user {}", user.username),
+                    outcome: Outcome::Ok,
+                })
                 .await;
             Ok(user)
         }

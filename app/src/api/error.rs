@@ -17,6 +17,12 @@ pub enum ApiError {
     /// No valid session (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// Logged in, but the user's role does not allow this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts (429); try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The request itself is wrong: bad JSON, an unknown action, a malformed id (400).
     #[error("{0}")]
     BadRequest(String),
@@ -48,6 +54,8 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::TooManyRequests(_) => 429,
             ApiError::BadRequest(_) => 400,
             ApiError::NotFound(_) => 404,
             ApiError::Conflict(_) => 409,
@@ -66,6 +74,8 @@ impl ApiError {
     pub fn message(&self) -> &str {
         match self {
             ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
+            | ApiError::TooManyRequests(m)
             | ApiError::BadRequest(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
@@ -81,6 +91,8 @@ impl ApiError {
     pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
         match self {
             ApiError::Unauthorized(m) => ApiError::Unauthorized(f(m)),
+            ApiError::Forbidden(m) => ApiError::Forbidden(f(m)),
+            ApiError::TooManyRequests(m) => ApiError::TooManyRequests(f(m)),
             ApiError::BadRequest(m) => ApiError::BadRequest(f(m)),
             ApiError::NotFound(m) => ApiError::NotFound(f(m)),
             ApiError::Conflict(m) => ApiError::Conflict(f(m)),
@@ -90,6 +102,18 @@ impl ApiError {
             ApiError::Internal(m) => ApiError::Internal(f(m)),
             ApiError::Network(m) => ApiError::Network(f(m)),
         }
+    }
+
+    /// Refused before anything was tried: not logged in, not allowed,
+    /// not understood, or throttled.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unauthorized(_)
+                | ApiError::Forbidden(_)
+                | ApiError::TooManyRequests(_)
+                | ApiError::BadRequest(_)
+        )
     }
 
     pub fn internal() -> Self {

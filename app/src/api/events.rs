@@ -30,3 +30,7 @@ pub enum ServerEvent {
     /// A pool's volumes changed: pages showing them re-read the list.
     VolumesChanged { host: String, pool: String },
 }
+
+/// The close code of a `/ws` socket whose session has ended (logout, expiry,
+/// a disabled user): the page goes back to the login page.
+pub const SESSION_ENDED: u16 = 4001;

@@ -351,8 +351,11 @@ pub async fn guest_action(
         .await;
         // Refused requests are recorded too: they are attempts to change a guest.
         let target = format!("guest {} on host {}", clip(&uuid), clip(&host));
-        ctx.audit(&format!("guest.{}", clip(&action)), &target, &result)
-            .await;
+        // The action's own name, never the client's text.
+        let name = action
+            .parse::<GuestAction>()
+            .map_or("invalid", |a| a.as_str());
+        ctx.audit(&format!("guest.{name}"), &target, &result).await;
         result
     })
     .await

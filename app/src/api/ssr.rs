@@ -9,7 +9,7 @@ use leptos_axum::ResponseOptions;
 use tower_sessions::Session;
 
 use super::{auth::SessionUser, ApiError};
-use crate::backend::Services;
+use crate::backend::{AuditEntry, Outcome, Services};
 
 /// The session key under which the logged-in user is stored.
 pub const USER_KEY: &str = "user";
@@ -18,21 +18,38 @@ pub const USER_KEY: &str = "user";
 pub struct Ctx {
     pub user: SessionUser,
     pub services: Services,
+    /// The client's address, for the audit log.
+    pub client: Option<String>,
 }
 
 impl Ctx {
-    /// Writes one audit record for a mutating action and its outcome.
+    /// Writes one audit record for a mutating action and its outcome
+    /// (`refused` when it was not allowed or not understood).
     pub async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, ApiError>) {
-        let error = result.as_ref().err().map(ToString::to_string);
-        let outcome = match &error {
-            None => Ok(()),
-            Some(message) => Err(message.as_str()),
-        };
+        let message = result
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         self.services
             .audit
-            .record(Some(&self.user), action, target, outcome)
+            .write(AuditEntry {
+                user: Some(&self.user.username),
+                client: self.client.as_deref(),
+                action,
+                target,
+                outcome: Outcome::of(result, &message),
+            })
             .await;
     }
+}
+
+/// The address of the client of the current request, if known.
+pub async fn client_address() -> Option<String> {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|axum::extract::ConnectInfo(addr)| addr.to_string())
 }
 
 /// Runs `f` for a logged-in user; refuses with 401 otherwise.
@@ -45,7 +62,13 @@ where
         async {
             let services = services()?;
             let user = session_user().await?.ok_or_else(ApiError::unauthorized)?;
-            f(Ctx { user, services }).await
+            let client = client_address().await;
+            f(Ctx {
+                user,
+                services,
+                client,
+            })
+            .await
         }
         .await,
     )

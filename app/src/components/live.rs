@@ -30,6 +30,7 @@ mod browser {
     use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
     use super::ServerEvent;
+    use crate::api::events::SESSION_ENDED;
 
     type Handler = Rc<dyn Fn(ServerEvent)>;
 
@@ -154,7 +155,20 @@ mod browser {
         let on_close = {
             let handler = handler.clone();
             let live = live.clone();
-            Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+            Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+                // The session ended (logout elsewhere, expiry, user disabled):
+                // back to the login page, which returns here afterwards.
+                if e.code() == SESSION_ENDED && !live.borrow().stopped {
+                    let location = window().location();
+                    let here = format!(
+                        "{}{}",
+                        location.pathname().unwrap_or_default(),
+                        location.search().unwrap_or_default()
+                    );
+                    let next = js_sys::encode_uri_component(&here);
+                    let _ = location.set_href(&format!("/login?next={next}"));
+                    return;
+                }
                 let delay_ms = {
                     let mut state = live.borrow_mut();
                     if state.stopped {

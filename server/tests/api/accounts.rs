@@ -70,3 +70,28 @@ async fn the_environment_can_choose_the_first_password() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test]
+async fn a_login_flood_is_answered_at_once_instead_of_queueing_everyone() {
+    let (accounts, _pool, _dir) = accounts().await;
+    accounts
+        .ensure_admin(Some("right password".into()))
+        .await
+        .unwrap();
+    // 60 logins at once: two are hashed, sixteen wait, the rest are told to
+    // come back (429) without waiting.
+    let attempts = (0..60).map(|_| accounts.verify_password("admin", "wrong"));
+    let results = futures::future::join_all(attempts).await;
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r, Err(app::api::ApiError::TooManyRequests(_))))
+        .count();
+    let checked = results.iter().filter(|r| matches!(r, Ok(None))).count();
+    assert_eq!((checked, busy), (18, 42));
+    // Once the flood has been answered, the right password works.
+    let user = accounts
+        .verify_password("admin", "right password")
+        .await
+        .unwrap();
+    assert!(user.is_some());
+}

@@ -75,15 +75,30 @@ pub async fn spawn_app_with(hosts: Vec<HostConfig>) -> TestApp {
 }
 
 async fn spawn_app_in(dir: TempDir, hosts: Vec<HostConfig>) -> TestApp {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.path().join("virtdeck.db").display()),
-        secure_cookies: false,
-        public_origin: None,
-        hosts,
-        source: "test".into(),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-    };
+    spawn_app_configured(dir, hosts, &[]).await
+}
+
+/// Starts the server with these hosts and `VIRTDECK_*` settings (`env`).
+pub async fn spawn_app_configured(
+    dir: TempDir,
+    hosts: Vec<HostConfig>,
+    env: &[(&str, &str)],
+) -> TestApp {
+    let database_url = format!("sqlite://{}", dir.path().join("virtdeck.db").display());
+    let mut config = Config::from_sources("test", None, |key| {
+        // An empty value leaves the setting unset.
+        if let Some((_, v)) = env.iter().find(|(k, _)| *k == key) {
+            return Some(v.to_string()).filter(|v| !v.is_empty());
+        }
+        match key {
+            "VIRTDECK_LISTEN" => Some("127.0.0.1:0".into()),
+            "VIRTDECK_DATABASE_URL" => Some(database_url.clone()),
+            "VIRTDECK_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.into()),
+            _ => None,
+        }
+    })
+    .expect("test configuration");
+    config.hosts = hosts;
     let app = Application::build(config, leptos_options())
         .await
         .expect("build app");

@@ -9,4 +9,5 @@ mod http;
 mod lab;
 mod lab_migration;
 mod lab_storage;
+mod security;
 mod storage;

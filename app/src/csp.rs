@@ -1,0 +1,19 @@
+//! The content security policy, in one place. Pages get `page_policy` with the
+//! nonce Leptos puts on its inline scripts (hydration, streamed resources);
+//! everything else (JSON, files) gets `OTHER_POLICY`. Pages that need more
+//! (the consoles, later) get a policy of their own here.
+
+/// For HTML pages: scripts only from this server or carrying this response's
+/// nonce, WebAssembly compiled (`'wasm-unsafe-eval'`, not `eval`), requests
+/// and sockets only to this server, never framed.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// For every other response: nothing may run or load, nothing may frame it.
+pub const OTHER_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";

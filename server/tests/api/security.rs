@@ -1,0 +1,345 @@
+//! The web hardening an admin tool needs: other sites' pages cannot act with
+//! the user's cookie, logins are throttled, the first password is not logged,
+//! refused attempts are audited, every response carries security headers, and
+//! a socket ends with its session.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+use crate::helpers::{fixture_hosts, spawn_app, spawn_app_configured, TestApp, ADMIN_PASSWORD};
+
+async fn guest(app: &TestApp, client: &reqwest::Client, name: &str) -> Value {
+    let (status, list) = app.get(client, "/api/guests").await;
+    assert_eq!(status, 200);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no guest {name}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn pages_of_other_sites_cannot_act_with_the_users_cookie() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+    let web = guest(&app, &client, "web01").await;
+    assert_eq!(web["state"], "running");
+    let body = json!({"host": web["host"], "uuid": web["uuid"], "action": "destroy"}).to_string();
+    let url = format!("{}/api/guests/action", app.url);
+
+    // <form enctype="text/plain"> on another port of the same host: the
+    // browser sends the cookie (same site), its Origin and text/plain.
+    let resp = client
+        .post(&url)
+        .header("origin", "http://127.0.0.1:1")
+        .header("sec-fetch-site", "same-site")
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let error: Value = resp.json().await.unwrap();
+    assert_eq!(error["error"], "forbidden");
+    // fetch() with JSON from that page (its preflight is never granted, but
+    // the server must not rely on that).
+    let resp = client
+        .post(&url)
+        .header("origin", "http://127.0.0.1:1")
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // A browser that sends no Origin but says the request is cross-site.
+    let resp = client
+        .post(&url)
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // Not JSON: refused before anything is parsed.
+    let resp = client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    assert_eq!(
+        guest(&app, &client, "web01").await["state"],
+        "running",
+        "nothing changed"
+    );
+
+    // virtdeck's own page (its Origin) and scripts (no Origin) still work.
+    let resp = client
+        .post(&url)
+        .header("origin", &app.url)
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/json")
+        .body(json!({"host": web["host"], "uuid": web["uuid"], "action": "suspend"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(guest(&app, &client, "web01").await["state"], "paused");
+
+    let refused: Vec<_> = app
+        .audit("request")
+        .await
+        .into_iter()
+        .filter(|r| r.outcome == "refused")
+        .collect();
+    assert_eq!(refused.len(), 4, "{refused:#?}");
+    assert!(refused
+        .iter()
+        .all(|r| r.target == "POST /api/guests/action"));
+}
+
+#[tokio::test]
+async fn refused_requests_are_audited_with_the_clients_address() {
+    let app = spawn_app(vec![]).await;
+    let anonymous = app.anonymous();
+    let (status, _) = app
+        .post(
+            &anonymous,
+            "/api/guests/action",
+            &json!({"host": "x", "uuid": "y", "action": "start"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let pool = sqlx::SqlitePool::connect(&app.database()).await.unwrap();
+    type Row = (Option<String>, Option<String>, String, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT username, client, action, target, outcome FROM audit_log WHERE action = 'request'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (user, client, _, target, outcome) = &rows[0];
+    assert_eq!(user, &None);
+    assert!(
+        client
+            .as_deref()
+            .is_some_and(|c| c.starts_with("127.0.0.1:")),
+        "{client:?}"
+    );
+    assert_eq!(target, "POST /api/guests/action");
+    assert_eq!(outcome, "refused");
+
+    // An unknown action is recorded as `invalid`, not as the client's text.
+    let client = app.admin().await;
+    let web = guest(&app, &client, "web01").await;
+    let (status, _) = app
+        .post(
+            &client,
+            "/api/guests/action",
+            &json!({"host": web["host"], "uuid": web["uuid"], "action": "<script>x</script>"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let rows = app.audit("guest.").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].action, "guest.invalid");
+    assert_eq!(rows[0].outcome, "refused");
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_pages_a_policy_with_their_nonce() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+    let page = client
+        .get(format!("{}/guests", app.url))
+        .send()
+        .await
+        .unwrap();
+    let headers = page.headers().clone();
+    let html = page.text().await.unwrap();
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's inline scripts carry the policy's nonce"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"));
+    assert!(policy.contains("'wasm-unsafe-eval'"));
+    assert!(!policy.contains("'unsafe-eval'"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+
+    // The next page gets another nonce.
+    let again = client
+        .get(format!("{}/guests", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        again.headers()["content-security-policy"].to_str().unwrap(),
+        policy
+    );
+
+    for path in ["/api/guests", "/login", "/api/nothing"] {
+        let resp = client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        let h = resp.headers();
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_logins_is_held_back_and_the_right_user_gets_in_after_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = fixture_hosts(&dir.path().join("hosts"));
+    let app = spawn_app_configured(
+        dir,
+        hosts,
+        &[
+            ("VIRTDECK_LOGIN_ATTEMPTS", "3"),
+            ("VIRTDECK_LOGIN_WINDOW_SECS", "2"),
+        ],
+    )
+    .await;
+    let client = app.anonymous();
+    for _ in 0..3 {
+        assert_eq!(app.login(&client, "wrong password").await.status(), 401);
+    }
+    let started = std::time::Instant::now();
+    let held = app.login(&client, ADMIN_PASSWORD).await;
+    assert_eq!(held.status(), 429, "even the right password waits");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "answered at once, no hashing"
+    );
+    let wait: u64 = held.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&wait), "Retry-After: {wait}");
+    let error: Value = held.json().await.unwrap();
+    assert_eq!(error["error"], "too_many_requests");
+    // The plain login form is held back the same way.
+    let form = client
+        .post(format!("{}/login", app.url))
+        .header("origin", &app.url)
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 429);
+
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(app.login(&client, ADMIN_PASSWORD).await.status(), 200);
+    let throttled = app
+        .audit("login")
+        .await
+        .into_iter()
+        .filter(|r| r.outcome == "refused")
+        .count();
+    assert_eq!(throttled, 2, "both held-back attempts are audited");
+}
+
+#[tokio::test]
+async fn a_generated_first_password_goes_to_a_file_only_its_owner_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = fixture_hosts(&dir.path().join("hosts"));
+    let file = dir.path().join("virtdeck-admin-password");
+    let app = spawn_app_configured(dir, hosts, &[("VIRTDECK_ADMIN_PASSWORD", "")]).await;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(password.len() >= 20);
+    let client = app.anonymous();
+    assert_eq!(app.login(&client, &password).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_open_socket_ends_with_its_session() {
+    let app = spawn_app(vec![]).await;
+    let client = app.anonymous();
+    let login = app.login(&client, ADMIN_PASSWORD).await;
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut request = (app.url.replace("http://", "ws://") + "/ws")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert!(
+        matches!(socket.next().await, Some(Ok(Message::Text(_)))),
+        "hello"
+    );
+
+    let (status, _) = app.post(&client, "/api/logout", &json!({})).await;
+    assert_eq!(status, 200);
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed within 10 s of the logout");
+    assert_eq!(closed, Some(4001));
+}
+
+#[tokio::test]
+async fn old_audit_rows_are_pruned_by_the_retention() {
+    let app = spawn_app(vec![]).await;
+    let _ = app.admin().await; // one fresh "login" row
+    let pool = sqlx::SqlitePool::connect(&app.database()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO audit_log (at, username, action, target, outcome) \
+         VALUES ('2001-01-01T00:00:00.000Z', 'admin', 'guest.start', 'old', 'ok')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let audit = server::audit::SqlAudit::new(pool.clone());
+    assert_eq!(audit.prune(30).await.unwrap(), 1);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, [("login".to_string(),)]);
+}
