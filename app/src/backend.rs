@@ -7,12 +7,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::api::{
-    auth::SessionUser,
+    auth::{Role, SessionUser},
     guests::{GuestAction, GuestSummary},
     hosts::HostSummary,
     migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
     pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
     size::StorageName,
+    users::{SessionInfo, UserInfo, UserUpdate},
     volumes::{VolumeOp, VolumeSpec, VolumeSummary},
     ApiError,
 };
@@ -92,15 +93,49 @@ pub trait Migrations: Send + Sync + 'static {
     fn busy(&self, host: &str, uuid: &str) -> bool;
 }
 
-/// Users and passwords.
+/// Users, passwords and login sessions.
 #[async_trait]
 pub trait Accounts: Send + Sync + 'static {
-    /// `Some(user)` when the password is right, `None` when the user or password is wrong.
+    /// `Some(user)` when the password is right, `None` when the user or
+    /// password is wrong; a disabled user is refused (403).
     async fn verify_password(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Option<SessionUser>, ApiError>;
+    /// Records a new login session of `user_id`; returns its secret id
+    /// (kept in the session's data).
+    async fn start_session(&self, user_id: i64, client: Option<&str>) -> Result<String, ApiError>;
+    /// The user of session `sid` as they are now, or `None` when the session
+    /// was ended, is past its idle or absolute lifetime, or the user is
+    /// disabled. Notes the session as seen.
+    async fn check_session(&self, sid: &str) -> Result<Option<SessionUser>, ApiError>;
+    /// Ends session `sid` (logout).
+    async fn forget_session(&self, sid: &str) -> Result<(), ApiError>;
+    /// The sessions of `user_id`; `current` marks `sid`'s.
+    async fn sessions(&self, user_id: i64, sid: Option<&str>)
+        -> Result<Vec<SessionInfo>, ApiError>;
+    /// Ends session number `id` of `user_id` (404 when it is not theirs).
+    async fn end_session(&self, user_id: i64, id: i64) -> Result<(), ApiError>;
+    async fn users(&self) -> Result<Vec<UserInfo>, ApiError>;
+    async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<UserInfo, ApiError>;
+    /// Applies `update`; disabling or a new password ends the user's sessions.
+    /// The last enabled admin cannot be disabled or demoted (409).
+    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserInfo, ApiError>;
+    /// Checks `current`, sets `new`, clears the forced change and ends the
+    /// user's other sessions (all but `keep`).
+    async fn change_password(
+        &self,
+        user_id: i64,
+        current: &str,
+        new: &str,
+        keep: Option<&str>,
+    ) -> Result<(), ApiError>;
 }
 
 /// How an audited attempt ended.

@@ -20,12 +20,14 @@ use leptos_router::{
 };
 
 use pages::{
+    account::AccountPage,
     guests::GuestsPage,
     hosts::HostsPage,
     layout::Layout,
     login::LoginPage,
     migrations::MigrationsPage,
     storage::{volumes::PoolPage, StoragePage},
+    users::UsersPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -85,6 +87,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("storage/:host/:pool") view=PoolPage />
                     <Route path=path!("migrations") view=MigrationsPage />
+                    <Route path=path!("account") view=AccountPage />
+                    <Route path=path!("users") view=UsersPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -301,7 +301,8 @@ describe('virtdeck guests (demo fleet)', () => {
 
   scenario('logging out returns to the login page and ends the session', async (page) => {
     await login(page, server.url, server.password);
-    await expectText(page.locator('header.topbar .user'), 'admin');
+    await expectText(page.locator('header.topbar .user .name'), 'admin');
+    await expectText(page.locator('header.topbar .user .role'), 'admin');
 
     await button(page, 'Log out').click();
     await waitForPath(page, '/login');

@@ -1,11 +1,17 @@
-//! Users and passwords: argon2id hashes, computed off the async runtime and
-//! bounded in number (each hash takes ~19 MiB).
+//! Users, passwords and login sessions: argon2id hashes, computed off the
+//! async runtime and bounded in number (each hash takes ~19 MiB), and
+//! virtdeck's own index of sessions (`user_sessions`): the session store
+//! cannot list a user's sessions, and a session ends when its row goes.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use app::{
-    api::{auth::SessionUser, ApiError},
+    api::{
+        auth::{Role, SessionUser},
+        users::{SessionInfo, UserInfo, UserUpdate},
+        ApiError,
+    },
     backend::Accounts,
 };
 use argon2::{
@@ -22,6 +28,12 @@ const CONCURRENT_HASHES: usize = 2;
 /// At most this many logins wait for a hashing slot; more are answered 429
 /// at once instead of queueing the real administrator behind a flood.
 const WAITING_LOGINS: usize = 16;
+/// A session unused this long has ended (as the session cookie's expiry).
+const IDLE: &str = "-12 hours";
+/// No session lives longer than this, however busy.
+const LIFETIME: &str = "-7 days";
+/// `last_seen` is written at most this often per session.
+const TOUCH: &str = "-30 seconds";
 
 /// What `ensure_admin` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,7 +42,7 @@ pub enum FirstUser {
     Existed,
     /// `admin` was created with the password from `VIRTDECK_ADMIN_PASSWORD`.
     FromEnvironment,
-    /// `admin` was created with this random password.
+    /// `admin` was created with this random password, to be changed at first login.
     Generated(String),
 }
 
@@ -62,14 +74,9 @@ impl SqlAccounts {
             return Ok(FirstUser::Existed);
         }
         let generated = password.is_none();
-        let password = password.unwrap_or_else(|| {
-            rand::thread_rng()
-                .sample_iter(&Alphanumeric)
-                .take(20)
-                .map(char::from)
-                .collect()
-        });
-        self.create_user("admin", &password).await?;
+        let password = password.unwrap_or_else(|| random_secret(20));
+        self.insert_user("admin", &password, Role::Admin, generated)
+            .await?;
         Ok(if generated {
             FirstUser::Generated(password)
         } else {
@@ -77,24 +84,32 @@ impl SqlAccounts {
         })
     }
 
-    pub async fn create_user(&self, username: &str, password: &str) -> anyhow::Result<i64> {
+    /// Adds a user; `must_change`: the password was set by someone else.
+    pub async fn insert_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        must_change: bool,
+    ) -> anyhow::Result<i64> {
         let hash = {
             let _permit = self.hashing.acquire().await?;
             hash_password(password.to_string()).await?
         };
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO users (username, password_hash) VALUES (?, ?) RETURNING id",
+            "INSERT INTO users (username, password_hash, role, must_change_password) \
+             VALUES (?, ?, ?, ?) RETURNING id",
         )
         .bind(username)
         .bind(hash)
+        .bind(role.as_str())
+        .bind(must_change)
         .fetch_one(&self.pool)
         .await
         .with_context(|| format!("cannot create user {username}"))?;
         Ok(id)
     }
-}
 
-impl SqlAccounts {
     /// A slot to hash in, unless too many logins wait already.
     async fn hashing_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
         use std::sync::atomic::Ordering;
@@ -108,6 +123,61 @@ impl SqlAccounts {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         permit.map_err(internal)
     }
+
+    /// Does `password` match the stored `hash`?
+    async fn matches(&self, hash: String, password: &str) -> Result<bool, ApiError> {
+        let password = password.to_string();
+        let _permit = self.hashing_slot().await?;
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(internal)
+    }
+
+    async fn user_info(&self, username: &str) -> Result<UserInfo, ApiError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT username, role, disabled, must_change_password, created_at FROM users \
+             WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.map(info)
+            .ok_or_else(|| ApiError::NotFound(format!("there is no user {username}")))
+    }
+}
+
+type UserRow = (String, String, bool, bool, String);
+
+fn info((username, role, disabled, must_change_password, created_at): UserRow) -> UserInfo {
+    UserInfo {
+        username,
+        role: Role::parse(&role).unwrap_or_default(),
+        disabled,
+        must_change_password,
+        created_at,
+    }
+}
+
+/// `now` shifted by `offset` (an SQLite modifier), as stored times are written.
+fn at(offset: &str) -> String {
+    format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '{offset}')")
+}
+
+fn random_secret(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 async fn hash_password(password: String) -> anyhow::Result<String> {
@@ -133,32 +203,272 @@ impl Accounts for SqlAccounts {
         username: &str,
         password: &str,
     ) -> Result<Option<SessionUser>, ApiError> {
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = ?")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal)?;
-        let stored = row
-            .as_ref()
-            .map(|(_, _, hash)| hash.clone())
-            .unwrap_or_else(|| self.dummy_hash.clone());
-        let password = password.to_string();
-        let _permit = self.hashing_slot().await?;
-        let matches = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
+        let row: Option<(i64, String, String, String, bool, bool)> = sqlx::query_as(
+            "SELECT id, username, password_hash, role, disabled, must_change_password \
+             FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(match row {
-            Some((id, username, _)) if matches => Some(SessionUser { id, username }),
-            _ => None,
-        })
+        let stored = row
+            .as_ref()
+            .map(|r| r.2.clone())
+            .unwrap_or_else(|| self.dummy_hash.clone());
+        let matches = self.matches(stored, password).await?;
+        match row {
+            Some((_, _, _, _, true, _)) if matches => Err(ApiError::Forbidden(
+                "this account is disabled; ask an admin".into(),
+            )),
+            Some((id, username, _, role, false, must_change_password)) if matches => {
+                Ok(Some(SessionUser {
+                    id,
+                    username,
+                    role: Role::parse(&role).unwrap_or_default(),
+                    must_change_password,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn start_session(&self, user_id: i64, client: Option<&str>) -> Result<String, ApiError> {
+        // Forget sessions that have ended by themselves.
+        sqlx::query(&format!(
+            "DELETE FROM user_sessions WHERE last_seen < {} OR created_at < {}",
+            at(IDLE),
+            at(LIFETIME)
+        ))
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        let sid = random_secret(40);
+        sqlx::query("INSERT INTO user_sessions (sid, user_id, client) VALUES (?, ?, ?)")
+            .bind(&sid)
+            .bind(user_id)
+            .bind(client)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(sid)
+    }
+
+    async fn check_session(&self, sid: &str) -> Result<Option<SessionUser>, ApiError> {
+        let row: Option<(i64, String, String, bool)> = sqlx::query_as(&format!(
+            "SELECT u.id, u.username, u.role, u.must_change_password \
+             FROM user_sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.sid = ? AND u.disabled = 0 AND s.last_seen >= {} AND s.created_at >= {}",
+            at(IDLE),
+            at(LIFETIME)
+        ))
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        let Some((id, username, role, must_change_password)) = row else {
+            return Ok(None);
+        };
+        sqlx::query(&format!(
+            "UPDATE user_sessions SET last_seen = {} WHERE sid = ? AND last_seen < {}",
+            at("+0 seconds"),
+            at(TOUCH)
+        ))
+        .bind(sid)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(Some(SessionUser {
+            id,
+            username,
+            role: Role::parse(&role).unwrap_or_default(),
+            must_change_password,
+        }))
+    }
+
+    async fn forget_session(&self, sid: &str) -> Result<(), ApiError> {
+        sqlx::query("DELETE FROM user_sessions WHERE sid = ?")
+            .bind(sid)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn sessions(
+        &self,
+        user_id: i64,
+        sid: Option<&str>,
+    ) -> Result<Vec<SessionInfo>, ApiError> {
+        let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT rowid, sid, created_at, last_seen, client FROM user_sessions \
+             WHERE user_id = ? AND last_seen >= {} AND created_at >= {} \
+             ORDER BY created_at DESC",
+            at(IDLE),
+            at(LIFETIME)
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, s, created_at, last_seen, client)| SessionInfo {
+                id,
+                current: sid == Some(s.as_str()),
+                created_at,
+                last_seen,
+                client,
+            })
+            .collect())
+    }
+
+    async fn end_session(&self, user_id: i64, id: i64) -> Result<(), ApiError> {
+        let done = sqlx::query("DELETE FROM user_sessions WHERE rowid = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            return Err(ApiError::NotFound(format!("you have no session {id}")));
+        }
+        Ok(())
+    }
+
+    async fn users(&self) -> Result<Vec<UserInfo>, ApiError> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT username, role, disabled, must_change_password, created_at FROM users \
+             ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(rows.into_iter().map(info).collect())
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<UserInfo, ApiError> {
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        if exists.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "a user named {username} exists already"
+            )));
+        }
+        self.insert_user(username, password, role, true)
+            .await
+            .map_err(internal)?;
+        self.user_info(username).await
+    }
+
+    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserInfo, ApiError> {
+        let before = self.user_info(username).await?;
+        let loses_admin = before.role == Role::Admin
+            && !before.disabled
+            && (update.disabled == Some(true) || update.role.is_some_and(|r| r != Role::Admin));
+        if loses_admin {
+            let (others,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?",
+            )
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+            if others == 0 {
+                return Err(ApiError::Conflict(format!(
+                    "{username} is the last admin: make another user admin first"
+                )));
+            }
+        }
+        let hash = match &update.password {
+            Some(p) => {
+                let _permit = self.hashing_slot().await?;
+                Some(hash_password(p.clone()).await.map_err(internal)?)
+            }
+            None => None,
+        };
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        if let Some(role) = update.role {
+            sqlx::query("UPDATE users SET role = ? WHERE username = ?")
+                .bind(role.as_str())
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        if let Some(disabled) = update.disabled {
+            sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+                .bind(disabled)
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        if let Some(hash) = hash {
+            sqlx::query(
+                "UPDATE users SET password_hash = ?, must_change_password = 1 WHERE username = ?",
+            )
+            .bind(hash)
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        }
+        if update.disabled == Some(true) || update.password.is_some() {
+            sqlx::query(
+                "DELETE FROM user_sessions \
+                 WHERE user_id = (SELECT id FROM users WHERE username = ?)",
+            )
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        self.user_info(username).await
+    }
+
+    async fn change_password(
+        &self,
+        user_id: i64,
+        current: &str,
+        new: &str,
+        keep: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .ok_or_else(ApiError::unauthorized)?;
+        if !self.matches(hash, current).await? {
+            return Err(ApiError::BadRequest("the current password is wrong".into()));
+        }
+        let hash = {
+            let _permit = self.hashing_slot().await?;
+            hash_password(new.to_string()).await.map_err(internal)?
+        };
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        sqlx::query("UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        sqlx::query("DELETE FROM user_sessions WHERE user_id = ? AND sid IS NOT ?")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(())
     }
 }

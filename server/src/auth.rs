@@ -4,7 +4,12 @@
 
 use crate::startup::AppState;
 use app::{
-    api::{auth::SessionUser, ssr::USER_KEY, ApiError},
+    api::{
+        access::{self, Access},
+        auth::SessionUser,
+        ssr::{CurrentUser, SID_KEY, USER_KEY},
+        ApiError,
+    },
     backend::{AuditEntry, Outcome},
 };
 use axum::{
@@ -156,12 +161,37 @@ pub async fn gate(
         }
         return with_retry_after(resp);
     }
-    let path = req.uri().path();
-    if is_public(path) {
+    let path = req.uri().path().to_owned();
+    if is_public(&path) {
         return next.run(req).await;
     }
-    match session.get::<SessionUser>(USER_KEY).await {
-        Ok(Some(_)) => with_retry_after(next.run(req).await),
+    let mut req = req;
+    match current_user(&state, &session).await {
+        Ok(Some(current)) => {
+            // Until the password is changed, pages lead to the Account page.
+            let page = !path.starts_with("/api/") && path != "/ws";
+            if current.user.must_change_password && page && path != "/account" {
+                return Redirect::to("/account?must_change=1").into_response();
+            }
+            if !page {
+                if let Some(error) = access_refusal(req.method().as_str(), &path, &current.user) {
+                    state
+                        .services
+                        .audit
+                        .write(AuditEntry {
+                            user: Some(&current.user.username),
+                            client: client.map(|c| c.to_string()).as_deref(),
+                            action: "request",
+                            target: &what,
+                            outcome: Outcome::Refused(error.message()),
+                        })
+                        .await;
+                    return api_error(StatusCode::FORBIDDEN, error);
+                }
+            }
+            req.extensions_mut().insert(current);
+            with_retry_after(next.run(req).await)
+        }
         Ok(None) if path.starts_with("/api/") || path == "/ws" => {
             let mut resp = refuse_as(
                 StatusCode::UNAUTHORIZED,
@@ -178,6 +208,54 @@ pub async fn gate(
             tracing::error!("session store: {e}");
             api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal())
         }
+    }
+}
+
+/// Why `user` may not call `method path` (`app::api::access`), if they may not.
+/// Checked before the request is parsed, so a refused call never reaches the
+/// code behind it; an endpoint without a rule is refused to everyone.
+fn access_refusal(method: &str, path: &str, user: &SessionUser) -> Option<ApiError> {
+    match access::required(method, path) {
+        None => {
+            let endpoint = axum::http::Method::from_bytes(method.as_bytes())
+                .ok()
+                .and_then(|m| leptos::server_fn::axum::get_server_fn_service(path, m))
+                .is_some();
+            endpoint.then(|| {
+                tracing::error!("{method} {path} has no rule in app::api::access: refused");
+                ApiError::Forbidden("this endpoint has no access rule yet".into())
+            })
+        }
+        Some(Access::Public | Access::PasswordChange) => None,
+        Some(Access::Role(_)) if user.must_change_password => Some(ApiError::Forbidden(
+            "change your password first (Account page, or POST /api/me/password)".into(),
+        )),
+        Some(Access::Role(role)) if !user.can(role) => Some(ApiError::Forbidden(format!(
+            "your role ({}) cannot do this; it needs {role}",
+            user.role
+        ))),
+        Some(Access::Role(_)) => None,
+    }
+}
+
+/// The session's user as they are now (role, disabled, session ended…);
+/// `None` when not logged in any more, and then the session is cleared.
+async fn current_user(
+    state: &AppState,
+    session: &tower_sessions::Session,
+) -> Result<Option<CurrentUser>, tower_sessions::session::Error> {
+    let Some(sid) = session.get::<String>(SID_KEY).await? else {
+        return Ok(None);
+    };
+    match state.services.accounts.check_session(&sid).await {
+        Ok(Some(user)) => Ok(Some(CurrentUser { user, sid })),
+        Ok(None) => {
+            session.flush().await?;
+            Ok(None)
+        }
+        Err(_) => Err(tower_sessions::session::Error::Store(
+            tower_sessions::session_store::Error::Backend("the session index".into()),
+        )),
     }
 }
 
@@ -299,10 +377,12 @@ pub struct LoginForm {
 /// answers with a redirect: to `next` when logged in, back to the form when not.
 pub async fn login_form(
     axum::extract::State(state): axum::extract::State<crate::startup::AppState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     session: tower_sessions::Session,
     headers: axum::http::HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
+    let client = Some(client);
     let same_site_fetch =
         headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin");
     let origin_ok = headers.contains_key(header::ORIGIN)
@@ -336,9 +416,20 @@ pub async fn login_form(
         .await
     {
         Ok(Some(user)) => {
+            let client = client.map(|c| c.to_string());
+            let sid = match state
+                .services
+                .accounts
+                .start_session(user.id, client.as_deref())
+                .await
+            {
+                Ok(sid) => sid,
+                Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            };
             let started = async {
                 session.cycle_id().await?;
-                session.insert(USER_KEY, &user).await
+                session.insert(USER_KEY, &user).await?;
+                session.insert(SID_KEY, &sid).await
             }
             .await;
             if let Err(e) = started {

@@ -8,13 +8,14 @@
 //! - `GET /api/volumes/download?host=…&pool=…&name=…` answers the content.
 
 use app::api::{
-    auth::SessionUser,
+    auth::{Role, SessionUser},
     clip,
     size::StorageName,
-    ssr::USER_KEY,
+    ssr::CurrentUser,
     volumes::{VolumeFormat, VolumeSummary},
     ApiError,
 };
+use app::backend::{AuditEntry, Outcome};
 use axum::{
     body::Body,
     extract::{Query, State},
@@ -25,7 +26,6 @@ use axum::{
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
-use tower_sessions::Session;
 
 use crate::{libvirt::storage_volume::UploadInto, startup::AppState};
 
@@ -55,13 +55,36 @@ fn target(q: &VolumeRef) -> String {
     )
 }
 
-async fn user(session: &Session) -> Result<SessionUser, ApiError> {
-    session
-        .get::<SessionUser>(USER_KEY)
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(ApiError::unauthorized)
+/// The gate's user of this request, who must be an operator: volume
+/// contents are guests' disks. A refusal is audited.
+async fn operator(
+    state: &AppState,
+    current: Option<axum::Extension<CurrentUser>>,
+    action: &str,
+    target: &str,
+) -> Result<SessionUser, ApiError> {
+    let Some(axum::Extension(CurrentUser { user, .. })) = current else {
+        return Err(ApiError::unauthorized());
+    };
+    if user.must_change_password || !user.can(Role::Operator) {
+        let error = ApiError::Forbidden(format!(
+            "your role ({}) cannot do this; it needs operator",
+            user.role
+        ));
+        state
+            .services
+            .audit
+            .write(AuditEntry {
+                user: Some(&user.username),
+                client: None,
+                action,
+                target,
+                outcome: Outcome::Refused(error.message()),
+            })
+            .await;
+        return Err(error);
+    }
+    Ok(user)
 }
 
 fn names(q: &VolumeRef) -> Result<(StorageName, StorageName), ApiError> {
@@ -73,12 +96,12 @@ fn names(q: &VolumeRef) -> Result<(StorageName, StorageName), ApiError> {
 
 pub async fn upload(
     State(state): State<AppState>,
-    session: Session,
+    current: Option<axum::Extension<CurrentUser>>,
     Query(q): Query<VolumeRef>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let user = match user(&session).await {
+    let user = match operator(&state, current, "volume.upload", &target(&q)).await {
         Ok(u) => u,
         Err(e) => return error_response(e),
     };
@@ -172,10 +195,10 @@ async fn run_upload(
 
 pub async fn download(
     State(state): State<AppState>,
-    session: Session,
+    current: Option<axum::Extension<CurrentUser>>,
     Query(q): Query<VolumeRef>,
 ) -> Response {
-    let user = match user(&session).await {
+    let user = match operator(&state, current, "volume.download", &target(&q)).await {
         Ok(u) => u,
         Err(e) => return error_response(e),
     };

@@ -4,7 +4,6 @@
 use app::api::{
     auth::SessionUser,
     events::{ServerEvent, SESSION_ENDED},
-    ssr::USER_KEY,
     ApiError,
 };
 use axum::{
@@ -20,15 +19,16 @@ use std::time::Duration;
 
 use axum::extract::ws::CloseFrame;
 use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
 use tokio::sync::broadcast;
-use tower_sessions::{session::Id, Session, SessionStore};
-use tower_sessions_sqlx_store::SqliteStore;
+
+use app::{api::ssr::CurrentUser, backend::Accounts};
 
 use crate::startup::AppState;
 
 pub async fn handler(
     ws: WebSocketUpgrade,
-    session: Session,
+    current: Option<axum::Extension<CurrentUser>>,
     headers: axum::http::HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
@@ -37,27 +37,28 @@ pub async fn handler(
         let error = ApiError::Unauthorized("this socket is only for virtdeck's own pages".into());
         return (StatusCode::FORBIDDEN, Json(error)).into_response();
     }
-    let (user, id) = match (session.get::<SessionUser>(USER_KEY).await, session.id()) {
-        (Ok(Some(user)), Some(id)) => (user, id),
-        _ => return (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response(),
+    // The gate found the session's user (and refused a request without one).
+    let Some(axum::Extension(CurrentUser { user, sid })) = current else {
+        return (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response();
     };
     let events = state.events.subscribe();
-    let store = state.sessions.clone();
-    ws.on_upgrade(move |socket| serve(socket, user, events, store, id))
+    let accounts = state.services.accounts.clone();
+    ws.on_upgrade(move |socket| serve(socket, user, events, accounts, sid))
 }
 
 /// How often an open socket checks that its session still exists.
 const SESSION_CHECK: Duration = Duration::from_secs(2);
 
-/// Resolves when the session `id` is gone from the store or has no user.
-async fn session_ended(store: SqliteStore, id: Id) {
+/// Resolves when session `sid` has ended: logout, expiry, ended from the
+/// Account page, a disabled user or a changed password.
+async fn session_ended(accounts: Arc<dyn Accounts>, sid: String) {
     loop {
         tokio::time::sleep(SESSION_CHECK).await;
-        match store.load(&id).await {
-            Ok(Some(record)) if record.data.contains_key(USER_KEY) => {}
-            Ok(_) => return,
-            // A store hiccup is not the end of the session.
-            Err(e) => tracing::warn!("session store: {e}"),
+        match accounts.check_session(&sid).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            // A database hiccup is not the end of the session.
+            Err(e) => tracing::warn!("session index: {e}"),
         }
     }
 }
@@ -66,13 +67,13 @@ async fn serve(
     socket: WebSocket,
     user: SessionUser,
     mut events: broadcast::Receiver<ServerEvent>,
-    store: SqliteStore,
-    id: Id,
+    accounts: Arc<dyn Accounts>,
+    sid: String,
 ) {
     let (sender, mut receiver) = socket.split();
     let sender = std::sync::Arc::new(tokio::sync::Mutex::new(sender));
     let closer = sender.clone();
-    let mut ended = tokio::spawn(session_ended(store, id));
+    let mut ended = tokio::spawn(session_ended(accounts, sid));
     let mut send_task = tokio::spawn(async move {
         let mut sender = sender.lock().await;
         let sender = &mut *sender;

@@ -6,11 +6,70 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 
-/// The logged-in user, as stored in the session and shown in the UI.
+/// What a user may do. Ordered: each role can do everything of the ones
+/// before it.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything but host URIs; changes nothing.
+    #[default]
+    Viewer,
+    /// Guest, storage and migration actions.
+    Operator,
+    /// Everything, including users and the audit log.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role, ApiError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{:?} is not a role: use admin, operator or viewer",
+                    super::clip(s)
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The logged-in user, as shown in the UI. The role and the forced password
+/// change are read from the database at every request, so that a change by
+/// an admin applies at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
     pub id: i64,
     pub username: String,
+    #[serde(default)]
+    pub role: Role,
+    /// The password must be changed before anything else can be done.
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+impl SessionUser {
+    pub fn can(&self, role: Role) -> bool {
+        self.role >= role
+    }
 }
 
 /// Where to go after logging in: `next` when it is a path on this site, else
@@ -91,7 +150,7 @@ pub async fn login(username: String, password: String) -> Result<SessionUser, Ap
                     .await;
                 return Err(ApiError::Unauthorized("wrong username or password".into()));
             };
-            ssr::start_session(&user).await?;
+            ssr::start_session(&services, &user, client.as_deref()).await?;
             services
                 .audit
                 .write(AuditEntry {
@@ -115,7 +174,7 @@ pub async fn logout() -> Result<(), ApiError> {
     ssr::respond(
         async {
             let services = ssr::services()?;
-            if let Some(user) = ssr::end_session().await? {
+            if let Some(user) = ssr::end_session(&services).await? {
                 services
                     .audit
                     .record(
@@ -135,7 +194,7 @@ pub async fn logout() -> Result<(), ApiError> {
 /// The user of this session.
 #[server(prefix = "/api", endpoint = "me", input = GetUrl)]
 pub async fn current_user() -> Result<SessionUser, ApiError> {
-    super::ssr::authorized(|ctx| async move { Ok(ctx.user) }).await
+    super::ssr::authorized_for_password_change(|ctx| async move { Ok(ctx.user) }).await
 }
 
 #[cfg(test)]

@@ -336,7 +336,7 @@ pub async fn guest_action(
     action: String,
 ) -> Result<GuestSummary, ApiError> {
     use super::clip;
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let result = async {
             let action: GuestAction = action.parse()?;
             validate_uuid(&uuid)?;

@@ -24,7 +24,8 @@ pub enum HostState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostSummary {
     pub name: String,
-    pub uri: String,
+    /// `null` for viewers: a URI may carry user names and key file paths.
+    pub uri: Option<String>,
     pub connected: bool,
     /// Why the host is unreachable, in libvirt's words (the last error).
     pub error: Option<String>,
@@ -46,5 +47,15 @@ pub struct HostSummary {
 /// what virtdeck knows: an unreachable or hanging host never holds it up.
 #[server(prefix = "/api", endpoint = "hosts", input = GetUrl)]
 pub async fn list_hosts() -> Result<Vec<HostSummary>, ApiError> {
-    super::ssr::authorized(|ctx| async move { Ok(ctx.services.fleet.hosts().await) }).await
+    use super::auth::Role;
+    super::ssr::authorized(|ctx| async move {
+        let mut hosts = ctx.services.fleet.hosts().await;
+        if !ctx.user.can(Role::Operator) {
+            for h in &mut hosts {
+                h.uri = None;
+            }
+        }
+        Ok(hosts)
+    })
+    .await
 }

@@ -463,7 +463,7 @@ fn target(spec_host: &str, uuid: &str, destination: &str) -> String {
 pub async fn preflight(
     #[server(flatten)] request: MigrationRequest,
 ) -> Result<Preflight, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let spec = request.validate()?;
         Ok(ctx.services.migrations.preflight(&spec).await)
     })
@@ -482,7 +482,7 @@ pub struct Started {
 pub async fn start_migration(
     #[server(flatten)] request: MigrationRequest,
 ) -> Result<Started, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let result = async {
             let spec = request.validate()?;
             ctx.services
@@ -531,7 +531,7 @@ pub async fn list_migrations(
 /// Cancels a running migration: the guest keeps running on the source.
 #[server(name = CancelMigration, prefix = "/api", endpoint = "migrations/cancel", input = Json)]
 pub async fn cancel_migration(id: String) -> Result<MigrationJob, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let result = async {
             validate_job_id(&id)?;
             ctx.services.migrations.cancel(&id).await
@@ -554,7 +554,7 @@ pub async fn tune_migration(
     id: String,
     #[server(flatten)] tuning: Tuning,
 ) -> Result<MigrationJob, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let result = async {
             validate_job_id(&id)?;
             tuning.validate()?;

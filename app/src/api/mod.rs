@@ -4,6 +4,7 @@
 //! Server functions stay thin: authorize, call the backend from `Services`,
 //! write the audit log for mutations, map errors.
 
+pub mod access;
 pub mod auth;
 mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod pools;
 pub mod size;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod users;
 pub mod volumes;
 
 pub use error::ApiError;

@@ -1077,7 +1077,7 @@ pub async fn pool_types(host: String) -> Result<PoolTypes, ApiError> {
 pub async fn scan_pool_sources(
     #[server(flatten)] request: ScanRequest,
 ) -> Result<Vec<PoolSource>, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let spec = request.validate()?;
         let spec = ScanSpec {
             initiator_iqn: spec
@@ -1093,7 +1093,7 @@ pub async fn scan_pool_sources(
 /// Defines, builds and starts a pool on one or several hosts.
 #[server(prefix = "/api", endpoint = "pools", input = Json)]
 pub async fn create_pool(#[server(flatten)] request: NewPool) -> Result<CreatedPools, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let target = |host: &str| format!("pool {} on host {}", clip(&request.name), clip(host));
         let checked = request
             .target_hosts()
@@ -1164,7 +1164,7 @@ pub async fn pool_action(
     action: String,
     #[server(default)] delete_storage: bool,
 ) -> Result<Option<PoolSummary>, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let result = async {
             let action = PoolAction::parse(&action)?;
             let name = StorageName::parse("pool name", &pool)?;

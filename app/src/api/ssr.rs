@@ -8,11 +8,25 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use tower_sessions::Session;
 
-use super::{auth::SessionUser, ApiError};
+use super::{
+    auth::{Role, SessionUser},
+    ApiError,
+};
 use crate::backend::{AuditEntry, Outcome, Services};
 
 /// The session key under which the logged-in user is stored.
 pub const USER_KEY: &str = "user";
+/// The session key of the session's row in virtdeck's own session index.
+pub const SID_KEY: &str = "sid";
+
+/// The user of this request as the gate found them, fresh from the database
+/// (role, disabled, forced password change), put into the request's
+/// extensions by the gate.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: SessionUser,
+    pub sid: String,
+}
 
 /// What an authorized server function gets to work with.
 pub struct Ctx {
@@ -20,6 +34,8 @@ pub struct Ctx {
     pub services: Services,
     /// The client's address, for the audit log.
     pub client: Option<String>,
+    /// This session's id in the session index.
+    pub sid: Option<String>,
 }
 
 impl Ctx {
@@ -52,8 +68,66 @@ pub async fn client_address() -> Option<String> {
         .map(|axum::extract::ConnectInfo(addr)| addr.to_string())
 }
 
-/// Runs `f` for a logged-in user; refuses with 401 otherwise.
+/// `METHOD /path` of the current request, for the audit log.
+fn request_line() -> String {
+    use_context::<axum::http::request::Parts>()
+        .map(|p| format!("{} {}", p.method, super::clip(p.uri.path())))
+        .unwrap_or_default()
+}
+
+/// The logged-in user of this request, as they are now.
+pub async fn current(services: &Services) -> Result<Option<CurrentUser>, ApiError> {
+    if let Some(found) = use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<CurrentUser>().cloned())
+    {
+        return Ok(Some(found));
+    }
+    // Not through the gate (it always runs in the server): ask the index.
+    let session = session().await?;
+    let Some(sid) = session
+        .get::<String>(SID_KEY)
+        .await
+        .map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    Ok(services
+        .accounts
+        .check_session(&sid)
+        .await?
+        .map(|user| CurrentUser { user, sid }))
+}
+
+/// Runs `f` for any logged-in user; refuses with 401 otherwise.
 pub async fn authorized<T, F, Fut>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    authorized_as(Role::Viewer, f).await
+}
+
+/// Runs `f` for a user whose role is at least `role`: 401 without a session,
+/// 403 (audited) for a lower role or while the password must be changed.
+pub async fn authorized_as<T, F, Fut>(role: Role, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    check(role, true, f).await
+}
+
+/// Like `authorized`, also while the password must be changed: what the
+/// password change itself needs.
+pub async fn authorized_for_password_change<T, F, Fut>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    check(Role::Viewer, false, f).await
+}
+
+async fn check<T, F, Fut>(role: Role, password_ok: bool, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
@@ -61,12 +135,40 @@ where
     respond(
         async {
             let services = services()?;
-            let user = session_user().await?.ok_or_else(ApiError::unauthorized)?;
+            let CurrentUser { user, sid } = current(&services)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
             let client = client_address().await;
+            let refusal = if password_ok && user.must_change_password {
+                Some(ApiError::Forbidden(
+                    "change your password first (Account page, or POST /api/me/password)".into(),
+                ))
+            } else if !user.can(role) {
+                Some(ApiError::Forbidden(format!(
+                    "your role ({}) cannot do this; it needs {role}",
+                    user.role
+                )))
+            } else {
+                None
+            };
+            if let Some(error) = refusal {
+                services
+                    .audit
+                    .write(AuditEntry {
+                        user: Some(&user.username),
+                        client: client.as_deref(),
+                        action: "request",
+                        target: &request_line(),
+                        outcome: Outcome::Refused(error.message()),
+                    })
+                    .await;
+                return Err(error);
+            }
             f(Ctx {
                 user,
                 services,
                 client,
+                sid: Some(sid),
             })
             .await
         }
@@ -109,29 +211,37 @@ fn session_error(e: tower_sessions::session::Error) -> ApiError {
     ApiError::internal()
 }
 
-/// The user of the current session, if any.
-pub async fn session_user() -> Result<Option<SessionUser>, ApiError> {
-    session()
-        .await?
-        .get::<SessionUser>(USER_KEY)
-        .await
-        .map_err(session_error)
-}
-
-/// Logs `user` in: a new session id (no fixation), then the user.
-pub async fn start_session(user: &SessionUser) -> Result<(), ApiError> {
+/// Logs `user` in: a new session id (no fixation), a new row in the session
+/// index, then the user.
+pub async fn start_session(
+    services: &Services,
+    user: &SessionUser,
+    client: Option<&str>,
+) -> Result<(), ApiError> {
+    let sid = services.accounts.start_session(user.id, client).await?;
     let session = session().await?;
     session.cycle_id().await.map_err(session_error)?;
-    session.insert(USER_KEY, user).await.map_err(session_error)
+    session
+        .insert(USER_KEY, user)
+        .await
+        .map_err(session_error)?;
+    session.insert(SID_KEY, &sid).await.map_err(session_error)
 }
 
 /// Ends the session; returns who was logged in.
-pub async fn end_session() -> Result<Option<SessionUser>, ApiError> {
+pub async fn end_session(services: &Services) -> Result<Option<SessionUser>, ApiError> {
     let session = session().await?;
     let user = session
         .get::<SessionUser>(USER_KEY)
         .await
         .map_err(session_error)?;
+    if let Some(sid) = session
+        .get::<String>(SID_KEY)
+        .await
+        .map_err(session_error)?
+    {
+        services.accounts.forget_session(&sid).await?;
+    }
     session.flush().await.map_err(session_error)?;
     Ok(user)
 }

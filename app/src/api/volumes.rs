@@ -330,7 +330,7 @@ pub async fn create_volume(
     #[server(default)] capacity: SizeArg,
     #[server(default)] allocation: SizeArg,
 ) -> Result<VolumeSummary, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let result = async {
             let pool = StorageName::parse("pool name", &pool)?;
             let spec = validate_new_volume(&name, format.as_deref(), &capacity, &allocation)?;
@@ -362,7 +362,7 @@ pub async fn volume_action(
     #[server(default)] capacity: SizeArg,
     #[server(default)] new_name: Option<String>,
 ) -> Result<Option<VolumeSummary>, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let op = VolumeOp::parse(&action, &capacity, new_name.as_deref());
         let result = async {
             let op = op.clone()?;

@@ -62,6 +62,9 @@ pub fn Prompt(
     /// The input's label.
     label: String,
     #[prop(optional)] initial: String,
+    /// The input's type (`text` unless given, e.g. `password`).
+    #[prop(optional)]
+    input_type: Option<&'static str>,
     confirm_label: String,
     /// `Err(reason)` while the value is not acceptable.
     check: Callback<String, Result<(), String>>,
@@ -103,6 +106,7 @@ pub fn Prompt(
                     {label}
                     <input
                         node_ref=input_ref
+                        type=input_type.unwrap_or("text")
                         autocomplete="off"
                         prop:value=move || value.get()
                         on:input=move |ev| value.set(event_target_value(&ev))

@@ -285,7 +285,7 @@ fn Controls(job: RwSignal<MigrationJob>) -> impl IntoView {
         })
     };
     view! {
-        <div class="controls">
+        <div class="controls needs-operator">
             <div class="control-row">
                 <label>
                     "Bandwidth (MiB/s)"

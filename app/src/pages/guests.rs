@@ -590,7 +590,7 @@ fn GuestRow(
             <td data-label="State" class="state"><StateBadge state=guest.state />{moving_badge}</td>
             <td data-label="vCPUs" class="num">{guest.vcpus}</td>
             <td data-label="Memory" class="num">{format::kib(guest.memory_kib)}</td>
-            <td data-label="Actions" class="actions">
+            <td data-label="Actions" class="actions needs-operator">
                 {buttons}
                 {move || can_migrate.get().then(|| migrate_button.clone())}
             </td>

@@ -83,7 +83,7 @@ fn HostCard(host: HostSummary) -> impl IntoView {
                 <h2>{host.name.clone()}</h2>
                 <span class=format!("badge {badge}")>{status.clone()}</span>
             </header>
-            <p class="uri"><code>{host.uri.clone()}</code></p>
+            {host.uri.clone().map(|uri| view! { <p class="uri"><code>{uri}</code></p> })}
             {host.error.clone().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
             <dl>
                 <dt>{format!("{} since", host.state)}</dt>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 use crate::{
-    api::auth::{current_user, Logout},
+    api::auth::{current_user, Logout, Role},
     components::live::provide_server_events,
 };
 
@@ -30,13 +30,28 @@ pub fn Layout() -> impl IntoView {
                 <A href="/hosts">"Hosts"</A>
                 <A href="/storage">"Storage"</A>
                 <A href="/migrations">"Migrations"</A>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        me.get()
+                            .and_then(|r| r.ok())
+                            .filter(|u| u.can(Role::Admin))
+                            .map(|_| view! { <A href="/users">"Users"</A> })
+                    }}
+                </Suspense>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>
                     {move || {
                         me.get()
                             .and_then(|r| r.ok())
-                            .map(|u| view! { <span class="user" title="Logged in as">{u.username}</span> })
+                            .map(|u| {
+                                view! {
+                                    <a class="user" href="/account" title="Your account and sessions">
+                                        <span class="name">{u.username}</span>
+                                        <span class="role">{u.role.as_str()}</span>
+                                    </a>
+                                }
+                            })
                     }}
                 </Suspense>
                 <button
@@ -49,6 +64,15 @@ pub fn Layout() -> impl IntoView {
                 </button>
             </div>
         </header>
-        <Outlet />
+        // What the role cannot do is hidden (`.needs-operator`); the server
+        // refuses it anyway. Unknown until the user is read: hidden.
+        <div
+            class="app"
+            data-role=move || {
+                me.get().and_then(|r| r.ok()).map(|u| u.role.as_str()).unwrap_or("")
+            }
+        >
+            <Outlet />
+        </div>
     }
 }

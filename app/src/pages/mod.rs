@@ -1,5 +1,6 @@
 //! One module per page; each page reads the API through its server functions.
 
+pub mod account;
 pub mod guests;
 pub mod hosts;
 pub mod layout;
@@ -7,3 +8,4 @@ pub mod login;
 pub mod migrations;
 pub mod not_found;
 pub mod storage;
+pub mod users;

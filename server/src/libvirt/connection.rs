@@ -158,7 +158,7 @@ impl HostConnection {
         let connected = link.state == HostState::Connected;
         HostSummary {
             name: self.name.clone(),
-            uri: self.uri.clone(),
+            uri: Some(self.uri.clone()),
             connected,
             error: (!connected).then(|| link.error.clone()).flatten(),
             arch: facts.arch,

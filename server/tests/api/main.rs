@@ -9,5 +9,6 @@ mod http;
 mod lab;
 mod lab_migration;
 mod lab_storage;
+mod roles;
 mod security;
 mod storage;

@@ -178,7 +178,7 @@ fn PoolList(pools: Vec<PoolSummary>, hosts: Vec<HostSummary>) -> impl IntoView {
                 }
             })
             .collect_view()}
-        <div class="toolbar">
+        <div class="toolbar needs-operator">
             <button
                 aria-expanded=move || show_form.get().to_string()
                 on:click=move |_| show_form.update(|s| *s = !*s)
@@ -374,7 +374,7 @@ fn PoolRow(
                 {(!source.is_empty()).then(|| view! { <code class="source" title="Source">{source}</code> })}
             </td>
             <td data-label="Volumes" class="num">{volumes}</td>
-            <td data-label="Actions" class="actions">{buttons.into_any()}</td>
+            <td data-label="Actions" class="actions needs-operator">{buttons.into_any()}</td>
         </tr>
     }
     .into_any()

@@ -376,7 +376,7 @@ fn VolumeRow(
             <td data-label="Capacity" class="num">{human_bytes(v.capacity)}</td>
             <td data-label="Allocated" class="num">{human_bytes(v.allocation)}</td>
             <td data-label="Used by" class="users">{users}</td>
-            <td data-label="Actions" class="actions">
+            <td data-label="Actions" class="actions needs-operator">
                 {manageable.then(|| view! {
                     <a class="button small secondary" href=href.clone() download=v.name.clone()>"Download"</a>
                     <button class="small" disabled=running title=running.then_some(busy_reason) aria-label=format!("Resize {}", v.name) on:click=open(Dialog::Resize(v.clone()))>"Resize"</button>
@@ -480,7 +480,7 @@ fn NewVolume(pool: PoolSummary, on_done: Callback<Notice>) -> impl IntoView {
         Err(e) => e.to_string(),
     };
     view! {
-        <form class="panel" on:submit=submit aria-label="New volume">
+        <form class="panel needs-operator" on:submit=submit aria-label="New volume">
             <h2>"New volume"</h2>
             <div class="grid">
                 <label>
@@ -627,7 +627,7 @@ fn UploadVolume(pool: PoolSummary, on_done: Callback<Notice>) -> impl IntoView {
         })
     };
     view! {
-        <form class="panel" on:submit=submit aria-label="Upload a file">
+        <form class="panel needs-operator" on:submit=submit aria-label="Upload a file">
             <h2>"Upload a file"</h2>
             <p class="help">"An ISO image or a disk image from this computer becomes a new volume of the same size, streamed to the host as it is read."</p>
             <label>

@@ -1,0 +1,48 @@
+//! Who may call what: the one table of the API's access rules, enforced by
+//! the server's gate before a request is even parsed (and again by each
+//! server function). An endpoint missing here is refused to everyone.
+
+use super::auth::Role as R;
+
+/// What an endpoint needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No session needed (logging in).
+    Public,
+    /// A session whose user has at least this role.
+    Role(R),
+    /// Any session, also one whose password must be changed first.
+    PasswordChange,
+}
+
+/// The rule for `method path`; `None` for an endpoint without one.
+pub fn required(method: &str, path: &str) -> Option<Access> {
+    use Access::*;
+    Some(match (method, path) {
+        ("POST", "/api/login") => Public,
+        ("GET", "/api/me" | "/api/me/sessions")
+        | ("POST", "/api/me/password" | "/api/me/sessions/end" | "/api/logout") => PasswordChange,
+        (
+            "GET",
+            "/api/guests" | "/api/guests/counts" | "/api/hosts" | "/api/pools" | "/api/pools/types"
+            | "/api/volumes" | "/api/volumes/page" | "/api/migrations" | "/ws",
+        ) => Role(R::Viewer),
+        (
+            "POST",
+            "/api/guests/action"
+            | "/api/migrations/preflight"
+            | "/api/migrations"
+            | "/api/migrations/cancel"
+            | "/api/migrations/tune"
+            | "/api/pools/scan"
+            | "/api/pools"
+            | "/api/pools/action"
+            | "/api/volumes"
+            | "/api/volumes/action"
+            | "/api/volumes/upload",
+        ) => Role(R::Operator),
+        ("PUT", "/api/volumes/upload") | ("GET", "/api/volumes/download") => Role(R::Operator),
+        ("GET", "/api/users") | ("POST", "/api/users" | "/api/users/update") => Role(R::Admin),
+        _ => return None,
+    })
+}

@@ -1,0 +1,228 @@
+//! Users, roles, passwords and one's own sessions:
+//! `GET/POST /api/users`, `POST /api/users/update` (admin);
+//! `POST /api/me/password`, `GET /api/me/sessions`, `POST /api/me/sessions/end`
+//! (every user, for themselves).
+
+use leptos::server;
+use leptos::server_fn::codec::{GetUrl, Json};
+use serde::{Deserialize, Serialize};
+
+use super::{auth::Role, ApiError};
+
+/// A user as the users page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// One login session of the current user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// A number that names the session (not its secret).
+    pub id: i64,
+    pub created_at: String,
+    pub last_seen: String,
+    pub client: Option<String>,
+    /// The session this request comes from.
+    pub current: bool,
+}
+
+/// A change to a user; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUpdate {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// A new password, set by an admin: the user must change it at next login.
+    pub password: Option<String>,
+}
+
+/// User names: 1–64 letters, digits, `.`, `_`, `-`.
+pub fn validate_username(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{:?} is not a user name: use 1 to 64 letters, digits, '.', '_' or '-'",
+            super::clip(name)
+        )))
+    }
+}
+
+/// Passwords: at least 12 characters, at most 1024 bytes, not the user name.
+pub fn validate_password(username: &str, password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 12 {
+        return Err(ApiError::BadRequest(
+            "the password must have at least 12 characters".into(),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(ApiError::BadRequest(
+            "the password must have at most 1024 bytes".into(),
+        ));
+    }
+    if password.trim().eq_ignore_ascii_case(username) {
+        return Err(ApiError::BadRequest(
+            "the password must not be the user name".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Every user (admin).
+#[server(prefix = "/api", endpoint = "users", input = GetUrl)]
+pub async fn list_users() -> Result<Vec<UserInfo>, ApiError> {
+    super::ssr::authorized_as(Role::Admin, |ctx| async move {
+        ctx.services.accounts.users().await
+    })
+    .await
+}
+
+/// Creates a user (admin). They must change the password at first login.
+#[server(name = CreateUser, prefix = "/api", endpoint = "users", input = Json)]
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+) -> Result<UserInfo, ApiError> {
+    super::ssr::authorized_as(Role::Admin, |ctx| async move {
+        let result = async {
+            validate_username(&username)?;
+            let role = Role::parse(&role)?;
+            validate_password(&username, &password)?;
+            ctx.services
+                .accounts
+                .create_user(&username, &password, role)
+                .await
+        }
+        .await;
+        let target = format!("user {}", super::clip(&username));
+        ctx.audit("user.create", &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// Changes a user's role, disables or enables them, or resets their password
+/// (admin). Disabling or a new password ends the user's sessions.
+#[server(name = UpdateUser, prefix = "/api", endpoint = "users/update", input = Json)]
+pub async fn update_user(
+    username: String,
+    #[server(default)] role: Option<String>,
+    #[server(default)] disabled: Option<bool>,
+    #[server(default)] password: Option<String>,
+) -> Result<UserInfo, ApiError> {
+    super::ssr::authorized_as(Role::Admin, |ctx| async move {
+        let result = async {
+            validate_username(&username)?;
+            let role = role.as_deref().map(Role::parse).transpose()?;
+            if let Some(p) = &password {
+                validate_password(&username, p)?;
+            }
+            if role.is_none() && disabled.is_none() && password.is_none() {
+                return Err(ApiError::BadRequest(
+                    "nothing to change: give role, disabled or password".into(),
+                ));
+            }
+            if username == ctx.user.username
+                && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin))
+            {
+                return Err(ApiError::Conflict(
+                    "you cannot disable yourself or take away your own admin role".into(),
+                ));
+            }
+            let update = UserUpdate {
+                role,
+                disabled,
+                password: password.clone(),
+            };
+            ctx.services.accounts.update_user(&username, &update).await
+        }
+        .await;
+        let what = match (&role, disabled, password.is_some()) {
+            (_, Some(true), _) => "user.disable",
+            (_, Some(false), _) => "user.enable",
+            (Some(_), _, _) => "user.role",
+            _ => "user.password",
+        };
+        let target = format!("user {}", super::clip(&username));
+        ctx.audit(what, &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// Changes one's own password (the current one is required); ends one's
+/// other sessions.
+#[server(name = ChangePassword, prefix = "/api", endpoint = "me/password", input = Json)]
+pub async fn change_password(current: String, new: String) -> Result<(), ApiError> {
+    super::ssr::authorized_for_password_change(|ctx| async move {
+        let result = async {
+            validate_password(&ctx.user.username, &new)?;
+            if current == new {
+                return Err(ApiError::BadRequest(
+                    "the new password must differ from the current one".into(),
+                ));
+            }
+            ctx.services
+                .accounts
+                .change_password(ctx.user.id, &current, &new, ctx.sid.as_deref())
+                .await
+        }
+        .await;
+        let target = format!("user {}", ctx.user.username);
+        ctx.audit("user.password", &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// One's own sessions, newest first.
+#[server(name = MySessions, prefix = "/api", endpoint = "me/sessions", input = GetUrl)]
+pub async fn my_sessions() -> Result<Vec<SessionInfo>, ApiError> {
+    super::ssr::authorized_for_password_change(|ctx| async move {
+        ctx.services
+            .accounts
+            .sessions(ctx.user.id, ctx.sid.as_deref())
+            .await
+    })
+    .await
+}
+
+/// Ends one of one's own sessions (its pages go to the login page).
+#[server(name = EndSession, prefix = "/api", endpoint = "me/sessions/end", input = Json)]
+pub async fn end_session(id: i64) -> Result<(), ApiError> {
+    super::ssr::authorized_for_password_change(|ctx| async move {
+        let result = ctx.services.accounts.end_session(ctx.user.id, id).await;
+        let target = format!("session {id} of user {}", ctx.user.username);
+        ctx.audit("session.end", &target, &result).await;
+        result
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_passwords_are_checked() {
+        assert!(validate_username("ops.team-1").is_ok());
+        for bad in ["", "a b", "<x>", "ü", &"x".repeat(65)] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+        assert!(validate_password("alice", "correct horse battery").is_ok());
+        assert!(validate_password("alice", "short").is_err());
+        assert!(validate_password("alice-in-wonderland", "ALICE-IN-WONDERLAND").is_err());
+        assert!(validate_password("alice", &"x".repeat(1025)).is_err());
+    }
+}

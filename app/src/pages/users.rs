@@ -1,0 +1,190 @@
+//! The users page (admins): create users, change their role, disable or
+//! enable them, reset a password. A new or reset password must be changed by
+//! its user at the next login; disabling ends the user's sessions at once.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    api::{
+        auth::Role,
+        users::{
+            list_users, validate_password, validate_username, CreateUser, UpdateUser, UserInfo,
+        },
+        ApiError,
+    },
+    components::{confirm::Prompt, ErrorNotice},
+};
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let update = ServerAction::<UpdateUser>::new();
+    let users = Resource::new(
+        move || (create.version().get(), update.version().get()),
+        |_| list_users(),
+    );
+    let notice = RwSignal::new(None::<Result<String, ApiError>>);
+    Effect::new(move |_| match update.value().get() {
+        Some(Ok(u)) => notice.set(Some(Ok(format!(
+            "{} is now {}{}.",
+            u.username,
+            u.role,
+            if u.disabled { ", disabled" } else { "" }
+        )))),
+        Some(Err(e)) => notice.set(Some(Err(e))),
+        None => {}
+    });
+    let resetting = RwSignal::new(None::<String>);
+    view! {
+        <Title text="Users" />
+        <main class="page">
+            <h1>"Users"</h1>
+            <p class="muted">
+                "Viewers read everything except host addresses; operators also act on guests, storage and migrations; admins also manage users."
+            </p>
+            {move || notice.get().map(|n| match n {
+                Ok(text) => view! { <div class="notice ok" role="status">{text}</div> }.into_any(),
+                Err(error) => view! { <ErrorNotice error /> }.into_any(),
+            })}
+            <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+                {move || users.get().map(|r| match r {
+                    Ok(list) => view! { <UserTable list update resetting /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                })}
+            </Transition>
+            <NewUser create />
+            {move || resetting.get().map(|username| {
+                let name = username.clone();
+                view! {
+                    <Prompt
+                        title=format!("New password for {username}")
+                        detail="Their sessions end now; they must choose their own password at their next login.".to_string()
+                        label="Password".to_string()
+                        confirm_label="Set password".to_string()
+                        input_type="password"
+                        check=Callback::new(move |p: String| validate_password(&name, &p).map_err(|e| e.message().to_string()))
+                        on_confirm=Callback::new(move |password: String| {
+                            update.dispatch(UpdateUser { username: username.clone(), role: None, disabled: None, password: Some(password) });
+                            resetting.set(None);
+                        })
+                        on_cancel=Callback::new(move |_| resetting.set(None))
+                    />
+                }
+            })}
+        </main>
+    }
+}
+
+#[component]
+fn UserTable(
+    list: Vec<UserInfo>,
+    update: ServerAction<UpdateUser>,
+    resetting: RwSignal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <table class="data users">
+            <thead><tr>
+                <th scope="col">"User"</th>
+                <th scope="col">"Role"</th>
+                <th scope="col">"State"</th>
+                <th scope="col"><span class="sr-only">"Actions"</span></th>
+            </tr></thead>
+            <tbody>
+                {list.into_iter().map(|u| {
+                    let name = u.username.clone();
+                    let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+                    let disabled = u.disabled;
+                    view! {
+                        <tr data-user=name.clone()>
+                            <th scope="row">{name.clone()}</th>
+                            <td data-label="Role">
+                                <select aria-label=format!("Role of {name}") on:change=move |ev| {
+                                    update.dispatch(UpdateUser { username: n1.clone(), role: Some(event_target_value(&ev)), disabled: None, password: None });
+                                }>
+                                    {Role::ALL.into_iter().map(|r| view! {
+                                        <option value=r.as_str() selected=r == u.role>{r.as_str()}</option>
+                                    }).collect_view()}
+                                </select>
+                            </td>
+                            <td data-label="State">
+                                {if disabled { "disabled" } else if u.must_change_password { "must change password" } else { "active" }}
+                            </td>
+                            <td class="actions">
+                                <button class="small secondary" on:click=move |_| {
+                                    update.dispatch(UpdateUser { username: n2.clone(), role: None, disabled: Some(!disabled), password: None });
+                                }>{if disabled { "Enable" } else { "Disable" }}</button>
+                                <button class="small secondary" on:click=move |_| resetting.set(Some(n3.clone()))>
+                                    "Reset password"
+                                </button>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let role = RwSignal::new("operator".to_string());
+    let problem = move || {
+        let (u, p) = (username.get(), password.get());
+        if u.is_empty() || p.is_empty() {
+            return None;
+        }
+        validate_username(&u)
+            .and_then(|_| validate_password(&u, &p))
+            .err()
+            .map(|e| e.message().to_string())
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            username.set(String::new());
+            password.set(String::new());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        create.dispatch(CreateUser {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+            role: role.get_untracked(),
+        });
+    };
+    view! {
+        <form class="panel narrow" on:submit=submit aria-label="New user">
+            <h2>"New user"</h2>
+            <label>
+                "User name"
+                <input name="username" autocomplete="off" required
+                    prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
+            </label>
+            <label>
+                "First password (they change it at their first login)"
+                <input type="password" name="password" autocomplete="new-password" required minlength="12"
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
+            </label>
+            <label>
+                "Role"
+                <select name="role" on:change=move |ev| role.set(event_target_value(&ev))>
+                    {Role::ALL.into_iter().map(|r| view! {
+                        <option value=r.as_str() selected=r == Role::Operator>{r.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            {move || problem().map(|p| view! { <p class="notice error" role="alert">{p}</p> })}
+            {move || match create.value().get() {
+                Some(Ok(u)) => Some(view! { <div class="notice ok" role="status">{format!("Created {} ({}).", u.username, u.role)}</div> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                None => None,
+            }}
+            <div class="buttons">
+                <button type="submit" disabled=move || create.pending().get() || problem().is_some()>"Create user"</button>
+            </div>
+        </form>
+    }
+}

@@ -1,0 +1,101 @@
+// Users and roles in the browser: an admin creates a viewer on the Users
+// page; the viewer must choose a password first, then reads the fleet without
+// any action buttons or host addresses; disabled by the admin, the viewer's
+// open page goes back to the login page by itself.
+
+import assert from 'node:assert/strict';
+import { after, describe } from 'node:test';
+
+import {
+  expectText,
+  launch,
+  login,
+  newContext,
+  scenarios,
+  startServer,
+  waitFor,
+  waitForHydration,
+  waitForPath,
+} from './support.mjs';
+
+let server;
+let browser;
+let starting;
+
+function ready() {
+  starting ??= (async () => {
+    server = await startServer('users');
+    browser = await launch();
+    return browser;
+  })();
+  return starting;
+}
+
+describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => {
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  const scenario = scenarios(ready);
+
+  scenario('a viewer created on the Users page changes the first password, reads without acting, and is sent out when disabled', async (page) => {
+    await login(page, server.url, server.password);
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
+    await waitForPath(page, '/users');
+    await waitForHydration(page);
+    const form = page.getByRole('form', { name: 'New user' });
+    await form.locator('input[name=username]').fill('vera');
+    await form.locator('input[name=password]').fill('vera');
+    await expectText(form.locator('[role=alert]'), /at least 12 characters/);
+    await form.locator('input[name=password]').fill('first-password-for-vera');
+    await form.locator('select[name=role]').selectOption('viewer');
+    await form.getByRole('button', { name: 'Create user' }).click();
+    await expectText(form.locator('[role=status]'), 'Created vera (viewer).');
+    await page.locator('table.users tr[data-user="vera"]').waitFor();
+
+    // Vera, in her own browser.
+    const vera = await newContext(browser);
+    try {
+      const p = await vera.newPage();
+      await p.goto(`${server.url}/login`);
+      await p.locator('input[name=username]').fill('vera');
+      await p.locator('input[name=password]').fill('first-password-for-vera');
+      await p.getByRole('button', { name: 'Log in', exact: true }).click({ timeout: 30_000 });
+      await waitForPath(p, '/account', 30_000);
+      await waitForHydration(p);
+      await expectText(p.locator('.notice.warn'), /choose your own/);
+      const pw = p.getByRole('form', { name: 'Change password' });
+      await pw.locator('input[name=current]').fill('first-password-for-vera');
+      await pw.locator('input[name=new]').fill('veras-own-password');
+      await pw.locator('input[name=repeat]').fill('veras-own-password');
+      await pw.getByRole('button', { name: 'Change password' }).click();
+      await expectText(pw.locator('[role=status]'), /Password changed/);
+
+      await p.goto(`${server.url}/guests`);
+      await waitForHydration(p);
+      await p.locator('table.guests tbody tr').first().waitFor();
+      await expectText(p.locator('.topbar .user .role'), 'viewer');
+      assert.ok((await p.locator('table.guests td.actions button').count()) > 0, 'the rows carry buttons');
+      const visibleButtons = await p.locator('table.guests td.actions button').evaluateAll(
+        (bs) => bs.filter((b) => b.offsetParent !== null).length,
+      );
+      assert.equal(visibleButtons, 0, 'a viewer sees no action buttons');
+      assert.equal(await p.getByRole('link', { name: 'Users', exact: true }).count(), 0);
+      await p.goto(`${server.url}/hosts`);
+      await waitForHydration(p);
+      await p.locator('.cards').first().waitFor();
+      assert.equal(await p.locator('p.uri').count(), 0, 'no host URIs for a viewer');
+
+      // The admin disables vera: her open page leaves for the login page.
+      await p.goto(`${server.url}/guests`);
+      await waitForHydration(p);
+      await page.goto(`${server.url}/users`);
+      await waitForHydration(page);
+      await page.locator('table.users tr[data-user="vera"]').getByRole('button', { name: 'Disable' }).click();
+      await expectText(page.locator('.notice.ok'), 'vera is now viewer, disabled.');
+      await waitFor(() => new URL(p.url()).pathname === '/login', 15_000, "vera's page to go to the login page");
+    } finally {
+      await vera.close();
+    }
+  });
+});
