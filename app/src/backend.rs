@@ -7,13 +7,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::api::{
+    audit::{AuditQuery, AuditRecord},
     auth::{Role, SessionUser},
     guests::{GuestAction, GuestSummary},
     hosts::HostSummary,
     migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
     pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
     size::StorageName,
-    users::{SessionInfo, UserInfo, UserUpdate},
+    users::{NewToken, SessionInfo, TokenInfo, UserInfo, UserUpdate},
     volumes::{VolumeOp, VolumeSpec, VolumeSummary},
     ApiError,
 };
@@ -127,6 +128,20 @@ pub trait Accounts: Send + Sync + 'static {
     /// Applies `update`; disabling or a new password ends the user's sessions.
     /// The last enabled admin cannot be disabled or demoted (409).
     async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserInfo, ApiError>;
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        role: Role,
+        expires_at: Option<&str>,
+    ) -> Result<NewToken, ApiError>;
+    async fn tokens(&self, user_id: i64) -> Result<Vec<TokenInfo>, ApiError>;
+    /// 404 when token `id` is not `user_id`'s.
+    async fn revoke_token(&self, user_id: i64, id: i64) -> Result<(), ApiError>;
+    /// The user a bearer token acts as — with the lower of the token's and
+    /// the user's current role — and the token's id; `None` when the token is
+    /// unknown, revoked, expired or its user disabled. Notes its use.
+    async fn check_token(&self, token: &str) -> Result<Option<(SessionUser, i64)>, ApiError>;
     /// Checks `current`, sets `new`, clears the forced change and ends the
     /// user's other sessions (all but `keep`).
     async fn change_password(
@@ -178,6 +193,9 @@ pub struct AuditEntry<'a> {
 #[async_trait]
 pub trait Audit: Send + Sync + 'static {
     async fn write(&self, entry: AuditEntry<'_>);
+
+    /// Lines of the log, newest first.
+    async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, ApiError>;
 
     /// A shorthand for `write` without a client address.
     async fn record(

@@ -21,6 +21,7 @@ use leptos_router::{
 
 use pages::{
     account::AccountPage,
+    audit::AuditPage,
     guests::GuestsPage,
     hosts::HostsPage,
     layout::Layout,
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("migrations") view=MigrationsPage />
                     <Route path=path!("account") view=AccountPage />
                     <Route path=path!("users") view=UsersPage />
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

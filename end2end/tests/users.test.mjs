@@ -97,5 +97,37 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
     } finally {
       await vera.close();
     }
+
+    // The audit page shows what happened to vera, refused attempts included.
+    await page.goto(`${server.url}/audit?object=vera`);
+    await waitForHydration(page);
+    const actions = await page.locator('table.audit tbody td[data-label=Action]').allTextContents();
+    for (const a of ['user.create', 'user.disable']) {
+      assert.ok(actions.includes(a), `${a} in ${actions}`);
+    }
+    await page.goto(`${server.url}/audit?user=vera&action=user.password`);
+    await page.locator('table.audit tbody tr').first().waitFor();
+    assert.equal(await page.locator('table.audit tbody tr').count(), 1);
+  });
+
+  scenario('a token made on the Account page works for a script until it is revoked', async (page) => {
+    await login(page, server.url, server.password);
+    await page.locator('header.topbar a.user').click();
+    await waitForPath(page, '/account');
+    await waitForHydration(page);
+    const form = page.getByRole('form', { name: 'New token' });
+    await form.locator('input[name=name]').fill('nightly report');
+    await form.locator('select[name=role]').selectOption('viewer');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const token = ((await page.locator('code.secret').textContent()) ?? '').trim();
+    assert.match(token, /^vdk_\d+_\w{40}$/);
+    const asScript = () =>
+      fetch(`${server.url}/api/guests`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    assert.equal(await asScript(), 200);
+    const row = page.locator('table.tokens tr[data-token="nightly report"]');
+    await expectText(row.locator('td[data-label=Role]'), 'viewer');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await expectText(row.locator('.tag'), 'revoked');
+    assert.equal(await asScript(), 401);
   });
 });

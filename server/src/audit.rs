@@ -1,8 +1,25 @@
 //! The audit log in the database, mirrored to the process log.
 
-use app::backend::{Audit, AuditEntry, Outcome};
+use app::{
+    api::{
+        audit::{AuditQuery, AuditRecord},
+        ApiError,
+    },
+    backend::{Audit, AuditEntry, Outcome},
+};
 use async_trait::async_trait;
 use sqlx::SqlitePool;
+
+type AuditRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 pub struct SqlAudit {
     pool: SqlitePool,
@@ -72,5 +89,70 @@ impl Audit for SqlAudit {
         if let Err(e) = written {
             tracing::error!("cannot write the audit log: {e}");
         }
+    }
+
+    async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, ApiError> {
+        let mut sql = String::from(
+            "SELECT id, at, username, client, action, target, outcome, detail FROM audit_log WHERE 1=1",
+        );
+        let mut binds: Vec<String> = Vec::new();
+        match q.user.as_deref() {
+            Some("-") => sql.push_str(" AND username IS NULL"),
+            Some(u) => {
+                sql.push_str(" AND username = ?");
+                binds.push(u.to_string());
+            }
+            None => {}
+        }
+        if let Some(a) = &q.action {
+            sql.push_str(" AND substr(action, 1, length(?)) = ?");
+            binds.push(a.clone());
+            binds.push(a.clone());
+        }
+        if let Some(o) = &q.object {
+            sql.push_str(" AND instr(target, ?) > 0");
+            binds.push(o.clone());
+        }
+        if let Some(o) = &q.outcome {
+            sql.push_str(" AND outcome = ?");
+            binds.push(o.clone());
+        }
+        if let Some(t) = &q.since {
+            sql.push_str(" AND at >= ?");
+            binds.push(t.clone());
+        }
+        if let Some(t) = &q.until {
+            sql.push_str(" AND at < ?");
+            binds.push(t.clone());
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ? OFFSET ?");
+        let mut query = sqlx::query_as::<_, AuditRow>(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query
+            .bind(q.limit.unwrap_or(100).min(500) as i64)
+            .bind(q.offset.unwrap_or(0).min(i64::MAX as usize) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| {
+                tracing::error!("cannot read the audit log: {e}");
+                ApiError::internal()
+            })?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, user, client, action, target, outcome, detail)| AuditRecord {
+                    id,
+                    at,
+                    user,
+                    client,
+                    action,
+                    target,
+                    outcome,
+                    detail,
+                },
+            )
+            .collect())
     }
 }

@@ -127,7 +127,13 @@ pub async fn gate(
             api_error(status, error)
         }
     };
-    if is_mutating(&req) && !from_our_pages(req.headers(), state.public_origin.as_deref()) {
+    let bearer = bearer_token(req.headers()).map(str::to_owned);
+    // A token carries no cookie: another site's page cannot make a browser
+    // send it, so the cross-site check is for cookie sessions only.
+    if bearer.is_none()
+        && is_mutating(&req)
+        && !from_our_pages(req.headers(), state.public_origin.as_deref())
+    {
         let error =
             ApiError::Forbidden("refused: this request came from a page of another site".into());
         return refuse_as(StatusCode::FORBIDDEN, "request", error).await;
@@ -166,7 +172,32 @@ pub async fn gate(
         return next.run(req).await;
     }
     let mut req = req;
-    match current_user(&state, &session).await {
+    let found = match &bearer {
+        Some(token) => match state.services.accounts.check_token(token).await {
+            Ok(Some((user, id))) => {
+                if let Some(error) = token_refusal(&path) {
+                    let mut resp = refuse_as(StatusCode::FORBIDDEN, "request", error).await;
+                    resp.headers_mut()
+                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    return resp;
+                }
+                Ok(Some(CurrentUser {
+                    user,
+                    sid: String::new(),
+                    token: Some(id),
+                }))
+            }
+            Ok(None) => {
+                let error = ApiError::Unauthorized(
+                    "this API token is unknown, revoked or expired, or its user is disabled".into(),
+                );
+                return refuse_as(StatusCode::UNAUTHORIZED, "request", error).await;
+            }
+            Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        },
+        None => current_user(&state, &session).await,
+    };
+    match found {
         Ok(Some(current)) => {
             // Until the password is changed, pages lead to the Account page.
             let page = !path.starts_with("/api/") && path != "/ws";
@@ -211,6 +242,26 @@ pub async fn gate(
     }
 }
 
+/// `Authorization: Bearer <token>`, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// What a token may never do: manage tokens, passwords or sessions (those
+/// need the person, logged in).
+fn token_refusal(path: &str) -> Option<ApiError> {
+    let personal = path.starts_with("/api/tokens")
+        || path.starts_with("/api/me/password")
+        || path.starts_with("/api/me/sessions");
+    personal.then(|| {
+        ApiError::Forbidden("an API token cannot manage tokens, passwords or sessions".into())
+    })
+}
+
 /// Why `user` may not call `method path` (`app::api::access`), if they may not.
 /// Checked before the request is parsed, so a refused call never reaches the
 /// code behind it; an endpoint without a rule is refused to everyone.
@@ -248,7 +299,11 @@ async fn current_user(
         return Ok(None);
     };
     match state.services.accounts.check_session(&sid).await {
-        Ok(Some(user)) => Ok(Some(CurrentUser { user, sid })),
+        Ok(Some(user)) => Ok(Some(CurrentUser {
+            user,
+            sid,
+            token: None,
+        })),
         Ok(None) => {
             session.flush().await?;
             Ok(None)

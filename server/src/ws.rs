@@ -38,25 +38,40 @@ pub async fn handler(
         return (StatusCode::FORBIDDEN, Json(error)).into_response();
     }
     // The gate found the session's user (and refused a request without one).
-    let Some(axum::Extension(CurrentUser { user, sid })) = current else {
+    let Some(axum::Extension(CurrentUser { user, sid, token })) = current else {
         return (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response();
     };
     let events = state.events.subscribe();
     let accounts = state.services.accounts.clone();
-    ws.on_upgrade(move |socket| serve(socket, user, events, accounts, sid))
+    // What keeps the socket open: its session, or the token it came with.
+    let auth = match (token, crate::auth::bearer_token(&headers)) {
+        (Some(_), Some(raw)) => Auth::Token(raw.to_string()),
+        _ => Auth::Session(sid),
+    };
+    ws.on_upgrade(move |socket| serve(socket, user, events, accounts, auth))
 }
 
 /// How often an open socket checks that its session still exists.
 const SESSION_CHECK: Duration = Duration::from_secs(2);
 
-/// Resolves when session `sid` has ended: logout, expiry, ended from the
-/// Account page, a disabled user or a changed password.
-async fn session_ended(accounts: Arc<dyn Accounts>, sid: String) {
+enum Auth {
+    Session(String),
+    Token(String),
+}
+
+/// Resolves when session `sid` has ended (logout, expiry, ended from the
+/// Account page, a disabled user or a changed password), or the token was
+/// revoked or expired.
+async fn session_ended(accounts: Arc<dyn Accounts>, auth: Auth) {
     loop {
         tokio::time::sleep(SESSION_CHECK).await;
-        match accounts.check_session(&sid).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return,
+        let alive = match &auth {
+            Auth::Session(sid) => accounts.check_session(sid).await.map(|u| u.is_some()),
+            Auth::Token(raw) => accounts.check_token(raw).await.map(|t| t.is_some()),
+        };
+        match alive {
+            Ok(true) => {}
+            Ok(false) => return,
             // A database hiccup is not the end of the session.
             Err(e) => tracing::warn!("session index: {e}"),
         }
@@ -68,12 +83,12 @@ async fn serve(
     user: SessionUser,
     mut events: broadcast::Receiver<ServerEvent>,
     accounts: Arc<dyn Accounts>,
-    sid: String,
+    auth: Auth,
 ) {
     let (sender, mut receiver) = socket.split();
     let sender = std::sync::Arc::new(tokio::sync::Mutex::new(sender));
     let closer = sender.clone();
-    let mut ended = tokio::spawn(session_ended(accounts, sid));
+    let mut ended = tokio::spawn(session_ended(accounts, auth));
     let mut send_task = tokio::spawn(async move {
         let mut sender = sender.lock().await;
         let sender = &mut *sender;

@@ -42,7 +42,10 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/volumes/upload",
         ) => Role(R::Operator),
         ("PUT", "/api/volumes/upload") | ("GET", "/api/volumes/download") => Role(R::Operator),
-        ("GET", "/api/users") | ("POST", "/api/users" | "/api/users/update") => Role(R::Admin),
+        ("GET", "/api/tokens") | ("POST", "/api/tokens" | "/api/tokens/revoke") => Role(R::Viewer),
+        ("GET", "/api/users" | "/api/audit") | ("POST", "/api/users" | "/api/users/update") => {
+            Role(R::Admin)
+        }
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 //! write the audit log for mutations, map errors.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 mod error;
 pub mod events;

@@ -32,6 +32,57 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// An API token, as its owner sees it (never its secret after creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    /// The most it may do; it acts with the lower of this and its user's role.
+    pub role: Role,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+/// A new token: its details and, this once, the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    #[serde(flatten)]
+    pub info: TokenInfo,
+    /// `Authorization: Bearer <token>`. Shown this once.
+    pub token: String,
+}
+
+/// Checks an expiry time: RFC 3339 UTC like `2027-01-31T00:00:00Z`, in the future.
+pub fn validate_expiry(t: &str, now: &str) -> Result<(), ApiError> {
+    let b = t.as_bytes();
+    let shaped = b.len() >= 20
+        && b.len() <= 30
+        && t.ends_with('Z')
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && t[..19]
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16) || c.is_ascii_digit());
+    if !shaped {
+        return Err(ApiError::BadRequest(format!(
+            "{:?} is not a time like 2027-01-31T00:00:00Z (UTC)",
+            super::clip(t)
+        )));
+    }
+    if t <= now {
+        return Err(ApiError::BadRequest(
+            "the expiry must be in the future".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A change to a user; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserUpdate {
@@ -210,6 +261,71 @@ pub async fn end_session(id: i64) -> Result<(), ApiError> {
     .await
 }
 
+/// One's API tokens (session only: a token cannot manage tokens).
+#[server(name = ListTokens, prefix = "/api", endpoint = "tokens", input = GetUrl)]
+pub async fn list_tokens() -> Result<Vec<TokenInfo>, ApiError> {
+    super::ssr::authorized(|ctx| async move { ctx.services.accounts.tokens(ctx.user.id).await })
+        .await
+}
+
+/// Creates an API token with a role no higher than one's own and an
+/// optional expiry. The answer holds the token, shown this once.
+#[server(name = CreateToken, prefix = "/api", endpoint = "tokens", input = Json)]
+pub async fn create_token(
+    name: String,
+    #[server(default)] role: Option<String>,
+    #[server(default)] expires_at: Option<String>,
+) -> Result<NewToken, ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        let result = async {
+            let name = name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+                return Err(ApiError::BadRequest(
+                    "a token needs a name of 1 to 64 characters".into(),
+                ));
+            }
+            let role = match role.as_deref() {
+                Some(r) => Role::parse(r)?,
+                None => ctx.user.role,
+            };
+            if role > ctx.user.role {
+                return Err(ApiError::Forbidden(format!(
+                    "a token cannot do more than you: your role is {}",
+                    ctx.user.role
+                )));
+            }
+            if let Some(t) = &expires_at {
+                validate_expiry(t, &super::ssr::now_rfc3339())?;
+            }
+            ctx.services
+                .accounts
+                .create_token(ctx.user.id, &name, role, expires_at.as_deref())
+                .await
+        }
+        .await;
+        let target = format!(
+            "token {:?} of user {}",
+            super::clip(&name),
+            ctx.user.username
+        );
+        ctx.audit("token.create", &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// Revokes one of one's tokens; it is refused from then on.
+#[server(name = RevokeToken, prefix = "/api", endpoint = "tokens/revoke", input = Json)]
+pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        let result = ctx.services.accounts.revoke_token(ctx.user.id, id).await;
+        let target = format!("token {id} of user {}", ctx.user.username);
+        ctx.audit("token.revoke", &target, &result).await;
+        result
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +340,20 @@ mod tests {
         assert!(validate_password("alice", "short").is_err());
         assert!(validate_password("alice-in-wonderland", "ALICE-IN-WONDERLAND").is_err());
         assert!(validate_password("alice", &"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn expiry_times_are_checked() {
+        let now = "2026-11-26T20:00:00.000Z";
+        assert!(validate_expiry("2027-01-31T00:00:00Z", now).is_ok());
+        assert!(validate_expiry("2020-01-31T00:00:00Z", now).is_err());
+        for bad in [
+            "tomorrow",
+            "2027-01-31",
+            "2027-01-31T00:00:00+01:00",
+            "2027-0a-31T00:00:00Z",
+        ] {
+            assert!(validate_expiry(bad, now).is_err(), "{bad}");
+        }
     }
 }

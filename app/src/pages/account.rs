@@ -6,7 +6,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::users::{my_sessions, validate_password, ChangePassword, EndSession},
+    api::{
+        auth::Role,
+        users::{
+            list_tokens, my_sessions, validate_password, ChangePassword, CreateToken, EndSession,
+            RevokeToken,
+        },
+    },
     components::ErrorNotice,
 };
 
@@ -27,6 +33,7 @@ pub fn AccountPage() -> impl IntoView {
                 })}
             <PasswordForm />
             <Sessions />
+            <Tokens />
         </main>
     }
 }
@@ -149,6 +156,105 @@ fn Sessions() -> impl IntoView {
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 })}
             </Transition>
+        </section>
+    }
+}
+
+/// API tokens for scripts: `Authorization: Bearer …`, shown once.
+#[component]
+fn Tokens() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let name = RwSignal::new(String::new());
+    let role = RwSignal::new(String::new());
+    let expires = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let day = expires.get_untracked();
+        create.dispatch(CreateToken {
+            name: name.get_untracked(),
+            role: Some(role.get_untracked()).filter(|r| !r.is_empty()),
+            expires_at: (!day.is_empty()).then(|| format!("{day}T00:00:00Z")),
+        });
+    };
+    view! {
+        <section class="panel" aria-label="API tokens">
+            <h2>"API tokens"</h2>
+            <p class="muted">
+                "For scripts: send " <code>"Authorization: Bearer <token>"</code>
+                ". A token acts as you, with the lower of its role and yours; it cannot log in to this site or manage tokens."
+            </p>
+            {move || match create.value().get() {
+                Some(Ok(t)) => Some(view! {
+                    <div class="notice ok" role="status">
+                        <p>{format!("Token \"{}\" created. Copy it now: it is not shown again.", t.info.name)}</p>
+                        <code class="secret">{t.token}</code>
+                    </div>
+                }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                None => None,
+            }}
+            {move || revoke.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
+            <Transition fallback=|| ()>
+                {move || tokens.get().map(|r| match r {
+                    Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data tokens">
+                            <thead><tr>
+                                <th scope="col">"Name"</th>
+                                <th scope="col">"Role"</th>
+                                <th scope="col">"Expires"</th>
+                                <th scope="col">"Last used"</th>
+                                <th scope="col"><span class="sr-only">"Actions"</span></th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|t| {
+                                    let id = t.id;
+                                    let label = t.name.clone();
+                                    view! {
+                                        <tr data-token=label>
+                                            <th scope="row">{t.name}</th>
+                                            <td data-label="Role">{t.role.as_str()}</td>
+                                            <td data-label="Expires">{t.expires_at.map(|e| e.replace('T', " ")).unwrap_or_else(|| "never".into())}</td>
+                                            <td data-label="Last used">{t.last_used_at.map(|e| e.replace('T', " ")).unwrap_or_else(|| "never".into())}</td>
+                                            <td class="actions">
+                                                {if t.revoked {
+                                                    view! { <span class="tag">"revoked"</span> }.into_any()
+                                                } else {
+                                                    view! { <button class="small secondary" on:click=move |_| { revoke.dispatch(RevokeToken { id }); }>"Revoke"</button> }.into_any()
+                                                }}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                })}
+            </Transition>
+            <form class="inline-form" on:submit=submit aria-label="New token">
+                <label>
+                    "Name"
+                    <input name="name" required maxlength="64" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                </label>
+                <label>
+                    "Role"
+                    <select name="role" on:change=move |ev| role.set(event_target_value(&ev))>
+                        <option value="">"mine"</option>
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Expires (optional)"
+                    <input type="date" name="expires" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit" disabled=move || create.pending().get()>"Create token"</button>
+            </form>
         </section>
     }
 }

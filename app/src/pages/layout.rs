@@ -35,7 +35,7 @@ pub fn Layout() -> impl IntoView {
                         me.get()
                             .and_then(|r| r.ok())
                             .filter(|u| u.can(Role::Admin))
-                            .map(|_| view! { <A href="/users">"Users"</A> })
+                            .map(|_| view! { <A href="/users">"Users"</A> <A href="/audit">"Audit"</A> })
                     }}
                 </Suspense>
             </nav>

@@ -1,6 +1,7 @@
 //! One module per page; each page reads the API through its server functions.
 
 pub mod account;
+pub mod audit;
 pub mod guests;
 pub mod hosts;
 pub mod layout;

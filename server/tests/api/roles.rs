@@ -37,7 +37,10 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/api/volumes")
         | ("GET", "/api/volumes/page")
         | ("GET", "/api/migrations")
-        | ("GET", "/ws") => Viewer,
+        | ("GET", "/ws")
+        | ("GET", "/api/tokens")
+        | ("POST", "/api/tokens")
+        | ("POST", "/api/tokens/revoke") => Viewer,
         ("POST", "/api/guests/action")
         | ("POST", "/api/migrations/preflight")
         | ("POST", "/api/migrations")
@@ -51,7 +54,10 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("PUT", "/api/volumes/upload")
         | ("POST", "/api/volumes/upload")
         | ("GET", "/api/volumes/download") => Operator,
-        ("GET", "/api/users") | ("POST", "/api/users") | ("POST", "/api/users/update") => Admin,
+        ("GET", "/api/users")
+        | ("GET", "/api/audit")
+        | ("POST", "/api/users")
+        | ("POST", "/api/users/update") => Admin,
         _ => return None,
     })
 }
@@ -140,8 +146,45 @@ async fn every_endpoint_is_allowed_or_refused_as_the_role_table_says() {
         "endpoints without a rule in the role table: {unruled:?}"
     );
 
+    // A script's token: the admin's, limited to viewer.
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/tokens",
+            &json!({"name": "matrix", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    let script = reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+
     let mut wrong = Vec::new();
     for (method, path) in &endpoints {
+        // The token acts as a viewer, and never manages tokens, passwords or sessions.
+        let personal = path.starts_with("/api/tokens") || path.starts_with("/api/me/");
+        let status = call(&app, &script, method, path).await;
+        let need = rule(method, path).unwrap();
+        let token_refused = match need {
+            Who::Anonymous => false,
+            _ if personal && path != "/api/me" => status != 403,
+            Who::Viewer => status == 401 || status == 403,
+            _ => status != 403,
+        };
+        if token_refused && path != "/api/logout" {
+            wrong.push(format!(
+                "viewer token {method} {path} -> {status} (needs {need:?})"
+            ));
+        }
         if path == "/api/logout" {
             continue; // would end the sessions used here; tested below
         }
@@ -430,4 +473,143 @@ async fn one_sees_and_ends_ones_own_sessions_and_a_new_password_ends_the_others(
         app.login(&app.anonymous(), ADMIN_PASSWORD).await.status(),
         401
     );
+}
+
+#[tokio::test]
+async fn api_tokens_act_for_scripts_within_their_users_role_until_revoked() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let otto = user(&app, &admin, "otto", "operator").await;
+    let with = |token: &str| {
+        reqwest::Client::builder()
+            .default_headers(
+                [(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {token}").parse().unwrap(),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .unwrap()
+    };
+    // No more than one's own role; a future expiry; a name.
+    let (status, _) = app
+        .post(&otto, "/api/tokens", &json!({"name": "x", "role": "admin"}))
+        .await;
+    assert_eq!(status, 403);
+    for bad in [
+        json!({"name": "", "role": "viewer"}),
+        json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}),
+        json!({"name": "x", "expires_at": "next week"}),
+    ] {
+        assert_eq!(app.post(&otto, "/api/tokens", &bad).await.0, 400, "{bad}");
+    }
+    let (status, created) = app
+        .post(
+            &otto,
+            "/api/tokens",
+            &json!({"name": "backup script", "expires_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["role"], "operator", "the user's role by default");
+    let token = created["token"].as_str().unwrap().to_string();
+    let script = with(&token);
+
+    // It acts: an operator's action, audited under otto's name.
+    let (_, guests) = app.get(&script, "/api/guests").await;
+    let web = guests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "web01")
+        .unwrap()
+        .clone();
+    let (status, guest) = app
+        .post(
+            &script,
+            "/api/guests/action",
+            &json!({"host": web["host"], "uuid": web["uuid"], "action": "suspend"}),
+        )
+        .await;
+    assert_eq!((status, guest["state"].as_str()), (200, Some("paused")));
+    let rows = app.audit("guest.suspend").await;
+    assert_eq!(rows.last().unwrap().username.as_deref(), Some("otto"));
+    // ... follows events over /ws ...
+    let mut request = (app.url.replace("http://", "ws://") + "/ws")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert!(matches!(socket.next().await, Some(Ok(Message::Text(_)))));
+    // ... but has no session and cannot make tokens.
+    assert_eq!(
+        app.post(&script, "/api/tokens", &json!({"name": "y"}))
+            .await
+            .0,
+        403
+    );
+    assert!(script
+        .get(format!("{}/guests", app.url))
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get("set-cookie")
+        .is_none());
+
+    // Listed without its secret, with its last use.
+    let (_, tokens) = app.get(&otto, "/api/tokens").await;
+    let listed = &tokens.as_array().unwrap()[0];
+    assert!(listed.get("token").is_none(), "{listed}");
+    assert!(listed["last_used_at"].is_string());
+    assert!(!tokens
+        .to_string()
+        .contains(token.split('_').nth(2).unwrap()));
+
+    // Demoted user: the token can do no more than a viewer now.
+    app.post(
+        &admin,
+        "/api/users/update",
+        &json!({"username": "otto", "role": "viewer"}),
+    )
+    .await;
+    let act = json!({"host": web["host"], "uuid": web["uuid"], "action": "resume"});
+    assert_eq!(app.post(&script, "/api/guests/action", &act).await.0, 403);
+
+    // Revoked: refused, and its socket is closed.
+    let (status, _) = app
+        .post(&otto, "/api/tokens/revoke", &json!({"id": created["id"]}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get(&script, "/api/guests").await.0, 401);
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("the token's socket closes");
+    assert_eq!(closed, Some(4001));
+    assert_eq!(app.get(&with("vdk_1_guess"), "/api/guests").await.0, 401);
+    assert_eq!(app.get(&with("nonsense"), "/api/guests").await.0, 401);
+
+    // A disabled user's tokens are refused.
+    let (_, again) = app.post(&otto, "/api/tokens", &json!({"name": "z"})).await;
+    let script = with(again["token"].as_str().unwrap());
+    assert_eq!(app.get(&script, "/api/guests").await.0, 200);
+    app.post(
+        &admin,
+        "/api/users/update",
+        &json!({"username": "otto", "disabled": true}),
+    )
+    .await;
+    assert_eq!(app.get(&script, "/api/guests").await.0, 401);
 }

@@ -343,3 +343,55 @@ async fn old_audit_rows_are_pruned_by_the_retention() {
         .unwrap();
     assert_eq!(left, [("login".to_string(),)]);
 }
+
+#[tokio::test]
+async fn admins_read_the_audit_log_filtered_by_user_action_object_outcome_and_time() {
+    let app = spawn_app(vec![]).await;
+    let client = app.admin().await;
+    let anonymous = app.anonymous();
+    assert_eq!(app.login(&anonymous, "wrong").await.status(), 401);
+    let web = guest(&app, &client, "web01").await;
+    let uuid = web["uuid"].as_str().unwrap().to_string();
+    let act = json!({"host": web["host"], "uuid": uuid, "action": "suspend"});
+    assert_eq!(app.post(&client, "/api/guests/action", &act).await.0, 200);
+    // Suspending a paused guest fails (libvirt says why).
+    assert_ne!(app.post(&client, "/api/guests/action", &act).await.0, 200);
+
+    let rows = |v: Value| v.as_array().unwrap().clone();
+    let (status, all) = app.get(&client, "/api/audit").await;
+    assert_eq!(status, 200);
+    let all = rows(all);
+    assert!(all.len() >= 4, "{all:?}");
+    assert!(
+        all.windows(2)
+            .all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64()),
+        "newest first"
+    );
+
+    let (_, mine) = app
+        .get(&client, &format!("/api/audit?action=guest.&object={uuid}"))
+        .await;
+    let outcomes: Vec<_> = rows(mine)
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["failed", "ok"]);
+    let (_, anon) = app.get(&client, "/api/audit?user=-&action=login").await;
+    let anon = rows(anon);
+    assert_eq!(anon.len(), 1);
+    assert!(anon[0]["client"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    let (_, none) = app.get(&client, "/api/audit?since=2999-01-01").await;
+    assert!(rows(none).is_empty());
+    let (_, page) = app.get(&client, "/api/audit?limit=1&offset=1").await;
+    assert_eq!(rows(page)[0]["id"], all[1]["id"]);
+    for bad in ["since=yesterday", "outcome=maybe", "limit=0", "limit=-1"] {
+        assert_eq!(
+            app.get(&client, &format!("/api/audit?{bad}")).await.0,
+            400,
+            "{bad}"
+        );
+    }
+}
