@@ -14,7 +14,7 @@ use crate::api::{
     migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
     pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
     size::StorageName,
-    users::{NewToken, SessionInfo, TokenInfo, UserInfo, UserUpdate},
+    users::{NewToken, SessionInfo, TokenInfo, TotpSetup, UserInfo, UserUpdate},
     volumes::{VolumeOp, VolumeSpec, VolumeSummary},
     ApiError,
 };
@@ -142,6 +142,14 @@ pub trait Accounts: Send + Sync + 'static {
     /// the user's current role — and the token's id; `None` when the token is
     /// unknown, revoked, expired or its user disabled. Notes its use.
     async fn check_token(&self, token: &str) -> Result<Option<(SessionUser, i64)>, ApiError>;
+    /// A new (not yet active) TOTP secret for `user_id`.
+    async fn totp_begin(&self, user_id: i64, username: &str) -> Result<TotpSetup, ApiError>;
+    /// Activates the secret with a current `code`; returns new recovery codes.
+    async fn totp_confirm(&self, user_id: i64, code: &str) -> Result<Vec<String>, ApiError>;
+    async fn totp_disable(&self, user_id: i64, password: &str) -> Result<(), ApiError>;
+    /// Checks a login's second step: a current code (each accepted once) or
+    /// an unused recovery code (then used up).
+    async fn totp_verify(&self, user_id: i64, code: &str) -> Result<bool, ApiError>;
     /// Checks `current`, sets `new`, clears the forced change and ends the
     /// user's other sessions (all but `keep`).
     async fn change_password(

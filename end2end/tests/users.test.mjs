@@ -4,6 +4,7 @@
 // open page goes back to the login page by itself.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, describe } from 'node:test';
 
 import {
@@ -17,6 +18,19 @@ import {
   waitForHydration,
   waitForPath,
 } from './support.mjs';
+
+/** RFC 6238: the 6-digit code of a base32 secret at unix time `t`. */
+function totp(secret, t) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
 
 let server;
 let browser;
@@ -129,5 +143,41 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
     await row.getByRole('button', { name: 'Revoke' }).click();
     await expectText(row.locator('.tag'), 'revoked');
     assert.equal(await asScript(), 401);
+  });
+
+  scenario('two-factor login is set up on the Account page and then asked for at login', async (page) => {
+    await login(page, server.url, server.password);
+    await page.goto(`${server.url}/account`);
+    await waitForHydration(page);
+    const section = page.getByRole('region', { name: 'Two-factor login' });
+    await section.getByRole('button', { name: 'Set up two-factor login' }).click();
+    await section.locator('.qr svg').waitFor();
+    const secret = ((await section.locator('code.secret').textContent()) ?? '').trim();
+    assert.match(secret, /^[A-Z2-7]+=*$/);
+    const now = Date.now() / 1000;
+    await section.locator('input[name=code]').fill(totp(secret, now));
+    await section.getByRole('button', { name: 'Turn on' }).click();
+    await expectText(section.locator('[role=status] p'), /recovery codes/);
+    assert.equal(await section.locator('.recovery-codes li').count(), 10);
+
+    const other = await newContext(browser);
+    try {
+      const p = await other.newPage();
+      await p.goto(`${server.url}/login`);
+      await p.locator('input[name=username]').fill('admin');
+      await p.locator('input[name=password]').fill(server.password);
+      await p.getByRole('button', { name: 'Log in', exact: true }).click({ timeout: 30_000 });
+      await p.locator('input[name=code]').waitFor();
+      await p.locator('input[name=code]').fill('000000');
+      await p.getByRole('button', { name: 'Verify' }).click();
+      await expectText(p.locator('[role=alert]'), /wrong or was used/);
+      // The code used to turn it on is spent; the next step's works.
+      await p.locator('input[name=code]').fill(totp(secret, now + 30));
+      await p.getByRole('button', { name: 'Verify' }).click();
+      await waitForPath(p, '/guests', 30_000);
+      await p.locator('table.guests tbody tr').first().waitFor();
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ use app::{
     api::{
         access::{self, Access},
         auth::SessionUser,
-        ssr::{CurrentUser, SID_KEY, USER_KEY},
+        ssr::{CurrentUser, PENDING_KEY, SID_KEY, USER_KEY},
         ApiError,
     },
     backend::{AuditEntry, Outcome},
@@ -40,7 +40,13 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> Session
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/api/login" | "/favicon.ico" | "/favicon.svg" | "/robots.txt"
+        "/login"
+            | "/login/totp"
+            | "/api/login"
+            | "/api/login/totp"
+            | "/favicon.ico"
+            | "/favicon.svg"
+            | "/robots.txt"
     ) || path.starts_with("/pkg/")
 }
 
@@ -92,7 +98,11 @@ fn body_type_ok(req: &Request) -> bool {
 }
 
 fn is_login(req: &Request) -> bool {
-    req.method() == Method::POST && matches!(req.uri().path(), "/api/login" | "/login")
+    req.method() == Method::POST
+        && matches!(
+            req.uri().path(),
+            "/api/login" | "/login" | "/api/login/totp" | "/login/totp"
+        )
 }
 
 /// A response marker: the login form's post had a wrong password.
@@ -256,6 +266,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 fn token_refusal(path: &str) -> Option<ApiError> {
     let personal = path.starts_with("/api/tokens")
         || path.starts_with("/api/me/password")
+        || path.starts_with("/api/me/totp")
         || path.starts_with("/api/me/sessions");
     personal.then(|| {
         ApiError::Forbidden("an API token cannot manage tokens, passwords or sessions".into())
@@ -470,6 +481,19 @@ pub async fn login_form(
         .verify_password(&form.username, &form.password)
         .await
     {
+        Ok(Some(user)) if user.totp => {
+            // The second step: the page asks for the code.
+            let pending = async {
+                session.cycle_id().await?;
+                session.insert(PENDING_KEY, (&user, unix_now())).await
+            }
+            .await;
+            if let Err(e) = pending {
+                tracing::error!("session store: {e}");
+                return api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal());
+            }
+            Redirect::to(&format!("/login?totp=1&next={}", encode_component(&next))).into_response()
+        }
         Ok(Some(user)) => {
             let client = client.map(|c| c.to_string());
             let sid = match state
@@ -519,4 +543,92 @@ pub async fn login_form(
         )
             .into_response(),
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The code form's fields, as a plain page posts them.
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    code: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /login/totp`: the second step of the plain login form.
+pub async fn login_totp_form(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    session: tower_sessions::Session,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    let next = app::api::auth::safe_next(form.next.as_deref());
+    let pending: Option<(SessionUser, u64)> = session.get(PENDING_KEY).await.ok().flatten();
+    let Some((user, since)) = pending.filter(|(_, t)| unix_now().saturating_sub(*t) <= 300) else {
+        return Redirect::to(&format!("/login?next={}", encode_component(&next))).into_response();
+    };
+    let _ = since;
+    let client = client.to_string();
+    let ok = form.code.len() <= 64
+        && state
+            .services
+            .accounts
+            .totp_verify(user.id, &form.code)
+            .await
+            .unwrap_or(false);
+    let audit = &state.services.audit;
+    let target = format!("user {}", user.username);
+    if !ok {
+        audit
+            .write(AuditEntry {
+                user: Some(&user.username),
+                client: Some(&client),
+                action: "login.totp",
+                target: &target,
+                outcome: Outcome::Failed("wrong or used code"),
+            })
+            .await;
+        let mut resp = Redirect::to(&format!(
+            "/login?totp=1&failed=1&next={}",
+            encode_component(&next)
+        ))
+        .into_response();
+        resp.extensions_mut().insert(LoginFailed);
+        return resp;
+    }
+    let sid = match state
+        .services
+        .accounts
+        .start_session(user.id, Some(&client))
+        .await
+    {
+        Ok(sid) => sid,
+        Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let started = async {
+        session.cycle_id().await?;
+        session.remove_value(PENDING_KEY).await?;
+        session.insert(USER_KEY, &user).await?;
+        session.insert(SID_KEY, &sid).await
+    }
+    .await;
+    if let Err(e) = started {
+        tracing::error!("session store: {e}");
+        return api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal());
+    }
+    audit
+        .write(AuditEntry {
+            user: Some(&user.username),
+            client: Some(&client),
+            action: "login",
+            target: &target,
+            outcome: Outcome::Ok,
+        })
+        .await;
+    Redirect::to(&next).into_response()
 }

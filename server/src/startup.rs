@@ -300,6 +300,7 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
         .route("/api/{*fn_name}", get(server_fns).post(server_fns))
         .route("/ws", get(ws::handler))
         .route("/login", post(auth::login_form))
+        .route("/login/totp", post(auth::login_totp_form))
         .route("/", get(|| async { Redirect::to("/guests") }))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())

@@ -19,9 +19,12 @@ pub enum Access {
 pub fn required(method: &str, path: &str) -> Option<Access> {
     use Access::*;
     Some(match (method, path) {
-        ("POST", "/api/login") => Public,
+        ("POST", "/api/login" | "/api/login/totp") => Public,
         ("GET", "/api/me" | "/api/me/sessions")
         | ("POST", "/api/me/password" | "/api/me/sessions/end" | "/api/logout") => PasswordChange,
+        ("POST", "/api/me/totp/start" | "/api/me/totp/confirm" | "/api/me/totp/disable") => {
+            Role(R::Viewer)
+        }
         (
             "GET",
             "/api/guests" | "/api/guests/counts" | "/api/hosts" | "/api/pools" | "/api/pools/types"

@@ -64,6 +64,18 @@ pub struct SessionUser {
     /// The password must be changed before anything else can be done.
     #[serde(default)]
     pub must_change_password: bool,
+    /// Logging in needs a code from an authenticator app too.
+    #[serde(default)]
+    pub totp: bool,
+}
+
+/// What `POST /api/login` answers: the user, or that a code is needed
+/// next (`POST /api/login/totp`); until then the login can do nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Done(SessionUser),
+    Pending { totp_required: bool },
 }
 
 impl SessionUser {
@@ -120,7 +132,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// Checks the password and starts a session (the session id changes at login).
 #[server(prefix = "/api", endpoint = "login", input = Json)]
-pub async fn login(username: String, password: String) -> Result<SessionUser, ApiError> {
+pub async fn login(username: String, password: String) -> Result<LoginAnswer, ApiError> {
     use super::ssr;
     use crate::backend::{AuditEntry, Outcome};
     ssr::respond(
@@ -150,6 +162,13 @@ pub async fn login(username: String, password: String) -> Result<SessionUser, Ap
                     .await;
                 return Err(ApiError::Unauthorized("wrong username or password".into()));
             };
+            if user.totp {
+                // Half logged in: the session can do nothing but send the code.
+                ssr::start_pending(&user).await?;
+                return Ok(LoginAnswer::Pending {
+                    totp_required: true,
+                });
+            }
             ssr::start_session(&services, &user, client.as_deref()).await?;
             services
                 .audit
@@ -158,6 +177,55 @@ pub async fn login(username: String, password: String) -> Result<SessionUser, Ap
                     client: client.as_deref(),
                     action: "login",
                     target: &format!("user {}", user.username),
+                    outcome: Outcome::Ok,
+                })
+                .await;
+            Ok(LoginAnswer::Done(user))
+        }
+        .await,
+    )
+}
+
+/// The second step of a login with two-factor authentication: a code from
+/// the authenticator app, or one of the recovery codes (each works once).
+#[server(name = LoginTotp, prefix = "/api", endpoint = "login/totp", input = Json)]
+pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
+    use super::ssr;
+    use crate::backend::{AuditEntry, Outcome};
+    ssr::respond(
+        async {
+            let services = ssr::services()?;
+            let client = ssr::client_address().await;
+            let Some(user) = ssr::pending_user().await? else {
+                return Err(ApiError::Unauthorized(
+                    "log in with your password first (the code step lasts 5 minutes)".into(),
+                ));
+            };
+            let ok = code.len() <= 64 && services.accounts.totp_verify(user.id, &code).await?;
+            let target = format!("user {}", user.username);
+            if !ok {
+                services
+                    .audit
+                    .write(AuditEntry {
+                        user: Some(&user.username),
+                        client: client.as_deref(),
+                        action: "login.totp",
+                        target: &target,
+                        outcome: Outcome::Failed("wrong or used code"),
+                    })
+                    .await;
+                return Err(ApiError::Unauthorized(
+                    "that code is wrong or was used already".into(),
+                ));
+            }
+            ssr::start_session(&services, &user, client.as_deref()).await?;
+            services
+                .audit
+                .write(AuditEntry {
+                    user: Some(&user.username),
+                    client: client.as_deref(),
+                    action: "login",
+                    target: &target,
                     outcome: Outcome::Ok,
                 })
                 .await;

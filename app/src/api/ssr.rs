@@ -18,6 +18,10 @@ use crate::backend::{AuditEntry, Outcome, Services};
 pub const USER_KEY: &str = "user";
 /// The session key of the session's row in virtdeck's own session index.
 pub const SID_KEY: &str = "sid";
+/// The session key of a login waiting for its second factor (user, since).
+pub const PENDING_KEY: &str = "pending";
+/// How long the second step of a login may wait.
+const PENDING_SECS: u64 = 300;
 
 /// The user of this request as the gate found them, fresh from the database
 /// (role, disabled, forced password change), put into the request's
@@ -254,11 +258,39 @@ pub async fn start_session(
     let sid = services.accounts.start_session(user.id, client).await?;
     let session = session().await?;
     session.cycle_id().await.map_err(session_error)?;
+    let _ = session.remove_value(PENDING_KEY).await;
     session
         .insert(USER_KEY, user)
         .await
         .map_err(session_error)?;
     session.insert(SID_KEY, &sid).await.map_err(session_error)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Password right, second factor to come: the session holds only that.
+pub async fn start_pending(user: &SessionUser) -> Result<(), ApiError> {
+    let session = session().await?;
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(PENDING_KEY, (user, unix_now()))
+        .await
+        .map_err(session_error)
+}
+
+/// The user waiting for the second step, if it has not waited too long.
+pub async fn pending_user() -> Result<Option<SessionUser>, ApiError> {
+    let session = session().await?;
+    let pending: Option<(SessionUser, u64)> =
+        session.get(PENDING_KEY).await.map_err(session_error)?;
+    Ok(pending
+        .filter(|(_, since)| unix_now().saturating_sub(*since) <= PENDING_SECS)
+        .map(|(user, _)| user))
 }
 
 /// Ends the session; returns who was logged in.

@@ -83,6 +83,17 @@ pub fn validate_expiry(t: &str, now: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Two-factor enrolment: scan the QR code (or type the secret) into an
+/// authenticator app, then confirm with a code from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// Base32, for typing in.
+    pub secret: String,
+    pub otpauth_url: String,
+    /// The `otpauth://` URL as an SVG QR code.
+    pub qr_svg: String,
+}
+
 /// A change to a user; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserUpdate {
@@ -321,6 +332,51 @@ pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
         let result = ctx.services.accounts.revoke_token(ctx.user.id, id).await;
         let target = format!("token {id} of user {}", ctx.user.username);
         ctx.audit("token.revoke", &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// Starts two-factor enrolment: a new secret, not yet in force.
+#[server(name = TotpStart, prefix = "/api", endpoint = "me/totp/start", input = Json)]
+pub async fn totp_start() -> Result<TotpSetup, ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        ctx.services
+            .accounts
+            .totp_begin(ctx.user.id, &ctx.user.username)
+            .await
+    })
+    .await
+}
+
+/// Confirms enrolment with a current code; answers ten single-use recovery
+/// codes, shown this once. From then on logging in needs a code.
+#[server(name = TotpConfirm, prefix = "/api", endpoint = "me/totp/confirm", input = Json)]
+pub async fn totp_confirm(code: String) -> Result<Vec<String>, ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        let result = ctx
+            .services
+            .accounts
+            .totp_confirm(ctx.user.id, code.trim())
+            .await;
+        let target = format!("user {}", ctx.user.username);
+        ctx.audit("user.totp.enable", &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// Turns two-factor login off (the password is required).
+#[server(name = TotpDisable, prefix = "/api", endpoint = "me/totp/disable", input = Json)]
+pub async fn totp_disable(password: String) -> Result<(), ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        let result = ctx
+            .services
+            .accounts
+            .totp_disable(ctx.user.id, &password)
+            .await;
+        let target = format!("user {}", ctx.user.username);
+        ctx.audit("user.totp.disable", &target, &result).await;
         result
     })
     .await

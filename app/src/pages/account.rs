@@ -7,10 +7,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{
-        auth::Role,
+        auth::{current_user, Role},
         users::{
             list_tokens, my_sessions, validate_password, ChangePassword, CreateToken, EndSession,
-            RevokeToken,
+            RevokeToken, TotpConfirm, TotpDisable, TotpStart,
         },
     },
     components::ErrorNotice,
@@ -32,6 +32,7 @@ pub fn AccountPage() -> impl IntoView {
                     }
                 })}
             <PasswordForm />
+            <TwoFactor />
             <Sessions />
             <Tokens />
         </main>
@@ -255,6 +256,73 @@ fn Tokens() -> impl IntoView {
                 </label>
                 <button type="submit" disabled=move || create.pending().get()>"Create token"</button>
             </form>
+        </section>
+    }
+}
+
+/// Two-factor login: set up with an authenticator app (QR code), confirm
+/// with a code, keep the recovery codes; or turn it off with the password.
+#[component]
+fn TwoFactor() -> impl IntoView {
+    let start = ServerAction::<TotpStart>::new();
+    let confirm = ServerAction::<TotpConfirm>::new();
+    let disable = ServerAction::<TotpDisable>::new();
+    let me = Resource::new(
+        move || (confirm.version().get(), disable.version().get()),
+        |_| current_user(),
+    );
+    let code = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    view! {
+        <section class="panel narrow" aria-label="Two-factor login">
+            <h2>"Two-factor login"</h2>
+            <Transition fallback=|| ()>
+                {move || me.get().and_then(|r| r.ok()).map(|u| if u.totp {
+                    view! {
+                        <p>"On: logging in needs a code from your authenticator app (or a recovery code)."</p>
+                        {move || confirm.value().get().and_then(|r| r.ok()).map(|codes| view! {
+                            <div class="notice ok" role="status">
+                                <p>"Keep these recovery codes somewhere safe; each works once, and they are not shown again:"</p>
+                                <ul class="recovery-codes">{codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}</ul>
+                            </div>
+                        })}
+                        <form class="inline-form" aria-label="Turn off two-factor login" on:submit=move |ev| {
+                            ev.prevent_default();
+                            disable.dispatch(TotpDisable { password: password.get_untracked() });
+                        }>
+                            <label>"Password" <input type="password" name="password" autocomplete="current-password" required
+                                prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) /></label>
+                            <button type="submit" class="secondary">"Turn off"</button>
+                        </form>
+                        {move || disable.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
+                    }.into_any()
+                } else {
+                    view! {
+                        <p class="muted">"Off. With it on, logging in also needs a code from an authenticator app on your phone."</p>
+                        {move || match start.value().get() {
+                            Some(Ok(setup)) => view! {
+                                <div class="totp-setup">
+                                    <div class="qr" inner_html=setup.qr_svg></div>
+                                    <p>"Scan this with your authenticator app, or type the key: " <code class="secret">{setup.secret}</code></p>
+                                    <form class="inline-form" aria-label="Confirm two-factor login" on:submit=move |ev| {
+                                        ev.prevent_default();
+                                        confirm.dispatch(TotpConfirm { code: code.get_untracked() });
+                                    }>
+                                        <label>"Code from the app" <input name="code" inputmode="numeric" autocomplete="one-time-code" required
+                                            prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) /></label>
+                                        <button type="submit">"Turn on"</button>
+                                    </form>
+                                    {move || confirm.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
+                                </div>
+                            }.into_any(),
+                            Some(Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+                            None => view! {
+                                <button class="secondary" on:click=move |_| { start.dispatch(TotpStart {}); }>"Set up two-factor login"</button>
+                            }.into_any(),
+                        }}
+                    }.into_any()
+                })}
+            </Transition>
         </section>
     }
 }

@@ -395,3 +395,124 @@ async fn admins_read_the_audit_log_filtered_by_user_action_object_outcome_and_ti
         );
     }
 }
+
+#[tokio::test]
+async fn two_factor_login_with_an_authenticator_code_and_single_use_recovery_codes() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let (status, setup) = app.post(&admin, "/api/me/totp/start", &json!({})).await;
+    assert_eq!(status, 200, "{setup}");
+    assert!(setup["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/virtdeck:admin?secret="));
+    assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"));
+    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
+        .to_bytes()
+        .unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    let (status, _) = app
+        .post(&admin, "/api/me/totp/confirm", &json!({"code": "000000"}))
+        .await;
+    assert_eq!(status, 400, "a wrong code does not turn it on");
+    let (status, codes) = app
+        .post(
+            &admin,
+            "/api/me/totp/confirm",
+            &json!({"code": totp.generate(now)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{codes}");
+    let codes: Vec<String> = serde_json::from_value(codes).unwrap();
+    assert_eq!(codes.len(), 10);
+
+    // The password alone is not enough; the half-logged-in client can do nothing.
+    let login = |client: reqwest::Client| {
+        let url = app.url.clone();
+        async move {
+            let resp = client
+                .post(format!("{url}/api/login"))
+                .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let phone = app.anonymous();
+    assert_eq!(login(phone.clone()).await, json!({"totp_required": true}));
+    assert_eq!(app.get(&phone, "/api/guests").await.0, 401);
+    let (status, _) = app
+        .post(&phone, "/api/login/totp", &json!({"code": "123456"}))
+        .await;
+    assert_eq!(status, 401);
+    // The code used to confirm is spent; the next one (30 s skew allowed) works.
+    let (status, _) = app
+        .post(
+            &phone,
+            "/api/login/totp",
+            &json!({"code": totp.generate(now)}),
+        )
+        .await;
+    assert_eq!(status, 401, "a code works once");
+    let (status, me) = app
+        .post(
+            &phone,
+            "/api/login/totp",
+            &json!({"code": totp.generate(now + 30)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(app.get(&phone, "/api/guests").await.0, 200);
+
+    // A recovery code works once.
+    let laptop = app.anonymous();
+    login(laptop.clone()).await;
+    let (status, _) = app
+        .post(&laptop, "/api/login/totp", &json!({"code": codes[0]}))
+        .await;
+    assert_eq!(status, 200);
+    let tablet = app.anonymous();
+    login(tablet.clone()).await;
+    let (status, _) = app
+        .post(&tablet, "/api/login/totp", &json!({"code": codes[0]}))
+        .await;
+    assert_eq!(status, 401, "a recovery code used twice");
+    assert_eq!(app.get(&tablet, "/api/guests").await.0, 401);
+
+    // Off again, with the password.
+    let (status, _) = app
+        .post(&phone, "/api/me/totp/disable", &json!({"password": "nope"}))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .post(
+            &phone,
+            "/api/me/totp/disable",
+            &json!({"password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(login(app.anonymous()).await["username"], "admin");
+    let actions: Vec<String> = app
+        .audit("user.totp")
+        .await
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.totp.enable",
+            "user.totp.enable",
+            "user.totp.disable",
+            "user.totp.disable"
+        ]
+    );
+}
