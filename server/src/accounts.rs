@@ -141,6 +141,17 @@ impl SqlAccounts {
         .map_err(internal)
     }
 
+    /// Is `password` the current password of `user_id`?
+    async fn password_ok(&self, user_id: i64, password: &str) -> Result<bool, ApiError> {
+        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .ok_or_else(ApiError::unauthorized)?;
+        self.matches(hash, password).await
+    }
+
     async fn user_info(&self, username: &str) -> Result<UserInfo, ApiError> {
         let row: Option<UserRow> = sqlx::query_as(
             "SELECT username, role, disabled, must_change_password, created_at FROM users \
@@ -237,6 +248,14 @@ fn label(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// 404 unless the statement touched the caller's own `what` number `id`.
+fn yours(rows: u64, what: &str, id: i64) -> Result<(), ApiError> {
+    if rows == 0 {
+        return Err(ApiError::NotFound(format!("you have no {what} {id}")));
+    }
+    Ok(())
 }
 
 fn random_secret(len: usize) -> String {
@@ -398,10 +417,7 @@ impl Accounts for SqlAccounts {
             .execute(&self.pool)
             .await
             .map_err(internal)?;
-        if done.rows_affected() == 0 {
-            return Err(ApiError::NotFound(format!("you have no session {id}")));
-        }
-        Ok(())
+        yours(done.rows_affected(), "session", id)
     }
 
     async fn users(&self) -> Result<Vec<UserInfo>, ApiError> {
@@ -555,10 +571,7 @@ impl Accounts for SqlAccounts {
             .execute(&self.pool)
             .await
             .map_err(internal)?;
-        if done.rows_affected() == 0 {
-            return Err(ApiError::NotFound(format!("you have no token {id}")));
-        }
-        Ok(())
+        yours(done.rows_affected(), "token", id)
     }
 
     async fn check_token(&self, token: &str) -> Result<Option<(SessionUser, i64)>, ApiError> {
@@ -696,13 +709,7 @@ impl Accounts for SqlAccounts {
     }
 
     async fn totp_disable(&self, user_id: i64, password: &str) -> Result<(), ApiError> {
-        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?
-            .ok_or_else(ApiError::unauthorized)?;
-        if !self.matches(hash, password).await? {
+        if !self.password_ok(user_id, password).await? {
             return Err(ApiError::BadRequest("the password is wrong".into()));
         }
         sqlx::query(
@@ -777,13 +784,7 @@ impl Accounts for SqlAccounts {
         new: &str,
         keep: Option<&str>,
     ) -> Result<(), ApiError> {
-        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?
-            .ok_or_else(ApiError::unauthorized)?;
-        if !self.matches(hash, current).await? {
+        if !self.password_ok(user_id, current).await? {
             return Err(ApiError::BadRequest("the current password is wrong".into()));
         }
         let hash = {

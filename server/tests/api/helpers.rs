@@ -164,3 +164,54 @@ impl TestApp {
         .unwrap()
     }
 }
+
+/// A client that sends `Authorization: Bearer <token>` (a script).
+pub fn bearer(token: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap()
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/ws` with one header (`cookie` or `authorization`) and reads its hello.
+pub async fn socket(app: &TestApp, header: &'static str, value: &str) -> Socket {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let mut request = (app.url.replace("http://", "ws://") + "/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(header, value.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert!(
+        matches!(socket.next().await, Some(Ok(Message::Text(_)))),
+        "hello"
+    );
+    socket
+}
+
+/// The close code the server ends `socket` with (within 10 s).
+pub async fn close_code(socket: &mut Socket) -> Option<u16> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed within 10 s")
+}

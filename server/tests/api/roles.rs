@@ -3,13 +3,9 @@
 //! server functions): an endpoint without a rule here fails the test, so a new
 //! endpoint cannot slip in unguarded. Then users, passwords and sessions.
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-use crate::helpers::{spawn_app, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{bearer, close_code, socket, spawn_app, TestApp, ADMIN_PASSWORD};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Who {
@@ -159,17 +155,7 @@ async fn every_endpoint_is_allowed_or_refused_as_the_role_table_says() {
         .await;
     assert_eq!(status, 200, "{created}");
     let token = created["token"].as_str().unwrap().to_string();
-    let script = reqwest::Client::builder()
-        .default_headers(
-            [(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {token}").parse().unwrap(),
-            )]
-            .into_iter()
-            .collect(),
-        )
-        .build()
-        .unwrap();
+    let script = bearer(&token);
 
     let mut wrong = Vec::new();
     for (method, path) in &endpoints {
@@ -323,14 +309,7 @@ async fn users_are_managed_by_admins_and_a_disabled_user_is_out_at_once() {
             .unwrap()
             .to_string()
     };
-    let mut request = (app.url.replace("http://", "ws://") + "/ws")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert!(matches!(socket.next().await, Some(Ok(Message::Text(_)))));
+    let mut socket = socket(&app, "cookie", &cookie).await;
 
     // The last admin cannot lock themselves out.
     let (status, _) = app
@@ -367,17 +346,7 @@ async fn users_are_managed_by_admins_and_a_disabled_user_is_out_at_once() {
         401,
         "bob's session ended"
     );
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .expect("bob's socket closes");
+    let closed = close_code(&mut socket).await;
     assert_eq!(closed, Some(4001));
     let again = app.anonymous();
     let resp = again
@@ -486,19 +455,7 @@ async fn api_tokens_act_for_scripts_within_their_users_role_until_revoked() {
     let app = spawn_app(vec![]).await;
     let admin = app.admin().await;
     let otto = user(&app, &admin, "otto", "operator").await;
-    let with = |token: &str| {
-        reqwest::Client::builder()
-            .default_headers(
-                [(
-                    reqwest::header::AUTHORIZATION,
-                    format!("Bearer {token}").parse().unwrap(),
-                )]
-                .into_iter()
-                .collect(),
-            )
-            .build()
-            .unwrap()
-    };
+    let with = bearer;
     // No more than one's own role; a future expiry; a name.
     let (status, _) = app
         .post(&otto, "/api/tokens", &json!({"name": "x", "role": "admin"}))
@@ -543,14 +500,7 @@ async fn api_tokens_act_for_scripts_within_their_users_role_until_revoked() {
     let rows = app.audit("guest.suspend").await;
     assert_eq!(rows.last().unwrap().username.as_deref(), Some("otto"));
     // ... follows events over /ws ...
-    let mut request = (app.url.replace("http://", "ws://") + "/ws")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert!(matches!(socket.next().await, Some(Ok(Message::Text(_)))));
+    let mut socket = socket(&app, "authorization", &format!("Bearer {token}")).await;
     // ... but has no session and cannot make tokens.
     assert_eq!(
         app.post(&script, "/api/tokens", &json!({"name": "y"}))
@@ -592,17 +542,7 @@ async fn api_tokens_act_for_scripts_within_their_users_role_until_revoked() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.get(&script, "/api/guests").await.0, 401);
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .expect("the token's socket closes");
+    let closed = close_code(&mut socket).await;
     assert_eq!(closed, Some(4001));
     assert_eq!(app.get(&with("vdk_1_guess"), "/api/guests").await.0, 401);
     assert_eq!(app.get(&with("nonsense"), "/api/guests").await.0, 401);

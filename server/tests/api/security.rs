@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-use crate::helpers::{fixture_hosts, spawn_app, spawn_app_configured, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{
+    close_code, fixture_hosts, socket, spawn_app, spawn_app_configured, TestApp, ADMIN_PASSWORD,
+};
 
 async fn guest(app: &TestApp, client: &reqwest::Client, name: &str) -> Value {
     let (status, list) = app.get(client, "/api/guests").await;
@@ -295,31 +295,11 @@ async fn an_open_socket_ends_with_its_session() {
         .next()
         .unwrap()
         .to_string();
-    let mut request = (app.url.replace("http://", "ws://") + "/ws")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert!(
-        matches!(socket.next().await, Some(Ok(Message::Text(_)))),
-        "hello"
-    );
+    let mut socket = socket(&app, "cookie", &cookie).await;
 
     let (status, _) = app.post(&client, "/api/logout", &json!({})).await;
     assert_eq!(status, 200);
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .expect("the socket is closed within 10 s of the logout");
+    let closed = close_code(&mut socket).await;
     assert_eq!(closed, Some(4001));
 }
 
