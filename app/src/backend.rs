@@ -14,7 +14,7 @@ use crate::api::{
     migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
     pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
     size::StorageName,
-    users::{NewToken, SessionInfo, TokenInfo, TotpSetup, UserInfo, UserUpdate},
+    users::{NewToken, SessionInfo, Settings, TokenInfo, TotpSetup, UserInfo, UserUpdate},
     volumes::{VolumeOp, VolumeSpec, VolumeSummary},
     ApiError,
 };
@@ -142,6 +142,8 @@ pub trait Accounts: Send + Sync + 'static {
     /// the user's current role — and the token's id; `None` when the token is
     /// unknown, revoked, expired or its user disabled. Notes its use.
     async fn check_token(&self, token: &str) -> Result<Option<(SessionUser, i64)>, ApiError>;
+    async fn settings(&self) -> Result<Settings, ApiError>;
+    async fn set_settings(&self, settings: &Settings) -> Result<(), ApiError>;
     /// A new (not yet active) TOTP secret for `user_id`.
     async fn totp_begin(&self, user_id: i64, username: &str) -> Result<TotpSetup, ApiError>;
     /// Activates the secret with a current `code`; returns new recovery codes.

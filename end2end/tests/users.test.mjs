@@ -145,7 +145,7 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
     assert.equal(await asScript(), 401);
   });
 
-  scenario('two-factor login is set up on the Account page and then asked for at login', async (page) => {
+  scenario('two-factor login is set up on the Account page and then asked for at login', async (page, context) => {
     await login(page, server.url, server.password);
     await page.goto(`${server.url}/account`);
     await waitForHydration(page);
@@ -179,5 +179,15 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
     } finally {
       await other.close();
     }
+
+    // With their own on, an admin can require it for every admin.
+    await page.goto(`${server.url}/users`);
+    await waitForHydration(page);
+    await page.locator('input[name=require_totp_for_admins]').check();
+    await waitFor(
+      async () => (await (await context.request.get(`${server.url}/api/settings`)).json()).require_totp_for_admins === true,
+      10_000,
+      'the setting to be saved',
+    );
   });
 });

@@ -9,7 +9,7 @@ use anyhow::Context;
 use app::{
     api::{
         auth::{Role, SessionUser},
-        users::{NewToken, SessionInfo, TokenInfo, TotpSetup, UserInfo, UserUpdate},
+        users::{NewToken, SessionInfo, Settings, TokenInfo, TotpSetup, UserInfo, UserUpdate},
         ApiError,
     },
     backend::Accounts,
@@ -313,6 +313,7 @@ impl Accounts for SqlAccounts {
                     role: Role::parse(&role).unwrap_or_default(),
                     must_change_password,
                     totp,
+                    must_enrol_totp: false,
                 }))
             }
             _ => Ok(None),
@@ -364,12 +365,16 @@ impl Accounts for SqlAccounts {
         .execute(&self.pool)
         .await
         .map_err(internal)?;
+        let role = Role::parse(&role).unwrap_or_default();
+        let must_enrol_totp =
+            role == Role::Admin && !totp && self.settings().await?.require_totp_for_admins;
         Ok(Some(SessionUser {
             id,
             username,
-            role: Role::parse(&role).unwrap_or_default(),
+            role,
             must_change_password,
             totp,
+            must_enrol_totp,
         }))
     }
 
@@ -620,9 +625,37 @@ impl Accounts for SqlAccounts {
                 role,
                 must_change_password,
                 totp: false,
+                must_enrol_totp: false,
             },
             id,
         )))
+    }
+
+    async fn settings(&self) -> Result<Settings, ApiError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE key = 'require_totp_for_admins'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(Settings {
+            require_totp_for_admins: row.is_some_and(|(v,)| v == "1"),
+        })
+    }
+
+    async fn set_settings(&self, settings: &Settings) -> Result<(), ApiError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('require_totp_for_admins', ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(if settings.require_totp_for_admins {
+            "1"
+        } else {
+            "0"
+        })
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(())
     }
 
     async fn totp_begin(&self, user_id: i64, username: &str) -> Result<TotpSetup, ApiError> {

@@ -214,6 +214,9 @@ pub async fn gate(
             if current.user.must_change_password && page && path != "/account" {
                 return Redirect::to("/account?must_change=1").into_response();
             }
+            if current.user.must_enrol_totp && page && path != "/account" {
+                return Redirect::to("/account?enrol_totp=1").into_response();
+            }
             if !page {
                 if let Some(error) = access_refusal(req.method().as_str(), &path, &current.user) {
                     state
@@ -289,9 +292,9 @@ fn access_refusal(method: &str, path: &str, user: &SessionUser) -> Option<ApiErr
             })
         }
         Some(Access::Public | Access::PasswordChange) => None,
-        Some(Access::Role(_)) if user.must_change_password => Some(ApiError::Forbidden(
-            "change your password first (Account page, or POST /api/me/password)".into(),
-        )),
+        Some(Access::Role(_)) if user.pending_step().is_some() => user
+            .pending_step()
+            .map(|step| ApiError::Forbidden(step.into())),
         Some(Access::Role(role)) if !user.can(role) => Some(ApiError::Forbidden(format!(
             "your role ({}) cannot do this; it needs {role}",
             user.role

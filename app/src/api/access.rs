@@ -22,9 +22,9 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
         ("POST", "/api/login" | "/api/login/totp") => Public,
         ("GET", "/api/me" | "/api/me/sessions")
         | ("POST", "/api/me/password" | "/api/me/sessions/end" | "/api/logout") => PasswordChange,
-        ("POST", "/api/me/totp/start" | "/api/me/totp/confirm" | "/api/me/totp/disable") => {
-            Role(R::Viewer)
-        }
+        ("POST", "/api/me/totp/start" | "/api/me/totp/confirm") => PasswordChange,
+        ("POST", "/api/me/totp/disable") => Role(R::Viewer),
+        ("GET", "/api/settings") | ("POST", "/api/settings") => Role(R::Admin),
         (
             "GET",
             "/api/guests" | "/api/guests/counts" | "/api/hosts" | "/api/pools" | "/api/pools/types"

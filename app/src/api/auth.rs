@@ -67,6 +67,10 @@ pub struct SessionUser {
     /// Logging in needs a code from an authenticator app too.
     #[serde(default)]
     pub totp: bool,
+    /// Two-factor login is required for admins and this admin has none yet:
+    /// setting it up comes before anything else.
+    #[serde(default)]
+    pub must_enrol_totp: bool,
 }
 
 /// What `POST /api/login` answers: the user, or that a code is needed
@@ -81,6 +85,17 @@ pub enum LoginAnswer {
 impl SessionUser {
     pub fn can(&self, role: Role) -> bool {
         self.role >= role
+    }
+
+    /// What must be done before anything else, if anything.
+    pub fn pending_step(&self) -> Option<&'static str> {
+        if self.must_change_password {
+            Some("change your password first (Account page, or POST /api/me/password)")
+        } else if self.must_enrol_totp {
+            Some("set up two-factor login first: it is required for admins (Account page)")
+        } else {
+            None
+        }
     }
 }
 

@@ -176,10 +176,8 @@ where
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
             let client = client_address().await;
-            let refusal = if password_ok && user.must_change_password {
-                Some(ApiError::Forbidden(
-                    "change your password first (Account page, or POST /api/me/password)".into(),
-                ))
+            let refusal = if let Some(step) = user.pending_step().filter(|_| password_ok) {
+                Some(ApiError::Forbidden(step.into()))
             } else if !user.can(role) {
                 Some(ApiError::Forbidden(format!(
                     "your role ({}) cannot do this; it needs {role}",

@@ -340,7 +340,7 @@ pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
 /// Starts two-factor enrolment: a new secret, not yet in force.
 #[server(name = TotpStart, prefix = "/api", endpoint = "me/totp/start", input = Json)]
 pub async fn totp_start() -> Result<TotpSetup, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_for_password_change(|ctx| async move {
         ctx.services
             .accounts
             .totp_begin(ctx.user.id, &ctx.user.username)
@@ -353,7 +353,7 @@ pub async fn totp_start() -> Result<TotpSetup, ApiError> {
 /// codes, shown this once. From then on logging in needs a code.
 #[server(name = TotpConfirm, prefix = "/api", endpoint = "me/totp/confirm", input = Json)]
 pub async fn totp_confirm(code: String) -> Result<Vec<String>, ApiError> {
-    super::ssr::authorized(|ctx| async move {
+    super::ssr::authorized_for_password_change(|ctx| async move {
         let result = ctx
             .services
             .accounts
@@ -377,6 +377,48 @@ pub async fn totp_disable(password: String) -> Result<(), ApiError> {
             .await;
         let target = format!("user {}", ctx.user.username);
         ctx.audit("user.totp.disable", &target, &result).await;
+        result
+    })
+    .await
+}
+
+/// Site-wide security settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Admins must use two-factor login; one without it must set it up
+    /// before doing anything else.
+    pub require_totp_for_admins: bool,
+}
+
+/// The settings (admin).
+#[server(name = GetSettings, prefix = "/api", endpoint = "settings", input = GetUrl)]
+pub async fn get_settings() -> Result<Settings, ApiError> {
+    super::ssr::authorized_as(Role::Admin, |ctx| async move {
+        ctx.services.accounts.settings().await
+    })
+    .await
+}
+
+/// Changes the settings (admin). Requiring two-factor login for admins is
+/// refused until the admin asking has it on (so as not to lock oneself out).
+#[server(name = SetSettings, prefix = "/api", endpoint = "settings", input = Json)]
+pub async fn set_settings(require_totp_for_admins: bool) -> Result<Settings, ApiError> {
+    super::ssr::authorized_as(Role::Admin, |ctx| async move {
+        let result = async {
+            if require_totp_for_admins && !ctx.user.totp {
+                return Err(ApiError::Conflict(
+                    "turn on your own two-factor login first (Account page)".into(),
+                ));
+            }
+            let settings = Settings {
+                require_totp_for_admins,
+            };
+            ctx.services.accounts.set_settings(&settings).await?;
+            Ok(settings)
+        }
+        .await;
+        let target = format!("require_totp_for_admins={require_totp_for_admins}");
+        ctx.audit("settings.update", &target, &result).await;
         result
     })
     .await

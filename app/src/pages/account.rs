@@ -19,6 +19,7 @@ use crate::{
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let must_change = use_query_map().with_untracked(|q| q.get("must_change").is_some());
+    let must_enrol = use_query_map().with_untracked(|q| q.get("enrol_totp").is_some());
     view! {
         <Title text="Account" />
         <main class="page">
@@ -28,6 +29,14 @@ pub fn AccountPage() -> impl IntoView {
                     view! {
                         <div class="notice warn" role="alert">
                             "Your password was set by someone else: choose your own before you go on."
+                        </div>
+                    }
+                })}
+            {must_enrol
+                .then(|| {
+                    view! {
+                        <div class="notice warn" role="alert">
+                            "Two-factor login is required for admins: set it up below before you go on."
                         </div>
                     }
                 })}

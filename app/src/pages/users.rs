@@ -9,7 +9,8 @@ use crate::{
     api::{
         auth::Role,
         users::{
-            list_users, validate_password, validate_username, CreateUser, UpdateUser, UserInfo,
+            get_settings, list_users, validate_password, validate_username, CreateUser,
+            SetSettings, UpdateUser, UserInfo,
         },
         ApiError,
     },
@@ -54,6 +55,7 @@ pub fn UsersPage() -> impl IntoView {
                 })}
             </Transition>
             <NewUser create />
+            <SecuritySettings />
             {move || resetting.get().map(|username| {
                 let name = username.clone();
                 view! {
@@ -186,5 +188,32 @@ fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
                 <button type="submit" disabled=move || create.pending().get() || problem().is_some()>"Create user"</button>
             </div>
         </form>
+    }
+}
+
+#[component]
+fn SecuritySettings() -> impl IntoView {
+    let set = ServerAction::<SetSettings>::new();
+    let settings = Resource::new(move || set.version().get(), |_| get_settings());
+    view! {
+        <section class="panel narrow" aria-label="Security settings">
+            <h2>"Security"</h2>
+            <Transition fallback=|| ()>
+                {move || settings.get().and_then(|r| r.ok()).map(|s| view! {
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            name="require_totp_for_admins"
+                            checked=s.require_totp_for_admins
+                            on:change=move |ev| {
+                                set.dispatch(SetSettings { require_totp_for_admins: event_target_checked(&ev) });
+                            }
+                        />
+                        "Require two-factor login for admins (an admin without it must set it up at the next request)"
+                    </label>
+                })}
+            </Transition>
+            {move || set.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
+        </section>
     }
 }

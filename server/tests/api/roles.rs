@@ -54,6 +54,8 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/api/volumes/upload")
         | ("GET", "/api/volumes/download") => Operator,
         ("GET", "/api/users")
+        | ("GET", "/api/settings")
+        | ("POST", "/api/settings")
         | ("GET", "/api/audit")
         | ("POST", "/api/users")
         | ("POST", "/api/users/update") => Admin,

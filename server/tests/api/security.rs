@@ -496,3 +496,124 @@ async fn two_factor_login_with_an_authenticator_code_and_single_use_recovery_cod
         ]
     );
 }
+
+#[tokio::test]
+async fn admins_can_be_required_to_use_two_factor_login() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    // Not before one's own is on: that would lock the asking admin out.
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/settings",
+            &json!({"require_totp_for_admins": true}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (_, setup) = app.post(&admin, "/api/me/totp/start", &json!({})).await;
+    let code = |setup: &Value, offset: u64| {
+        let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
+            .to_bytes()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
+            .generate(now + offset)
+    };
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/me/totp/confirm",
+            &json!({"code": code(&setup, 0)}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, settings) = app
+        .post(
+            &admin,
+            "/api/settings",
+            &json!({"require_totp_for_admins": true}),
+        )
+        .await;
+    assert_eq!(
+        (status, settings["require_totp_for_admins"].as_bool()),
+        (200, Some(true))
+    );
+
+    // Another admin, without two-factor login: nothing but setting it up.
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/users",
+            &json!({"username": "ada", "password": "first-password-ada", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ada = app.anonymous();
+    let resp = ada
+        .post(format!("{}/api/login", app.url))
+        .json(&json!({"username": "ada", "password": "first-password-ada"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, _) = app
+        .post(
+            &ada,
+            "/api/me/password",
+            &json!({"current": "first-password-ada", "new": "adas-own-password"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, err) = app.get(&ada, "/api/guests").await;
+    assert_eq!(status, 403);
+    assert!(
+        err["message"].as_str().unwrap().contains("two-factor"),
+        "{err}"
+    );
+    let page = ada.get(format!("{}/guests", app.url)).send().await.unwrap();
+    assert_eq!(page.headers()["location"], "/account?enrol_totp=1");
+    let (_, setup) = app.post(&ada, "/api/me/totp/start", &json!({})).await;
+    let (status, _) = app
+        .post(
+            &ada,
+            "/api/me/totp/confirm",
+            &json!({"code": code(&setup, 0)}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.get(&ada, "/api/guests").await.0,
+        200,
+        "set up: free to work"
+    );
+    // Operators and viewers are not concerned.
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/users",
+            &json!({"username": "otto", "password": "first-password-otto", "role": "operator"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let otto = app.anonymous();
+    otto.post(format!("{}/api/login", app.url))
+        .json(&json!({"username": "otto", "password": "first-password-otto"}))
+        .send()
+        .await
+        .unwrap();
+    app.post(
+        &otto,
+        "/api/me/password",
+        &json!({"current": "first-password-otto", "new": "ottos-own-password"}),
+    )
+    .await;
+    assert_eq!(app.get(&otto, "/api/guests").await.0, 200);
+    assert_eq!(
+        app.audit("settings.").await.len(),
+        2,
+        "both attempts audited"
+    );
+}
