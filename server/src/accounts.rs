@@ -50,6 +50,8 @@ pub struct SqlAccounts {
     pool: SqlitePool,
     hashing: Arc<Semaphore>,
     waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Failed logins per user name (the gate counts them per address).
+    per_user: crate::throttle::LoginThrottle<String>,
     /// Verified against when the user does not exist, so both cases take as long.
     dummy_hash: String,
 }
@@ -61,8 +63,15 @@ impl SqlAccounts {
             pool,
             hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
             waiting: Arc::default(),
+            per_user: crate::throttle::LoginThrottle::new(10, std::time::Duration::from_secs(300)),
             dummy_hash,
         })
+    }
+
+    /// Failed logins allowed per user name within `window` (default 10 in 5 min).
+    pub fn with_login_limits(mut self, limit: u32, window: std::time::Duration) -> Self {
+        self.per_user = crate::throttle::LoginThrottle::new(limit, window);
+        self
     }
 
     /// Creates the first user, `admin`, when there are no users.
@@ -297,11 +306,23 @@ impl Accounts for SqlAccounts {
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
+        let key = username.to_lowercase();
+        if let Err(wait) = self.per_user.check(&key) {
+            return Err(ApiError::TooManyRequests(format!(
+                "too many failed logins for this user; try again in {} s",
+                wait.as_secs() + 1
+            )));
+        }
         let stored = row
             .as_ref()
             .map(|r| r.2.clone())
             .unwrap_or_else(|| self.dummy_hash.clone());
         let matches = self.matches(stored, password).await?;
+        if matches && row.is_some() {
+            self.per_user.succeeded(&key);
+        } else {
+            self.per_user.failed(&key);
+        }
         match row {
             Some((_, _, _, _, true, _, _)) if matches => Err(ApiError::Forbidden(
                 "this account is disabled; ask an admin".into(),

@@ -156,7 +156,7 @@ pub async fn gate(
     }
     if is_login(&req) {
         let ip = client.map(|c| c.ip());
-        if let Some(wait) = ip.and_then(|ip| state.throttle.check(ip).err()) {
+        if let Some(wait) = ip.and_then(|ip| state.throttle.check(&ip).err()) {
             let secs = wait.as_secs() + 1;
             let error = ApiError::TooManyRequests(format!(
                 "too many failed logins from this address; try again in {secs} s"
@@ -170,9 +170,9 @@ pub async fn gate(
             if resp.status() == StatusCode::UNAUTHORIZED
                 || resp.extensions().get::<LoginFailed>().is_some()
             {
-                state.throttle.failed(ip);
+                state.throttle.failed(&ip);
             } else if resp.status().is_success() || resp.status().is_redirection() {
-                state.throttle.succeeded(ip);
+                state.throttle.succeeded(&ip);
             }
         }
         return with_retry_after(resp);

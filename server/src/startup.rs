@@ -144,7 +144,9 @@ fn compression(
 impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         let pool = db::connect(&config.database_url).await?;
-        let accounts = SqlAccounts::new(pool.clone()).await?;
+        let accounts = SqlAccounts::new(pool.clone())
+            .await?
+            .with_login_limits(config.login_attempts, config.login_window);
         match accounts.ensure_admin(config.admin_password.clone()).await? {
             FirstUser::Generated(password) => {
                 let file = password_file(&config.database_url);

@@ -1,11 +1,12 @@
-//! Login throttling: failed logins are counted per client address over a
-//! sliding window; past the limit that address is answered 429 with
-//! `Retry-After` until its oldest failure leaves the window. A successful
-//! login clears the address's count. Requests from other addresses (the real
-//! administrator) are not affected, and a throttled attempt costs no hashing.
+//! Login throttling: failed logins are counted per key (a client address in
+//! the gate, a user name in `accounts`) over a sliding window; past the limit
+//! that key is answered 429 with `Retry-After` until its oldest failure leaves
+//! the window. A successful login clears the key's count. Other keys are not
+//! affected, and a throttled attempt costs no hashing.
 
 use std::{
     collections::{HashMap, VecDeque},
+    hash::Hash,
     net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
@@ -14,13 +15,13 @@ use std::{
 /// Addresses remembered at most; beyond it, expired entries are dropped.
 const MAX_ADDRESSES: usize = 10_000;
 
-pub struct LoginThrottle {
+pub struct LoginThrottle<K = IpAddr> {
     limit: usize,
     window: Duration,
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    failures: Mutex<HashMap<K, VecDeque<Instant>>>,
 }
 
-impl LoginThrottle {
+impl<K: Hash + Eq + Clone> LoginThrottle<K> {
     pub fn new(limit: u32, window: Duration) -> Self {
         LoginThrottle {
             limit: limit.max(1) as usize,
@@ -30,10 +31,10 @@ impl LoginThrottle {
     }
 
     /// `Err(wait)` when `ip` has used up its attempts for now.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+    pub fn check(&self, ip: &K) -> Result<(), Duration> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(times) = map.get_mut(&ip) else {
+        let Some(times) = map.get_mut(ip) else {
             return Ok(());
         };
         while times
@@ -49,7 +50,7 @@ impl LoginThrottle {
         Err(self.window.saturating_sub(now.duration_since(oldest)))
     }
 
-    pub fn failed(&self, ip: IpAddr) {
+    pub fn failed(&self, ip: &K) {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ADDRESSES {
@@ -60,18 +61,18 @@ impl LoginThrottle {
                     .is_some_and(|t| now.duration_since(*t) < window)
             });
         }
-        let times = map.entry(ip).or_default();
+        let times = map.entry(ip.clone()).or_default();
         times.push_back(now);
         while times.len() > self.limit {
             times.pop_front();
         }
     }
 
-    pub fn succeeded(&self, ip: IpAddr) {
+    pub fn succeeded(&self, ip: &K) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&ip);
+            .remove(ip);
     }
 }
 
@@ -81,20 +82,20 @@ mod tests {
 
     #[test]
     fn an_address_is_held_back_after_the_limit_and_others_are_not() {
-        let t = LoginThrottle::new(3, Duration::from_millis(200));
+        let t: LoginThrottle = LoginThrottle::new(3, Duration::from_millis(200));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..3 {
-            assert!(t.check(a).is_ok());
-            t.failed(a);
+            assert!(t.check(&a).is_ok());
+            t.failed(&a);
         }
-        let wait = t.check(a).unwrap_err();
+        let wait = t.check(&a).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_millis(200));
-        assert!(t.check(b).is_ok(), "another address is not affected");
+        assert!(t.check(&b).is_ok(), "another address is not affected");
         std::thread::sleep(wait);
-        assert!(t.check(a).is_ok(), "free again once the window has passed");
-        t.failed(a);
-        t.succeeded(a);
-        assert!(t.check(a).is_ok());
+        assert!(t.check(&a).is_ok(), "free again once the window has passed");
+        t.failed(&a);
+        t.succeeded(&a);
+        assert!(t.check(&a).is_ok());
     }
 }

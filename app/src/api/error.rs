@@ -116,6 +116,16 @@ impl ApiError {
         )
     }
 
+    /// For a 429 whose message says "try again in N s": N.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        let ApiError::TooManyRequests(m) = self else {
+            return None;
+        };
+        m.rsplit_once("try again in ")
+            .and_then(|(_, rest)| rest.strip_suffix(" s"))
+            .and_then(|n| n.parse().ok())
+    }
+
     pub fn internal() -> Self {
         ApiError::Internal("internal error; the details are in the server log".into())
     }

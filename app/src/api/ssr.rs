@@ -224,6 +224,9 @@ pub fn set_status(e: &ApiError) {
         opts.set_status(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         );
+        if let Some(secs) = e.retry_after_secs() {
+            opts.insert_header(axum::http::header::RETRY_AFTER, secs.into());
+        }
     }
 }
 

@@ -74,6 +74,8 @@ async fn the_environment_can_choose_the_first_password() {
 #[tokio::test]
 async fn a_login_flood_is_answered_at_once_instead_of_queueing_everyone() {
     let (accounts, _pool, _dir) = accounts().await;
+    // The queue, not the per-user count, is under test here.
+    let accounts = accounts.with_login_limits(1000, std::time::Duration::from_secs(60));
     accounts
         .ensure_admin(Some("right password".into()))
         .await
@@ -94,4 +96,47 @@ async fn a_login_flood_is_answered_at_once_instead_of_queueing_everyone() {
         .await
         .unwrap();
     assert!(user.is_some());
+}
+
+#[tokio::test]
+async fn failed_logins_are_counted_per_user_name_too() {
+    let (accounts, _pool, _dir) = accounts().await;
+    let accounts = accounts.with_login_limits(3, std::time::Duration::from_millis(1500));
+    accounts
+        .ensure_admin(Some("right password".into()))
+        .await
+        .unwrap();
+    accounts
+        .insert_user("bob", "bobs password!", app::api::auth::Role::Viewer, false)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            accounts.verify_password("Admin", "wrong").await.unwrap(),
+            None
+        );
+    }
+    // From any address: the name is held back, even with the right password…
+    let held = accounts
+        .verify_password("admin", "right password")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(held, app::api::ApiError::TooManyRequests(_)),
+        "{held:?}"
+    );
+    let wait = held.retry_after_secs().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    // …other users are not.
+    assert!(accounts
+        .verify_password("bob", "bobs password!")
+        .await
+        .unwrap()
+        .is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert!(accounts
+        .verify_password("admin", "right password")
+        .await
+        .unwrap()
+        .is_some());
 }
