@@ -128,6 +128,7 @@ pub trait Accounts: Send + Sync + 'static {
     /// Applies `update`; disabling or a new password ends the user's sessions.
     /// The last enabled admin cannot be disabled or demoted (409).
     async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserInfo, ApiError>;
+    /// `expires_at` must be an RFC 3339 UTC time in the future (400).
     async fn create_token(
         &self,
         user_id: i64,

@@ -553,6 +553,10 @@ impl Accounts for SqlAccounts {
         role: Role,
         expires_at: Option<&str>,
     ) -> Result<NewToken, ApiError> {
+        if let Some(t) = expires_at {
+            let now = crate::libvirt::rfc3339(std::time::SystemTime::now());
+            app::api::users::validate_expiry(t, &now)?;
+        }
         let secret = random_secret(40);
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO api_tokens (user_id, name, role, secret_hash, expires_at) \

@@ -50,8 +50,6 @@ pub struct AppState {
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
     pub throttle: Arc<LoginThrottle>,
-    /// The session store, for sockets to notice that their session ended.
-    pub sessions: SqliteStore,
 }
 
 pub struct Application {
@@ -235,7 +233,6 @@ impl Application {
                 config.login_attempts,
                 config.login_window,
             )),
-            sessions: session_store.clone(),
         };
         // Compressed copies of the wasm, JS and CSS, once per build, in the
         // background: until they are written (atomically) the originals are

@@ -305,9 +305,6 @@ pub async fn create_token(
                     ctx.user.role
                 )));
             }
-            if let Some(t) = &expires_at {
-                validate_expiry(t, &super::ssr::now_rfc3339())?;
-            }
             ctx.services
                 .accounts
                 .create_token(ctx.user.id, &name, role, expires_at.as_deref())

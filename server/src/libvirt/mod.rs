@@ -17,6 +17,7 @@
 
 mod cache;
 mod connection;
+pub use connection::rfc3339;
 mod domain;
 mod error;
 mod host;
