@@ -217,7 +217,8 @@ impl Application {
         let audit = Arc::new(SqlAudit::new(pool.clone()));
         audit.clone().keep_pruned(config.audit_retention_days);
         let services = Services {
-            fleet: Arc::new(LibvirtFleet::new(registry)),
+            fleet: Arc::new(LibvirtFleet::new(registry.clone())),
+            guests: Arc::new(crate::libvirt::LibvirtGuests::new(registry)),
             storage: storage.clone(),
             migrations: Arc::new(MigrationService(migrations)),
             accounts: Arc::new(accounts),

@@ -27,12 +27,26 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
         ("GET", "/api/settings") | ("POST", "/api/settings") => Role(R::Admin),
         (
             "GET",
-            "/api/guests" | "/api/guests/counts" | "/api/hosts" | "/api/pools" | "/api/pools/types"
+            "/api/guests"
+            | "/api/guests/counts"
+            | "/api/guests/detail"
+            | "/api/guests/stats"
+            | "/api/guests/jobs"
+            | "/api/guests/snapshots"
+            | "/api/hosts"
+            | "/api/pools"
+            | "/api/pools/types"
             | "/api/volumes" | "/api/volumes/page" | "/api/migrations" | "/ws",
         ) => Role(R::Viewer),
         (
             "POST",
             "/api/guests/action"
+            | "/api/guests"
+            | "/api/guests/update"
+            | "/api/guests/delete"
+            | "/api/guests/clone"
+            | "/api/guests/snapshots"
+            | "/api/guests/snapshots/action"
             | "/api/migrations/preflight"
             | "/api/migrations"
             | "/api/migrations/cancel"
@@ -44,7 +58,8 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/volumes/action"
             | "/api/volumes/upload",
         ) => Role(R::Operator),
-        ("PUT", "/api/volumes/upload") | ("GET", "/api/volumes/download") => Role(R::Operator),
+        ("PUT", "/api/volumes/upload")
+        | ("GET", "/api/volumes/download" | "/api/guests/options") => Role(R::Operator),
         ("GET", "/api/tokens") | ("POST", "/api/tokens" | "/api/tokens/revoke") => Role(R::Viewer),
         ("GET", "/api/users" | "/api/audit") | ("POST", "/api/users" | "/api/users/update") => {
             Role(R::Admin)

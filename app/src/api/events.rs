@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
+    guest_detail::GuestJob,
     guests::GuestSummary, hosts::HostSummary, migrations::ProgressMessage, pools::PoolSummary,
 };
 
@@ -29,6 +30,8 @@ pub enum ServerEvent {
     PoolRemoved { host: String, name: String },
     /// A pool's volumes changed: pages showing them re-read the list.
     VolumesChanged { host: String, pool: String },
+    /// A guest job's (clone) whole state: while it runs, and when it ends.
+    GuestJob(Box<GuestJob>),
 }
 
 /// The close code of a `/ws` socket whose session has ended (logout, expiry,

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod auth;
 mod error;
 pub mod events;
+pub mod guest_detail;
+pub mod guest_new;
 pub mod guests;
 pub mod hosts;
 pub mod migrations;

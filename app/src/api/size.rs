@@ -230,6 +230,47 @@ impl fmt::Display for StorageName {
     }
 }
 
+/// A whole number from a JSON body (a number or its text), parsed inside the
+/// server function so that a refused value is audited with a clear message
+/// ("memory_mib: -1 is not a whole number from 16 to 1048576").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct NumArg(pub serde_json::Value);
+
+impl From<u64> for NumArg {
+    fn from(n: u64) -> Self {
+        NumArg(serde_json::Value::from(n))
+    }
+}
+
+impl NumArg {
+    pub fn is_missing(&self) -> bool {
+        self.0.is_null()
+    }
+
+    /// The number, which must lie in `min..=max`.
+    pub fn parse(&self, what: &str, min: u64, max: u64) -> Result<u64, ApiError> {
+        let n = match &self.0 {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+            serde_json::Value::Null => {
+                return Err(ApiError::BadRequest(format!("{what} is required")));
+            }
+            _ => None,
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadRequest(format!(
+                "{what}: {} is not a whole number from {min} to {max}",
+                clip(&match &self.0 {
+                    serde_json::Value::String(s) => format!("{s:?}"),
+                    v => v.to_string(),
+                })
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

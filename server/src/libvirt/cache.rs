@@ -34,6 +34,10 @@ pub struct HostCache {
     pub guests: BTreeMap<String, GuestSummary>,
     /// By name.
     pub pools: BTreeMap<String, PoolSummary>,
+    /// When a guest was seen to start (only starts seen while connected).
+    pub running_since: BTreeMap<String, std::time::SystemTime>,
+    /// The first full read is done: guests that appear later are new.
+    filled: bool,
 }
 
 impl HostCache {
@@ -41,6 +45,17 @@ impl HostCache {
     pub fn guest(&mut self, uuid: &str, now: Option<GuestSummary>) -> Option<Change> {
         match now {
             Some(g) => {
+                let running = g.state == app::api::guests::GuestState::Running;
+                let was = self
+                    .guests
+                    .get(uuid)
+                    .map(|o| o.state == app::api::guests::GuestState::Running);
+                if !running {
+                    self.running_since.remove(uuid);
+                } else if was == Some(false) || (was.is_none() && self.filled) {
+                    self.running_since
+                        .insert(uuid.to_string(), std::time::SystemTime::now());
+                }
                 if self.guests.get(uuid) == Some(&g) {
                     return None;
                 }
@@ -50,6 +65,9 @@ impl HostCache {
             None => self
                 .guests
                 .remove(uuid)
+                .inspect(|_| {
+                    self.running_since.remove(uuid);
+                })
                 .map(|_| Change::GuestGone(uuid.to_string())),
         }
     }
@@ -107,6 +125,7 @@ impl HostCache {
         for name in gone {
             changes.extend(self.pool(&name, None));
         }
+        self.filled = true;
         changes
     }
 }

@@ -187,6 +187,16 @@ impl HostConnection {
         guests
     }
 
+    /// Since when guest `uuid` runs, if virtdeck saw it start.
+    pub fn running_since(&self, uuid: &str) -> Option<SystemTime> {
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .running_since
+            .get(uuid)
+            .copied()
+    }
+
     /// The storage pools as last read, while the host is connected.
     pub fn pools(&self) -> Vec<PoolSummary> {
         if !self.is_connected() {

@@ -5,6 +5,9 @@
 //!   bound the call, announce the change);
 //! - `host`: host facts (versions, CPU, memory);
 //! - `domain`: guests (list, summary, lifecycle actions, the disks they use);
+//! - `guest`: what a host offers a new guest, creating one, its overview,
+//!   usage, edits and delete; `snapshot`: its snapshots; `clone`: copies;
+//!   `guests::LibvirtGuests` implements the `Guests` port over them;
 //! - `storage_pool`, `storage_volume`: pools and volumes, including streamed transfers;
 //! - `migration`: flags, the peer-to-peer migrate call, job statistics, abort and tuning;
 //! - `preflight`: facts of both hosts and the checks made from them;
@@ -16,14 +19,18 @@
 //! `storage::LibvirtStorage` its `Storage` port.
 
 mod cache;
+mod clone;
 mod connection;
 pub use connection::rfc3339;
 mod domain;
 mod error;
+mod guest;
+pub mod guests;
 mod host;
 pub mod migration;
 pub mod preflight;
 mod registry;
+mod snapshot;
 pub mod storage;
 mod storage_pool;
 pub mod storage_volume;
@@ -44,6 +51,7 @@ use async_trait::async_trait;
 
 pub use connection::HostConnection;
 pub use domain::find as domain_find;
+pub use guests::LibvirtGuests;
 pub use registry::HostRegistry;
 pub use storage::LibvirtStorage;
 

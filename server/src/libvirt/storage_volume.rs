@@ -158,6 +158,20 @@ fn summary(
     })
 }
 
+/// A volume of an active pool, for a guest's disk: its summary (without
+/// users) and libvirt's volume type (0 file, 1 block, 3 network…).
+pub fn resolve(
+    host: &str,
+    conn: &Connect,
+    pool: &StorageName,
+    name: &str,
+) -> Result<(VolumeSummary, u32), Failure> {
+    let open = open_pool(host, conn, pool)?;
+    let vol = open.volume(host, pool, name)?;
+    let kind = vol.info()?.kind;
+    Ok((summary(host, pool, &vol, None)?, kind))
+}
+
 /// Every volume of the pool, sorted by name, with the guests that use each.
 pub fn list(host: &str, conn: &Connect, pool: &StorageName) -> Result<Vec<VolumeSummary>, Failure> {
     let open = open_pool(host, conn, pool)?;

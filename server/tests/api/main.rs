@@ -4,6 +4,7 @@
 
 mod accounts;
 mod backend;
+mod guests;
 mod helpers;
 mod http;
 mod lab;

@@ -113,6 +113,40 @@ pub fn storage_pool_types(xml: &str) -> Result<Vec<PoolTypeCaps>, super::XmlErro
         .collect())
 }
 
+/// Whether a domain capabilities document offers UEFI firmware (the
+/// `firmware` enum lists `efi`, or a loader is an EDK2/OVMF image).
+pub fn offers_uefi(domain_capabilities: &str) -> bool {
+    let Ok(doc) = roxmltree::Document::parse(domain_capabilities) else {
+        return false;
+    };
+    let Some(os) = super::child(doc.root_element(), "os") else {
+        return false;
+    };
+    if os.attribute("supported") == Some("no") {
+        return false;
+    }
+    let listed = super::children(os, "enum")
+        .filter(|e| e.attribute("name") == Some("firmware"))
+        .flat_map(|e| super::children(e, "value"))
+        .any(|v| v.text() == Some("efi"));
+    let loader = super::child(os, "loader").is_some_and(|l| {
+        super::children(l, "value").any(|v| {
+            v.text()
+                .is_some_and(|t| t.contains("OVMF") || t.contains("edk2") || t.contains("AAVMF"))
+        })
+    });
+    listed || loader
+}
+
+/// The bridge an interface definition describes (`<interface type='bridge' name=…>`).
+pub fn bridge_name(interface_xml: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(interface_xml).ok()?;
+    let root = doc.root_element();
+    (root.attribute("type") == Some("bridge"))
+        .then(|| root.attribute("name").map(str::to_string))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,15 @@
 //! - `capabilities`: host and storage pool capabilities;
 //! - `pool`: storage pool definitions and found sources;
 //! - `volume`: storage volume definitions;
-//! - `domain`: the parts of a guest's definition virtdeck reads (its disks).
+//! - `domain`: the parts of a guest's definition virtdeck reads (its disks);
+//! - `guest`: a new guest's definition, devices, and the overview read back;
+//! - `tree`: an editable tree for changing a definition libvirt sent.
 
 pub mod capabilities;
 pub mod domain;
+pub mod guest;
 pub mod pool;
+pub mod tree;
 pub mod volume;
 
 use quick_xml::{
