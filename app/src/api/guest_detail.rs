@@ -434,6 +434,7 @@ pub fn validate_description(text: &str) -> Result<String, ApiError> {
     Ok(text.to_string())
 }
 
+#[cfg(feature = "ssr")]
 fn target(host: &str, uuid: &str) -> String {
     format!("guest {} on host {}", clip(uuid), clip(host))
 }
@@ -484,6 +485,7 @@ pub async fn update_guest(
     .await
 }
 
+#[cfg(feature = "ssr")]
 fn busy() -> ApiError {
     ApiError::Conflict(
         "the guest is being migrated: wait for the migration to end, or cancel it".into(),

@@ -284,9 +284,9 @@ mod tests {
             &[("vda".into(), "/p/web02.qcow2".into())],
             "newpass1",
         )
-        .unwrap();
+        .unwrap_or_else(|_| panic!("the clone's definition"));
         let doc = roxmltree::Document::parse(&xml).unwrap();
-        let find = |tag: &str| doc.descendants().filter(move |n| n.has_tag_name(tag));
+        let find = |tag: &'static str| doc.descendants().filter(move |n| n.has_tag_name(tag));
         assert_eq!(find("name").next().unwrap().text(), Some("web02"));
         assert_eq!(find("uuid").count(), 0);
         assert_eq!(find("mac").count(), 0);

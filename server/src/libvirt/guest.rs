@@ -200,6 +200,26 @@ fn remove_volume(host: &str, conn: &Connect, path: &str) -> Option<String> {
     }
 }
 
+/// A call libvirt refused. QEMU's start-up failures come as system errors
+/// ("Cannot get interface MTU on 'br9': No such device"), which otherwise
+/// read as a lost connection: while the connection is alive they are the
+/// host's answer, with its words.
+pub(super) fn refused(
+    host: &str,
+    conn: &Connect,
+    e: virt::error::Error,
+    context: impl FnOnce(String) -> String,
+) -> Failure {
+    if conn.is_alive().unwrap_or(false) {
+        api(ApiError::Libvirt(format!(
+            "host {host}: {}",
+            context(e.message().trim().to_string())
+        )))
+    } else {
+        failed(host, e, context)
+    }
+}
+
 /// Creates the guest; on any failure removes what it made.
 pub fn create(
     host: &str,
@@ -337,7 +357,7 @@ pub fn create(
         Ok(dom) => dom,
         Err(e) => {
             let note = undo(conn).unwrap_or_default();
-            return Err(failed(host, e, |m| {
+            return Err(refused(host, conn, e, |m| {
                 format!("cannot define guest {name}: {m}.{note}")
             }));
         }
@@ -346,7 +366,7 @@ pub fn create(
         if let Err(e) = dom.create() {
             let _ = dom.undefine_flags(sys::VIR_DOMAIN_UNDEFINE_NVRAM);
             let note = undo(conn).unwrap_or_default();
-            return Err(failed(host, e, |m| {
+            return Err(refused(host, conn, e, |m| {
                 format!("guest {name} could not start, so it was not kept: {m}.{note}")
             }));
         }
@@ -479,10 +499,10 @@ pub fn stats(host: &str, conn: &Connect, uuid: &str) -> Result<GuestStats, Failu
     if dom.is_active().unwrap_or(false) {
         if let Ok(stats) = dom.memory_stats(0) {
             let get = |tag: u32| stats.iter().find(|s| s.tag == tag).map(|s| s.val);
-            rss = get(sys::VIR_DOMAIN_MEMORY_STAT_RSS as u32);
+            rss = get(sys::VIR_DOMAIN_MEMORY_STAT_RSS);
             if let (Some(avail), Some(unused)) = (
-                get(sys::VIR_DOMAIN_MEMORY_STAT_AVAILABLE as u32),
-                get(sys::VIR_DOMAIN_MEMORY_STAT_UNUSED as u32),
+                get(sys::VIR_DOMAIN_MEMORY_STAT_AVAILABLE),
+                get(sys::VIR_DOMAIN_MEMORY_STAT_UNUSED),
             ) {
                 used = Some(avail.saturating_sub(unused));
             }
@@ -623,7 +643,7 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
             0
         };
     let failed_here =
-        |what: &'static str| move |e| failed(host, e, |m| format!("cannot {what}: {m}"));
+        |what: &'static str| move |e| refused(host, conn, e, |m| format!("cannot {what}: {m}"));
 
     // The new disk's and interface's elements.
     let disk_node = disk.map(|(b, format, d)| {

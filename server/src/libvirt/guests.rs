@@ -130,7 +130,8 @@ impl Guests for LibvirtGuests {
                 "creating the guest",
                 |h| async move {
                     let (name, uri) = (h.name().to_string(), h.uri().to_string());
-                    h.run_mapped(move |conn| guest::create(&name, &uri, conn, &spec2))
+                    // Its own connection: a fully allocated disk can take minutes.
+                    h.run_dedicated(move |conn| guest::create(&name, &uri, conn, &spec2))
                         .await
                 },
             )

@@ -10,8 +10,7 @@ use virt::{connect::Connect, domain::Domain, domain_snapshot::DomainSnapshot, er
 
 use super::{
     connection::Failure,
-    guest::lookup,
-    storage_pool::failed,
+    guest::{lookup, refused},
     xml::{child, child_text, el, parse, XmlError},
 };
 
@@ -101,7 +100,7 @@ pub fn create(
         xml = xml.child(el("memory").attr("snapshot", "no"));
     }
     let snap = dom.create_snapshot_xml(&xml.to_xml(), 0).map_err(|e| {
-        failed(host, e, |m| {
+        refused(host, conn, e, |m| {
             format!(
                 "cannot take snapshot {name} of {guest}: {m}{}",
                 if m.contains("qcow2") || m.contains("internal") {
@@ -132,7 +131,7 @@ pub fn act(
         SnapshotAction::Delete => snap.delete(0),
     }
     .map_err(|e| {
-        failed(host, e, |m| {
+        refused(host, conn, e, |m| {
             format!("cannot {} snapshot {name}: {m}", action.as_str())
         })
     })?;

@@ -162,7 +162,7 @@ pub fn new_guest(g: &GuestXml) -> String {
     if qemu {
         domain = domain
             .child(el("features").child(el("acpi")).child(el("apic")))
-            .child(el("cpu").attr("mode", "host-model"))
+            .child_opt((g.accel == "kvm").then(|| el("cpu").attr("mode", "host-model")))
             .child(el("clock").attr("offset", "utc"));
     }
     domain

@@ -249,7 +249,8 @@ mod tests {
             Some("/x y/'q.img")
         );
         // What libvirt's own parser sees is the same document.
-        let doc = roxmltree::Document::parse(&tree.to_xml()).unwrap();
+        let text = tree.to_xml();
+        let doc = roxmltree::Document::parse(&text).unwrap();
         assert_eq!(
             doc.descendants()
                 .find(|n| n.has_tag_name("description"))
