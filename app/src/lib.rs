@@ -22,6 +22,7 @@ use leptos_router::{
 use pages::{
     account::AccountPage,
     audit::AuditPage,
+    console::{SerialConsolePage, VncConsolePage},
     guests::GuestsPage,
     hosts::HostsPage,
     layout::Layout,
@@ -38,10 +39,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         leptos::nonce::use_nonce(),
         use_context::<leptos_axum::ResponseOptions>(),
     ) {
+        let console = use_context::<axum::http::request::Parts>()
+            .is_some_and(|parts| pages::console::is_console_path(parts.uri.path()));
+        let policy = if console {
+            csp::console_policy(&nonce)
+        } else {
+            csp::page_policy(&nonce)
+        };
         response.insert_header(
             axum::http::header::CONTENT_SECURITY_POLICY,
-            axum::http::HeaderValue::from_str(&csp::page_policy(&nonce))
-                .expect("a nonce is base64"),
+            axum::http::HeaderValue::from_str(&policy).expect("a nonce is base64"),
         );
     }
     view! {
@@ -80,6 +87,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("login") view=LoginPage />
+                // The consoles: the whole window, without the layout.
+                <Route path=path!("guests/:host/:uuid/console") view=VncConsolePage />
+                <Route path=path!("guests/:host/:uuid/serial") view=SerialConsolePage />
                 // The cache-backed lists are rendered whole before they are
                 // sent: readable at once, and usable without JavaScript.
                 <ParentRoute path=path!("") view=Layout>

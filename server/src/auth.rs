@@ -57,12 +57,18 @@ pub fn client_of(req: &Request) -> Option<std::net::SocketAddr> {
         .map(|c| c.0)
 }
 
-/// Could the request change something? (`/ws` counts: it carries the session.)
+/// Could the request change something? (`/ws` and the consoles under `/ws/`
+/// count: they carry the session.)
 fn is_mutating(req: &Request) -> bool {
     !matches!(
         req.method(),
         &Method::GET | &Method::HEAD | &Method::OPTIONS
-    ) || req.uri().path() == "/ws"
+    ) || is_socket(req.uri().path())
+}
+
+/// `/ws` and the consoles' sockets under `/ws/`: API endpoints, not pages.
+fn is_socket(path: &str) -> bool {
+    path == "/ws" || path.starts_with("/ws/")
 }
 
 /// Sent by virtdeck's own pages, or by a script (no browser metadata at all)?
@@ -210,7 +216,7 @@ pub async fn gate(
     match found {
         Ok(Some(current)) => {
             // Until the password is changed, pages lead to the Account page.
-            let page = !path.starts_with("/api/") && path != "/ws";
+            let page = !path.starts_with("/api/") && !is_socket(&path);
             if current.user.must_change_password && page && path != "/account" {
                 return Redirect::to("/account?must_change=1").into_response();
             }
@@ -236,7 +242,7 @@ pub async fn gate(
             req.extensions_mut().insert(current);
             with_retry_after(next.run(req).await)
         }
-        Ok(None) if path.starts_with("/api/") || path == "/ws" => {
+        Ok(None) if path.starts_with("/api/") || is_socket(&path) => {
             let mut resp = refuse_as(
                 StatusCode::UNAUTHORIZED,
                 "request",

@@ -31,7 +31,7 @@ use crate::{
     audit::SqlAudit,
     auth,
     config::Config,
-    db, demo,
+    console, db, demo,
     libvirt::{HostRegistry, LibvirtFleet, LibvirtStorage},
     migration::{MigrationJobs, MigrationService},
     security, static_files,
@@ -50,6 +50,9 @@ pub struct AppState {
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
     pub throttle: Arc<LoginThrottle>,
+    /// The hosts, for the consoles (a libvirt stream or a VNC display of
+    /// one guest, on a connection of their own).
+    pub hosts: Arc<HostRegistry>,
 }
 
 pub struct Application {
@@ -218,7 +221,7 @@ impl Application {
         audit.clone().keep_pruned(config.audit_retention_days);
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
-            guests: Arc::new(crate::libvirt::LibvirtGuests::new(registry)),
+            guests: Arc::new(crate::libvirt::LibvirtGuests::new(registry.clone())),
             storage: storage.clone(),
             migrations: Arc::new(MigrationService(migrations)),
             accounts: Arc::new(accounts),
@@ -234,6 +237,7 @@ impl Application {
                 config.login_attempts,
                 config.login_window,
             )),
+            hosts: registry,
         };
         // Compressed copies of the wasm, JS and CSS, once per build, in the
         // background: until they are written (atomically) the originals are
@@ -299,6 +303,8 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
         .route("/api/volumes/download", get(transfer::download))
         .route("/api/{*fn_name}", get(server_fns).post(server_fns))
         .route("/ws", get(ws::handler))
+        .route("/ws/console/serial", get(console::serial::handler))
+        .route("/ws/console/vnc", get(console::vnc::handler))
         .route("/login", post(auth::login_form))
         .route("/login/totp", post(auth::login_totp_form))
         .route("/", get(|| async { Redirect::to("/guests") }))

@@ -43,26 +43,33 @@ pub async fn handler(
     };
     let events = state.events.subscribe();
     let accounts = state.services.accounts.clone();
-    // What keeps the socket open: its session, or the token it came with.
-    let auth = match (token, crate::auth::bearer_token(&headers)) {
-        (Some(_), Some(raw)) => Auth::Token(raw.to_string()),
-        _ => Auth::Session(sid),
-    };
+    let auth = Auth::of(sid, token.is_some(), &headers);
     ws.on_upgrade(move |socket| serve(socket, user, events, accounts, auth))
 }
 
 /// How often an open socket checks that its session still exists.
 const SESSION_CHECK: Duration = Duration::from_secs(2);
 
-enum Auth {
+/// What keeps a socket open: its session, or the token it came with.
+pub(crate) enum Auth {
     Session(String),
     Token(String),
+}
+
+impl Auth {
+    /// From the gate's `CurrentUser` (`sid`, whether it came with a token).
+    pub(crate) fn of(sid: String, token: bool, headers: &axum::http::HeaderMap) -> Auth {
+        match (token, crate::auth::bearer_token(headers)) {
+            (true, Some(raw)) => Auth::Token(raw.to_string()),
+            _ => Auth::Session(sid),
+        }
+    }
 }
 
 /// Resolves when session `sid` has ended (logout, expiry, ended from the
 /// Account page, a disabled user or a changed password), or the token was
 /// revoked or expired.
-async fn session_ended(accounts: Arc<dyn Accounts>, auth: Auth) {
+pub(crate) async fn session_ended(accounts: Arc<dyn Accounts>, auth: Auth) {
     loop {
         tokio::time::sleep(SESSION_CHECK).await;
         let alive = match &auth {

@@ -36,7 +36,10 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/hosts"
             | "/api/pools"
             | "/api/pools/types"
-            | "/api/volumes" | "/api/volumes/page" | "/api/migrations" | "/ws",
+            | "/api/volumes"
+            | "/api/volumes/page"
+            | "/api/migrations"
+            | "/ws",
         ) => Role(R::Viewer),
         (
             "POST",
@@ -60,6 +63,8 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
         ) => Role(R::Operator),
         ("PUT", "/api/volumes/upload")
         | ("GET", "/api/volumes/download" | "/api/guests/options") => Role(R::Operator),
+        // A guest's consoles: its keyboard, screen and serial line.
+        ("GET", "/ws/console/serial" | "/ws/console/vnc") => Role(R::Operator),
         ("GET", "/api/tokens") | ("POST", "/api/tokens" | "/api/tokens/revoke") => Role(R::Viewer),
         ("GET", "/api/users" | "/api/audit") | ("POST", "/api/users" | "/api/users/update") => {
             Role(R::Admin)

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    guest_detail::GuestJob,
-    guests::GuestSummary, hosts::HostSummary, migrations::ProgressMessage, pools::PoolSummary,
+    guest_detail::GuestJob, guests::GuestSummary, hosts::HostSummary, migrations::ProgressMessage,
+    pools::PoolSummary,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod console;
 pub mod guests;
 pub mod hosts;
 pub mod layout;

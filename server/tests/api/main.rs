@@ -8,6 +8,7 @@ mod guests;
 mod helpers;
 mod http;
 mod lab;
+mod lab_console;
 mod lab_migration;
 mod lab_storage;
 mod roles;

@@ -63,7 +63,9 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/api/volumes/action")
         | ("PUT", "/api/volumes/upload")
         | ("POST", "/api/volumes/upload")
-        | ("GET", "/api/volumes/download") => Operator,
+        | ("GET", "/api/volumes/download")
+        | ("GET", "/ws/console/serial")
+        | ("GET", "/ws/console/vnc") => Operator,
         ("GET", "/api/users")
         | ("GET", "/api/settings")
         | ("POST", "/api/settings")
@@ -84,6 +86,8 @@ fn endpoints() -> Vec<(String, String)> {
         ("POST", "/api/volumes/upload"),
         ("GET", "/api/volumes/download"),
         ("GET", "/ws"),
+        ("GET", "/ws/console/serial"),
+        ("GET", "/ws/console/vnc"),
     ] {
         all.push((m.into(), p.into()));
     }

@@ -1,0 +1,486 @@
+//! `GET /ws/console/vnc?host=…&uuid=…`: the guest's VNC display for noVNC,
+//! as a WebSocket of binary messages (subprotocol `binary` when asked).
+//!
+//! Before the upgrade the server reads the guest's live XML with its secrets
+//! (`VIR_DOMAIN_XML_SECURE`) for the `<graphics type='vnc'>` port, address
+//! and password, connects to the display and does the RFB handshake itself
+//! (RFB 3.8; VNC Authentication answered with the password). Then it shows
+//! the browser an RFB 3.8 server that asks for no authentication, and copies
+//! bytes both ways from the client's `ClientInit` on. The password never
+//! leaves the server; a display that cannot be reached is a 502 naming the
+//! address tried.
+
+use std::{net::SocketAddr, time::Duration};
+
+use app::{
+    api::{guests::GuestState, ApiError},
+    backend::Outcome,
+};
+use axum::{
+    extract::{
+        rejection::QueryRejection,
+        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket},
+        ConnectInfo, Query, State, WebSocketUpgrade,
+    },
+    http::HeaderMap,
+    response::Response,
+};
+use bytes::{Bytes, BytesMut};
+use futures::{
+    stream::{SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use super::{audit, check, close, session_watch, ConsoleQuery, Request};
+use crate::{libvirt::domain_find, startup::AppState, transfer::error_response};
+
+const ACTION: &str = "guest.console.vnc";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const RFB_38: &[u8; 12] = b"RFB 003.008\n";
+
+pub async fn handler(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    current: Option<axum::Extension<app::api::ssr::CurrentUser>>,
+    headers: HeaderMap,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+    query: Result<Query<ConsoleQuery>, QueryRejection>,
+) -> Response {
+    let request = Request {
+        ws,
+        current,
+        headers,
+        client,
+        query,
+    };
+    let opening = match check(&state, ACTION, request).await {
+        Ok(o) => o,
+        Err(response) => return response,
+    };
+    let user = opening.user.username.clone();
+    let (client, target) = (opening.client.clone(), opening.target.clone());
+    let connected = connect(&opening).await;
+    let outcome = match &connected {
+        Ok(_) => Outcome::Ok,
+        Err(e) => Outcome::Failed(e.message()),
+    };
+    audit(&state, Some(&user), &client, ACTION, &target, outcome).await;
+    let display = match connected {
+        Ok(d) => d,
+        Err(e) => return error_response(e),
+    };
+    let ended = session_watch(&state, opening.auth);
+    let host = opening.host.clone();
+    let uuid = opening.guest.uuid.clone();
+    opening
+        .ws
+        .protocols(["binary"])
+        .on_upgrade(move |socket| async move {
+            let end = serve(socket, display, ended).await;
+            if let Some((mut sink, display_closed)) = end {
+                let reason = if display_closed {
+                    match domain_find(&host, &uuid).await {
+                        Ok(Some(g)) if g.state == GuestState::Running => {
+                            "the VNC display closed the connection"
+                        }
+                        _ => "the guest has stopped",
+                    }
+                } else {
+                    "the console ended"
+                };
+                close(&mut sink, 1000, reason).await;
+            }
+        })
+}
+
+/// Where the guest's VNC display listens, and its password.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Display {
+    pub address: String,
+    pub port: u16,
+    pub password: Option<String>,
+}
+
+/// The first VNC `<graphics>` of a live domain XML read with its secrets;
+/// the address to dial: its listen address, or `fallback` (the host's) when it
+/// listens on every address.
+pub fn display_of(xml: &str, fallback: &str) -> Result<Option<Display>, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("unreadable domain XML: {e}"))?;
+    let Some(graphics) = doc
+        .descendants()
+        .find(|n| n.has_tag_name("graphics") && n.attribute("type") == Some("vnc"))
+    else {
+        return Ok(None);
+    };
+    let listen_child = graphics
+        .children()
+        .find(|n| n.has_tag_name("listen"))
+        .filter(|n| n.attribute("type") != Some("none"));
+    if listen_child.is_some_and(|l| l.attribute("type") == Some("socket"))
+        || graphics.attribute("socket").is_some()
+    {
+        return Err("this guest's VNC display listens on a UNIX socket of its host only".into());
+    }
+    let port: i32 = graphics
+        .attribute("port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(-1);
+    let port = u16::try_from(port)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or("the VNC display has no port yet (is the guest running?)")?;
+    let listen = graphics
+        .attribute("listen")
+        .or_else(|| listen_child.and_then(|l| l.attribute("address")))
+        .unwrap_or("")
+        .trim();
+    let address = match listen {
+        "" | "0.0.0.0" | "::" | "[::]" => fallback.to_string(),
+        a => a.trim_start_matches('[').trim_end_matches(']').to_string(),
+    };
+    let password = graphics
+        .attribute("passwd")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    Ok(Some(Display {
+        address,
+        port,
+        password,
+    }))
+}
+
+/// The host name of a libvirt URI (`qemu+ssh://root@kvm1:22/system` →
+/// `kvm1`); `127.0.0.1` for a local URI (`qemu:///system`).
+pub fn uri_host(uri: &str) -> String {
+    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        "127.0.0.1".into()
+    } else {
+        host.to_string()
+    }
+}
+
+/// VNC Authentication: the challenge encrypted with DES, keyed by the first
+/// 8 bytes of the password (zero-padded), each byte's bits reversed.
+pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
+    use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
+    let mut key = [0u8; 8];
+    for (k, b) in key.iter_mut().zip(password.as_bytes()) {
+        *k = b.reverse_bits();
+    }
+    let cipher = des::Des::new_from_slice(&key).expect("an 8-byte DES key");
+    let mut out = *challenge;
+    for block in out.chunks_exact_mut(8) {
+        cipher.encrypt_block(GenericArray::from_mut_slice(block));
+    }
+    out
+}
+
+/// Reads the guest's display from its XML and connects to it, through the
+/// RFB handshake: the connection is ready for the client's `ClientInit`.
+async fn connect(opening: &super::Opening) -> Result<TcpStream, ApiError> {
+    let host = opening.host.clone();
+    let uuid = opening.guest.uuid.clone();
+    let xml = host
+        .run(move |conn| {
+            let dom = conn.lookup_domain_by_uuid_string(&uuid)?;
+            dom.xml_desc(virt::sys::VIR_DOMAIN_XML_SECURE)
+        })
+        .await?;
+    let name = &opening.guest.name;
+    let display = display_of(&xml, &uri_host(host.uri()))
+        .map_err(|e| ApiError::Conflict(format!("guest {name}: {e}")))?
+        .ok_or_else(|| ApiError::Conflict("this guest has no VNC display".into()))?;
+    let addr = if display.address.contains(':') {
+        format!("[{}]:{}", display.address, display.port)
+    } else {
+        format!("{}:{}", display.address, display.port)
+    };
+    let unreachable = |why: String| {
+        ApiError::Libvirt(format!(
+            "cannot reach the VNC display of guest {name} at {addr}: {why}"
+        ))
+    };
+    let mut tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Err(_) => {
+            return Err(unreachable(format!(
+                "no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let handshake = handshake(&mut tcp, display.password.as_deref());
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(())) => Ok(tcp),
+        Ok(Err(why)) => Err(ApiError::Libvirt(format!(
+            "the VNC display of guest {name} at {addr}: {why}"
+        ))),
+        Err(_) => Err(unreachable(format!(
+            "no RFB handshake within {} s",
+            HANDSHAKE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// The client's side of the RFB 3.8 (or 3.7) handshake with the display.
+async fn handshake(tcp: &mut TcpStream, password: Option<&str>) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("the connection broke during the handshake: {e}");
+    let mut version = [0u8; 12];
+    tcp.read_exact(&mut version).await.map_err(io)?;
+    let minor = parse_version(&version).ok_or_else(|| {
+        format!(
+            "it does not speak RFB (it said {:?})",
+            String::from_utf8_lossy(&version)
+        )
+    })?;
+    if minor < 7 {
+        return Err(format!(
+            "it speaks RFB 3.{minor}; virtdeck needs 3.7 or later"
+        ));
+    }
+    let ours: &[u8; 12] = if minor >= 8 { RFB_38 } else { b"RFB 003.007\n" };
+    tcp.write_all(ours).await.map_err(io)?;
+    let count = tcp.read_u8().await.map_err(io)?;
+    if count == 0 {
+        return Err(format!(
+            "it refused the connection: {}",
+            read_reason(tcp).await
+        ));
+    }
+    let mut types = vec![0u8; count as usize];
+    tcp.read_exact(&mut types).await.map_err(io)?;
+    if types.contains(&1) {
+        tcp.write_u8(1).await.map_err(io)?;
+        if minor >= 8 {
+            security_result(tcp, minor).await?;
+        }
+        return Ok(());
+    }
+    if !types.contains(&2) {
+        return Err(format!(
+            "it offers security types {types:?}; virtdeck can answer None (1) and VNC \
+             Authentication (2)"
+        ));
+    }
+    let password = password.ok_or(
+        "it asks for a password, but the guest's definition has none (passwd of <graphics>)",
+    )?;
+    tcp.write_u8(2).await.map_err(io)?;
+    let mut challenge = [0u8; 16];
+    tcp.read_exact(&mut challenge).await.map_err(io)?;
+    tcp.write_all(&vnc_auth_response(password, &challenge))
+        .await
+        .map_err(io)?;
+    security_result(tcp, minor).await
+}
+
+async fn security_result(tcp: &mut TcpStream, minor: u8) -> Result<(), String> {
+    let result = tcp
+        .read_u32()
+        .await
+        .map_err(|e| format!("the connection broke during authentication: {e}"))?;
+    if result == 0 {
+        return Ok(());
+    }
+    let reason = if minor >= 8 {
+        read_reason(tcp).await
+    } else {
+        "no reason given".into()
+    };
+    Err(format!("authentication failed: {reason}"))
+}
+
+async fn read_reason(tcp: &mut TcpStream) -> String {
+    let Ok(len) = tcp.read_u32().await else {
+        return "no reason given".into();
+    };
+    let mut text = vec![0u8; len.min(1024) as usize];
+    match tcp.read_exact(&mut text).await {
+        Ok(_) => String::from_utf8_lossy(&text).into_owned(),
+        Err(_) => "no reason given".into(),
+    }
+}
+
+/// `RFB 003.008\n` → 8 (the minor version of a 3.x protocol).
+fn parse_version(v: &[u8; 12]) -> Option<u8> {
+    let text = std::str::from_utf8(v).ok()?;
+    let rest = text.strip_prefix("RFB 003.")?.strip_suffix('\n')?;
+    rest.parse::<u16>().ok().map(|m| m.min(255) as u8)
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Reads the browser's handshake bytes from its messages.
+struct Incoming {
+    stream: SplitStream<WebSocket>,
+    buffered: BytesMut,
+}
+
+impl Incoming {
+    async fn read_exact(&mut self, n: usize) -> Result<Bytes, ()> {
+        while self.buffered.len() < n {
+            match self.stream.next().await {
+                Some(Ok(Message::Binary(b))) => self.buffered.extend_from_slice(&b),
+                Some(Ok(Message::Text(t))) => self.buffered.extend_from_slice(t.as_bytes()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return Err(()),
+            }
+        }
+        Ok(self.buffered.split_to(n).freeze())
+    }
+}
+
+/// Presents an RFB 3.8 server without authentication to the browser, then
+/// copies bytes both ways. Answers the sink to close, and whether the
+/// display's side ended, unless the socket is gone already.
+async fn serve(
+    socket: WebSocket,
+    display: TcpStream,
+    mut ended: tokio::task::JoinHandle<()>,
+) -> Option<(Sink, bool)> {
+    let (mut sink, stream) = socket.split();
+    let mut incoming = Incoming {
+        stream,
+        buffered: BytesMut::new(),
+    };
+    let greeted = async {
+        sink.send(Message::Binary(Bytes::from_static(RFB_38)))
+            .await
+            .map_err(|_| ())?;
+        let version = incoming.read_exact(12).await?;
+        if !version.starts_with(b"RFB 003.") {
+            return Err(());
+        }
+        // One security type: None.
+        sink.send(Message::Binary(Bytes::from_static(&[1, 1])))
+            .await
+            .map_err(|_| ())?;
+        let chosen = incoming.read_exact(1).await?;
+        if chosen[..] != [1] {
+            return Err(());
+        }
+        // SecurityResult: OK.
+        sink.send(Message::Binary(Bytes::from_static(&[0, 0, 0, 0])))
+            .await
+            .map_err(|_| ())
+    };
+    let greeted = tokio::time::timeout(HANDSHAKE_TIMEOUT, greeted).await;
+    if !matches!(greeted, Ok(Ok(()))) {
+        ended.abort();
+        close(&mut sink, 1002, "the RFB handshake failed").await;
+        return None;
+    }
+    let Incoming {
+        mut stream,
+        buffered,
+    } = incoming;
+    let (mut from_display, mut to_display) = display.into_split();
+    if !buffered.is_empty() && to_display.write_all(&buffered).await.is_err() {
+        ended.abort();
+        return Some((sink, true));
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = loop {
+        tokio::select! {
+            read = from_display.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break Some(true),
+                Ok(n) => {
+                    let data = Bytes::copy_from_slice(&buf[..n]);
+                    if sink.send(Message::Binary(data)).await.is_err() {
+                        break None;
+                    }
+                }
+            },
+            message = stream.next() => {
+                let data = match message {
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(Message::Text(t))) => Bytes::from(t.as_str().as_bytes().to_vec()),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break None,
+                };
+                if to_display.write_all(&data).await.is_err() {
+                    break Some(true);
+                }
+            }
+            _ = &mut ended => {
+                close(&mut sink, app::api::events::SESSION_ENDED, "the session has ended").await;
+                return None;
+            }
+        }
+    };
+    ended.abort();
+    result.map(|display_closed| (sink, display_closed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_display_comes_from_the_graphics_element() {
+        let xml = "<domain><devices><graphics type='spice' port='5901'/>\
+                   <graphics type='vnc' port='5903' autoport='yes' listen='127.0.0.2' passwd='s3cretpw'>\
+                   <listen type='address' address='127.0.0.2'/></graphics></devices></domain>";
+        assert_eq!(
+            display_of(xml, "kvm1").unwrap(),
+            Some(Display {
+                address: "127.0.0.2".into(),
+                port: 5903,
+                password: Some("s3cretpw".into())
+            })
+        );
+        let any = "<domain><devices><graphics type='vnc' port='5900' listen='0.0.0.0'/></devices></domain>";
+        assert_eq!(display_of(any, "kvm1").unwrap().unwrap().address, "kvm1");
+        let none = "<domain><devices><graphics type='spice' port='5901'/></devices></domain>";
+        assert_eq!(display_of(none, "kvm1").unwrap(), None);
+        let off =
+            "<domain><devices><graphics type='vnc' port='-1' autoport='yes'/></devices></domain>";
+        assert!(display_of(off, "kvm1").is_err());
+    }
+
+    #[test]
+    fn the_address_of_a_host_comes_from_its_uri() {
+        assert_eq!(uri_host("qemu+tcp://127.0.0.2/system"), "127.0.0.2");
+        assert_eq!(
+            uri_host("qemu+ssh://root@kvm1:2222/system?keyfile=x"),
+            "kvm1"
+        );
+        assert_eq!(uri_host("qemu+tls://[fd00::1]:16514/system"), "fd00::1");
+        assert_eq!(uri_host("qemu:///system"), "127.0.0.1");
+    }
+
+    #[test]
+    fn vnc_authentication_answers_the_challenge_with_des() {
+        // The challenge encrypted with the bit-reversed key "password"
+        // (as libvncserver and QEMU compute it).
+        let challenge = [0u8; 16];
+        let response = vnc_auth_response("password", &challenge);
+        use des::cipher::{generic_array::GenericArray, BlockDecrypt, KeyInit};
+        let key: Vec<u8> = b"password".iter().map(|b| b.reverse_bits()).collect();
+        let cipher = des::Des::new_from_slice(&key).unwrap();
+        let mut back = response;
+        for block in back.chunks_exact_mut(8) {
+            cipher.decrypt_block(GenericArray::from_mut_slice(block));
+        }
+        assert_eq!(back, challenge);
+        // Only the first 8 bytes of a password count.
+        assert_eq!(vnc_auth_response("password-longer", &challenge), response);
+        assert_eq!(parse_version(b"RFB 003.008\n"), Some(8));
+        assert_eq!(parse_version(b"HTTP/1.1 200"), None);
+    }
+}
