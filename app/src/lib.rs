@@ -23,6 +23,8 @@ use pages::{
     account::AccountPage,
     audit::AuditPage,
     console::{SerialConsolePage, VncConsolePage},
+    guest::GuestPage,
+    guest_new::NewGuestPage,
     guests::GuestsPage,
     hosts::HostsPage,
     layout::Layout,
@@ -94,6 +96,8 @@ pub fn App() -> impl IntoView {
                 // sent: readable at once, and usable without JavaScript.
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("guests") view=GuestsPage ssr=SsrMode::Async />
+                    <Route path=path!("guests/new") view=NewGuestPage />
+                    <Route path=path!("guests/:host/:uuid") view=GuestPage />
                     <Route path=path!("hosts") view=HostsPage ssr=SsrMode::Async />
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("storage/:host/:pool") view=PoolPage />

@@ -13,6 +13,7 @@ use leptos_router::{
     NavigateOptions,
 };
 
+use super::storage::urlencode;
 use crate::{
     api::{
         events::ServerEvent,
@@ -47,7 +48,10 @@ pub fn GuestsPage() -> impl IntoView {
     view! {
         <Title text="Guests" />
         <main class="page">
-            <h1>"Guests"</h1>
+            <div class="page-head">
+                <h1>"Guests"</h1>
+                <a class="button needs-operator" href="/guests/new">"New guest"</a>
+            </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading guests…"</p> }>
                 {move || Suspend::new(async move {
                     let (hosts, jobs) = context.await;
@@ -105,6 +109,8 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
     let set_filters = Callback::new(move |changes: Vec<(&'static str, String)>| {
         let mut m = query_map.get_untracked();
         m.remove("page");
+        m.remove("deleted");
+        m.remove("volumes");
         for (key, value) in changes {
             if value.trim().is_empty() {
                 m.remove(key);
@@ -120,6 +126,22 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
         navigate(&format!("/guests{}", m.to_query_string()), options);
     });
     let version = RwSignal::new(0u32);
+    // What the guest page sends here after deleting a guest.
+    let notice = RwSignal::new(query_map.with_untracked(|m| {
+        m.get("deleted").map(|name| {
+            let volumes = m
+                .get("volumes")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            Notice::Done(match volumes {
+                0 => format!("Deleted {name}."),
+                1 => format!("Deleted {name} and 1 volume."),
+                n => format!("Deleted {name} and {n} volumes."),
+            })
+        })
+    }));
+    // A guest asked to shut down that has not powered off yet.
+    let awaiting = RwSignal::new(None::<(String, String)>);
     let refetch_scheduled = RwSignal::new(false);
 
     let query = Memo::new(move |_| GuestQuery {
@@ -167,6 +189,16 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
     };
     use_server_events(move |event| match event {
         ServerEvent::GuestChanged { guest } => {
+            // A shutdown that was waited for has happened.
+            if awaiting.get_untracked().as_ref() == Some(&guest.key()) && !still_up(guest.state) {
+                awaiting.set(None);
+                notice.set(Some(Notice::Done(format!(
+                    "{} on {} has shut down: now {}.",
+                    guest.name,
+                    guest.host,
+                    guest.state.label()
+                ))));
+            }
             patch_row(guest);
             refetch_soon();
         }
@@ -207,7 +239,6 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
     });
 
     let pending = RwSignal::new(None::<Pending>);
-    let notice = RwSignal::new(None::<Notice>);
     let confirming = RwSignal::new(None::<GuestSummary>);
     let migrate = RwSignal::new(None::<GuestSummary>);
     let action = ServerAction::<GuestActionFn>::new();
@@ -219,13 +250,37 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
         pending.set(None);
         match result {
             Ok(guest) => {
-                let verb = done.map(|p| p.action.done()).unwrap_or("Updated");
-                notice.set(Some(Notice::Done(format!(
-                    "{verb} {} on {}: now {}.",
-                    guest.name,
-                    guest.host,
-                    guest.state.label()
-                ))));
+                let act = done.map(|p| p.action);
+                awaiting.set(None);
+                let text = match act {
+                    // The guest decides when (and whether) it powers off:
+                    // it still runs now, and that is not a failure.
+                    Some(GuestAction::Shutdown) if still_up(guest.state) => {
+                        awaiting.set(Some(guest.key()));
+                        format!(
+                            "Shutdown requested: waiting for {} on {} to power off (the guest may ignore it: no ACPI, a hung OS).",
+                            guest.name, guest.host
+                        )
+                    }
+                    Some(GuestAction::Shutdown) => format!(
+                        "Shutdown requested: {} on {} is now {}.",
+                        guest.name,
+                        guest.host,
+                        guest.state.label()
+                    ),
+                    Some(GuestAction::Reboot) => format!(
+                        "Reboot requested for {} on {}: it restarts if the guest honours it.",
+                        guest.name, guest.host
+                    ),
+                    _ => format!(
+                        "{} {} on {}: now {}.",
+                        act.map(|a| a.done()).unwrap_or("Updated"),
+                        guest.name,
+                        guest.host,
+                        guest.state.label()
+                    ),
+                };
+                notice.set(Some(Notice::Done(text)));
                 patch_row(guest);
                 refetch_soon();
             }
@@ -374,6 +429,14 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
                 })
         }}
     }
+}
+
+/// Still on after a shutdown request: it has not powered off (yet).
+fn still_up(state: GuestState) -> bool {
+    matches!(
+        state,
+        GuestState::Running | GuestState::Blocked | GuestState::Shutdown | GuestState::Paused
+    )
 }
 
 /// A notice for each host that is not connected.
@@ -581,7 +644,7 @@ fn GuestRow(
     view! {
         <tr data-guest=guest.name.clone() data-host=guest.host.clone() class:stale=stale aria-busy=move || busy().to_string()>
             <td data-label="Name" class="name">
-                <span class="guest-name">{guest.name.clone()}</span>
+                <a class="guest-name" href=format!("/guests/{}/{}", urlencode(&guest.host), urlencode(&guest.uuid))>{guest.name.clone()}</a>
                 {(!guest.persistent).then(|| view! { <span class="tag" title="Not defined on the host: gone when it stops">"transient"</span> })}
                 {guest.autostart.then(|| view! { <span class="tag" title="Starts when the host boots">"autostart"</span> })}
                 {stale.then(|| view! { <span class="tag stale" title="Its host is not connected: this is the guest as last seen">"last seen"</span> })}

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod audit;
 pub mod console;
+pub mod guest;
+pub mod guest_new;
 pub mod guests;
 pub mod hosts;
 pub mod layout;

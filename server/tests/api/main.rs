@@ -9,6 +9,7 @@ mod helpers;
 mod http;
 mod lab;
 mod lab_console;
+mod lab_guests;
 mod lab_migration;
 mod lab_storage;
 mod roles;

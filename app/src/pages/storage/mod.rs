@@ -20,6 +20,7 @@ use crate::{
 };
 
 use pool_form::PoolForm;
+pub(crate) use volumes::{Notice as UploadNotice, UploadVolume};
 
 #[component]
 pub fn StoragePage() -> impl IntoView {

@@ -60,7 +60,7 @@ pub fn PoolPage() -> impl IntoView {
 }
 
 #[derive(Clone)]
-enum Notice {
+pub(crate) enum Notice {
     Done(String),
     Failed(ApiError),
 }
@@ -543,7 +543,7 @@ fn NewVolume(pool: PoolSummary, on_done: Callback<Notice>) -> impl IntoView {
 }
 
 #[component]
-fn UploadVolume(pool: PoolSummary, on_done: Callback<Notice>) -> impl IntoView {
+pub(crate) fn UploadVolume(pool: PoolSummary, on_done: Callback<Notice>) -> impl IntoView {
     let file_input = NodeRef::<html::Input>::new();
     let name = RwSignal::new(String::new());
     let progress = RwSignal::new(None::<Progress>);
