@@ -175,6 +175,20 @@ async fn lab_a_guest_is_created_snapshotted_cloned_and_deleted_for_real() {
         .await;
     assert_eq!(status, 200, "{d}");
 
+    // A snapshot of the running guest includes its memory.
+    let (status, live) = app
+        .post(
+            &c,
+            "/api/guests/snapshots",
+            &json!({"host": "lab-a", "uuid": uuid, "name": "live"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{live}");
+    assert_eq!(
+        (live["state"].as_str(), live["memory"].as_bool()),
+        (Some("running"), Some(true))
+    );
+
     // Shut off (forced: there is no OS to obey ACPI), then a disk snapshot.
     let (status, body) = app
         .post(
@@ -201,8 +215,33 @@ async fn lab_a_guest_is_created_snapshotted_cloned_and_deleted_for_real() {
         )
         .await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list[0]["current"], true);
-    assert_eq!(list[0]["description"], "fresh <install>");
+    let clean = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "clean")
+        .unwrap();
+    assert_eq!(clean["current"], true);
+    assert_eq!(clean["description"], "fresh <install>");
+    assert_eq!(clean["parent"], "live");
+    // Back to the running state, memory and all; then off again.
+    let (status, list) = app
+        .post(
+            &c,
+            "/api/guests/snapshots/action",
+            &json!({"host": "lab-a", "uuid": uuid, "snapshot": "live", "action": "revert"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(lab.state("lab-a", &name).as_deref(), Some("running"));
+    let (status, body) = app
+        .post(
+            &c,
+            "/api/guests/action",
+            &json!({"host": "lab-a", "uuid": uuid, "action": "destroy"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     // A network interface, so that the clone must get a MAC of its own.
     let (status, d) = app
