@@ -154,24 +154,6 @@ pub fn display_of(xml: &str, fallback: &str) -> Result<Option<Display>, String> 
     }))
 }
 
-/// The host name of a libvirt URI (`qemu+ssh://root@kvm1:22/system` →
-/// `kvm1`); `127.0.0.1` for a local URI (`qemu:///system`).
-pub fn uri_host(uri: &str) -> String {
-    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or("");
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let authority = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
-    };
-    if host.is_empty() {
-        "127.0.0.1".into()
-    } else {
-        host.to_string()
-    }
-}
-
 /// VNC Authentication: the challenge encrypted with DES, keyed by the first
 /// 8 bytes of the password (zero-padded), each byte's bits reversed.
 pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
@@ -200,7 +182,7 @@ async fn connect(opening: &super::Opening) -> Result<TcpStream, ApiError> {
         })
         .await?;
     let name = &opening.guest.name;
-    let display = display_of(&xml, &uri_host(host.uri()))
+    let display = display_of(&xml, &crate::libvirt::uri_host(host.uri()))
         .map_err(|e| ApiError::Conflict(format!("guest {name}: {e}")))?
         .ok_or_else(|| ApiError::Conflict("this guest has no VNC display".into()))?;
     let addr = if display.address.contains(':') {
@@ -451,17 +433,6 @@ mod tests {
         let off =
             "<domain><devices><graphics type='vnc' port='-1' autoport='yes'/></devices></domain>";
         assert!(display_of(off, "kvm1").is_err());
-    }
-
-    #[test]
-    fn the_address_of_a_host_comes_from_its_uri() {
-        assert_eq!(uri_host("qemu+tcp://127.0.0.2/system"), "127.0.0.2");
-        assert_eq!(
-            uri_host("qemu+ssh://root@kvm1:2222/system?keyfile=x"),
-            "kvm1"
-        );
-        assert_eq!(uri_host("qemu+tls://[fd00::1]:16514/system"), "fd00::1");
-        assert_eq!(uri_host("qemu:///system"), "127.0.0.1");
     }
 
     #[test]

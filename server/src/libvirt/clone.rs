@@ -175,8 +175,9 @@ pub fn copy_disk(host: &str, conn: &Connect, d: &DiskCopy) -> Result<String, Fai
 
 /// Bytes written so far to the copy `d` (while it is being made).
 pub fn copied(conn: &Connect, d: &DiskCopy) -> Option<u64> {
+    // Reading a volume's info stats it: no pool refresh (a rescan of every
+    // volume) twice a second while the copy runs.
     let pool = conn.lookup_storage_pool_by_name(&d.pool).ok()?;
-    let _ = pool.refresh(0);
     let vol = pool.lookup_storage_vol_by_name(&d.new_name).ok()?;
     Some(vol.info().ok()?.allocation)
 }

@@ -49,6 +49,25 @@ const RESYNC_EVERY: Duration = Duration::from_secs(60);
 const BACKOFF: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
 
 /// RFC 3339 UTC, as the API writes times.
+/// The host name of a libvirt URI (`qemu+ssh://root@kvm1:22/system` →
+/// `kvm1`); `127.0.0.1` for a local URI (`qemu:///system`). Where virtdeck reaches
+/// the host: new guests' displays listen there, and the VNC proxy dials it.
+pub fn uri_host(uri: &str) -> String {
+    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        "127.0.0.1".into()
+    } else {
+        host.to_string()
+    }
+}
+
 pub fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
@@ -593,5 +612,22 @@ pub enum Failure {
 impl From<virt::error::Error> for Failure {
     fn from(e: virt::error::Error) -> Self {
         Failure::Libvirt(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_of_a_host_comes_from_its_uri() {
+        assert_eq!(uri_host("qemu+tcp://127.0.0.2/system"), "127.0.0.2");
+        assert_eq!(
+            uri_host("qemu+ssh://root@kvm1:2222/system?keyfile=x"),
+            "kvm1"
+        );
+        assert_eq!(uri_host("qemu+tls://[fd00::1]:16514/system"), "fd00::1");
+        assert_eq!(uri_host("qemu:///system"), "127.0.0.1");
+        assert_eq!(uri_host("test:///default"), "127.0.0.1");
     }
 }

@@ -21,7 +21,7 @@
 mod cache;
 mod clone;
 mod connection;
-pub use connection::rfc3339;
+pub use connection::{rfc3339, uri_host};
 mod domain;
 mod error;
 mod guest;
