@@ -31,10 +31,12 @@ use crate::{
     audit::SqlAudit,
     auth,
     config::Config,
-    console, db, demo,
-    libvirt::{HostRegistry, LibvirtFleet, LibvirtStorage},
-    migration::{MigrationJobs, MigrationService},
-    security, static_files,
+    console, db, demo, security,
+    services::{
+        migration::{MigrationJobs, MigrationService},
+        HostRegistry, LibvirtFleet, LibvirtGuests, LibvirtStorage,
+    },
+    static_files,
     throttle::LoginThrottle,
     transfer, ws,
 };
@@ -221,7 +223,7 @@ impl Application {
         audit.clone().keep_pruned(config.audit_retention_days);
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
-            guests: Arc::new(crate::libvirt::LibvirtGuests::new(registry.clone())),
+            guests: Arc::new(LibvirtGuests::new(registry.clone())),
             storage: storage.clone(),
             migrations: Arc::new(MigrationService(migrations)),
             accounts: Arc::new(accounts),

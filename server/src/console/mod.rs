@@ -177,7 +177,7 @@ pub(crate) async fn check(
             ));
             return refuse(error, true).await;
         }
-        Err(e) => return refuse(e, true).await,
+        Err(e) => return refuse(e.into(), true).await,
     };
     if matches!(
         guest.state,

@@ -4,7 +4,8 @@
 //! UUID, MAC addresses, disks, display password). Whatever was copied is
 //! removed again when a later step fails.
 
-use app::api::{clip, size::StorageName, ApiError};
+use super::error::{clip, Error};
+use app::api::size::StorageName;
 use virt::{connect::Connect, storage_vol::StorageVol, sys};
 
 use super::{
@@ -78,13 +79,13 @@ pub fn plan(
     let state = super::domain::state_of(state);
     use app::api::guests::GuestState::*;
     if !matches!(state, Shutoff | Paused | Crashed) {
-        return Err(Failure::Api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "{source_name} is {}: shut it down (or pause it) before cloning, so that its disks do not change while they are copied",
             state.label()
         ))));
     }
     if conn.lookup_domain_by_name(name.as_str()).is_ok() {
-        return Err(Failure::Api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "host {host} already has a guest named {name}: choose another name"
         ))));
     }
@@ -95,7 +96,7 @@ pub fn plan(
     let definition = dom.xml_desc(sys::VIR_DOMAIN_XML_INACTIVE | sys::VIR_DOMAIN_XML_SECURE)?;
     let o = xml::guest::overview(&definition).map_err(|e| {
         tracing::error!("{e}");
-        Failure::Api(ApiError::internal())
+        Failure::Own(Error::Internal)
     })?;
     let mut disks: Vec<DiskCopy> = Vec::new();
     for d in o
@@ -113,7 +114,7 @@ pub fn plan(
                 .and_then(|p| p.lookup_storage_vol_by_name(volume)),
         }
         .map_err(|_| {
-            Failure::Api(ApiError::Conflict(format!(
+            Failure::Own(Error::Conflict(format!(
                 "disk {} of {source_name} is not a volume of a storage pool of host {host}, so libvirt cannot copy it",
                 d.target
             )))
@@ -125,10 +126,10 @@ pub fn plan(
         };
         let vol_name = vol.name()?;
         let new_name = new_volume_name(name.as_str(), &d.target, disks.is_empty(), &vol_name);
-        StorageName::parse("volume name", &new_name).map_err(Failure::Api)?;
+        StorageName::parse("volume name", &new_name).map_err(|e| Failure::Own(e.into()))?;
         let dest = conn.lookup_storage_pool_by_name(&pool_name)?;
         if dest.lookup_storage_vol_by_name(&new_name).is_ok() {
-            return Err(Failure::Api(ApiError::Conflict(format!(
+            return Err(Failure::Own(Error::Conflict(format!(
                 "pool {pool_name} on host {host} already has a volume named {new_name}: choose another name for the clone"
             ))));
         }
@@ -192,7 +193,7 @@ pub fn definition(
 ) -> Result<String, Failure> {
     let mut tree = Node::parse("domain", &plan.definition).map_err(|e| {
         tracing::error!("{e}");
-        Failure::Api(ApiError::internal())
+        Failure::Own(Error::Internal)
     })?;
     tree.ensure_child("name").set_text(&plan.name);
     tree.remove_children("uuid", |_| true);

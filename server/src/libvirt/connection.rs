@@ -19,12 +19,12 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use super::error::Error;
 use app::api::{
     events::ServerEvent,
     guests::GuestSummary,
     hosts::{HostState, HostSummary},
     pools::PoolSummary,
-    ApiError,
 };
 use tokio::sync::{broadcast, mpsc, Notify};
 use virt::connect::Connect;
@@ -32,7 +32,7 @@ use virt::connect::Connect;
 use super::{
     cache::{Change, HostCache},
     domain,
-    error::{is_connection_lost, to_api},
+    error::{from_virt, is_connection_lost},
     host, storage_pool,
     sys::{self, Signal},
 };
@@ -271,18 +271,18 @@ impl HostConnection {
         self.announce(change.into_iter().collect());
     }
 
-    fn unavailable(&self) -> ApiError {
+    fn unavailable(&self) -> Error {
         let link = self.link();
         let since = rfc3339(link.since);
         match link.state {
             HostState::Connected => {
-                ApiError::HostUnavailable(format!("host {} is reconnecting", self.name))
+                Error::Unreachable(format!("host {} is reconnecting", self.name))
             }
-            HostState::Connecting => ApiError::HostUnavailable(format!(
+            HostState::Connecting => Error::Unreachable(format!(
                 "host {} is connecting (since {since}); try again in a moment",
                 self.name
             )),
-            HostState::Unreachable => ApiError::HostUnavailable(format!(
+            HostState::Unreachable => Error::Unreachable(format!(
                 "host {} is unreachable (since {since}){}",
                 self.name,
                 link.error.map(|e| format!(": {e}")).unwrap_or_default()
@@ -290,7 +290,7 @@ impl HostConnection {
         }
     }
 
-    fn connection(&self) -> Result<Arc<Connect>, ApiError> {
+    fn connection(&self) -> Result<Arc<Connect>, Error> {
         let link = self.link.lock().expect("link lock");
         match (&link.state, &link.conn) {
             (HostState::Connected, Some(conn)) => Ok(conn.clone()),
@@ -303,7 +303,7 @@ impl HostConnection {
 
     /// Runs `f` with the host's connection on the blocking pool; answers at
     /// once when the host is not connected.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Connect) -> Result<T, virt::error::Error> + Send + 'static,
@@ -313,7 +313,7 @@ impl HostConnection {
     }
 
     /// Like `run`, for closures that can also fail with an API error of their own.
-    pub async fn run_mapped<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn run_mapped<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Connect) -> Result<T, Failure> + Send + 'static,
@@ -329,17 +329,17 @@ impl HostConnection {
         .await
         .map_err(|join| {
             tracing::error!(host = %self.name, "libvirt task failed: {join}");
-            ApiError::internal()
+            Error::Internal
         })?;
         match result {
             Ok(value) => Ok(value),
-            Err(Failure::Api(e)) => Err(e),
+            Err(Failure::Own(e)) => Err(e),
             Err(Failure::Libvirt(e)) => {
                 if is_connection_lost(&e) {
                     tracing::warn!(host = %self.name, "connection lost: {}", e.message());
                     self.lost.notify_one();
                 }
-                Err(to_api(&self.name, &e))
+                Err(from_virt(&self.name, &e))
             }
         }
     }
@@ -351,7 +351,7 @@ impl HostConnection {
     /// while the host is connected (an open could hang). The test driver
     /// keeps its state per connection and has no such limit: it uses the
     /// shared connection.
-    pub async fn run_dedicated<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn run_dedicated<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Connect) -> Result<T, Failure> + Send + 'static,
@@ -365,7 +365,7 @@ impl HostConnection {
         let result = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
                 let conn = Connect::open(Some(&uri)).map_err(|e| {
-                    Failure::Api(ApiError::HostUnavailable(format!(
+                    Failure::Own(Error::Unreachable(format!(
                         "host {name} is unreachable: {}",
                         e.message().trim()
                     )))
@@ -377,12 +377,12 @@ impl HostConnection {
         .await
         .map_err(|join| {
             tracing::error!(host = %self.name, "libvirt task failed: {join}");
-            ApiError::internal()
+            Error::Internal
         })?;
         match result {
             Ok(value) => Ok(value),
-            Err(Failure::Api(e)) => Err(e),
-            Err(Failure::Libvirt(e)) => Err(to_api(&self.name, &e)),
+            Err(Failure::Own(e)) => Err(e),
+            Err(Failure::Libvirt(e)) => Err(from_virt(&self.name, &e)),
         }
     }
 
@@ -548,7 +548,7 @@ impl HostConnection {
 fn failure_text(f: Failure) -> String {
     match f {
         Failure::Libvirt(e) => e.message().to_string(),
-        Failure::Api(e) => e.to_string(),
+        Failure::Own(e) => e.to_string(),
     }
 }
 
@@ -606,7 +606,7 @@ fn open(name: &str, uri: &str) -> Result<Opened, String> {
 /// Why a blocking libvirt closure failed.
 pub enum Failure {
     Libvirt(virt::error::Error),
-    Api(ApiError),
+    Own(Error),
 }
 
 impl From<virt::error::Error> for Failure {

@@ -1,9 +1,7 @@
 //! Guests (libvirt domains): listing, summaries and lifecycle actions.
 
-use app::api::{
-    guests::{GuestAction, GuestState, GuestSummary},
-    ApiError,
-};
+use super::error::Error;
+use app::api::guests::{GuestAction, GuestState, GuestSummary};
 use virt::{
     connect::Connect,
     domain::{Domain, DomainState},
@@ -83,7 +81,7 @@ pub fn read_one(
 }
 
 /// The guest `uuid` of the host, `None` if the host has no such guest.
-pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSummary>, ApiError> {
+pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSummary>, Error> {
     let name = host.name().to_string();
     let uuid = uuid.to_string();
     host.run(move |conn| read_one(&name, conn, &uuid)).await
@@ -92,7 +90,7 @@ pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSumma
 fn lookup(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {
     conn.lookup_domain_by_uuid_string(uuid).map_err(|e| {
         if is_gone(&e) {
-            Failure::Api(ApiError::NotFound(format!(
+            Failure::Own(Error::NotFound(format!(
                 "host {host} has no guest with UUID {uuid}"
             )))
         } else {
@@ -106,7 +104,7 @@ pub async fn act(
     host: &HostConnection,
     uuid: &str,
     action: GuestAction,
-) -> Result<GuestSummary, ApiError> {
+) -> Result<GuestSummary, Error> {
     let name = host.name().to_string();
     let uuid = uuid.to_string();
     host.run_mapped(move |conn| {

@@ -5,13 +5,12 @@
 
 use std::collections::BTreeSet;
 
+use super::error::{clip, Error};
 use app::api::{
-    clip,
     guest_detail::{DeleteReport, DiskInfo, GuestDetail, GuestStats, GuestUpdate},
     guest_new::{Firmware, GuestOptions, InstallSource, NetworkChoice, NewGuest, Nic},
     guests::GuestSummary,
     size::StorageName,
-    ApiError,
 };
 use rand::{distributions::Alphanumeric, Rng};
 use virt::{connect::Connect, domain::Domain, error::ErrorNumber, sys};
@@ -29,13 +28,9 @@ use super::{
     },
 };
 
-fn api(e: ApiError) -> Failure {
-    Failure::Api(e)
-}
-
 fn unreadable(e: xml::XmlError) -> Failure {
     tracing::error!("{e}");
-    Failure::Api(ApiError::internal())
+    Failure::Own(Error::Internal)
 }
 
 fn code(e: &virt::error::Error) -> Option<ErrorNumber> {
@@ -46,7 +41,7 @@ fn code(e: &virt::error::Error) -> Option<ErrorNumber> {
 pub fn lookup(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {
     conn.lookup_domain_by_uuid_string(uuid).map_err(|e| {
         if code(&e) == Some(ErrorNumber::NoDomain) {
-            api(ApiError::NotFound(format!(
+            Failure::Own(Error::NotFound(format!(
                 "host {host} has no guest with UUID {uuid}"
             )))
         } else {
@@ -150,7 +145,7 @@ fn backing(
     pool: &str,
     volume: &str,
 ) -> Result<(DiskBacking, Option<String>, u64), Failure> {
-    let pool_name = StorageName::parse("pool name", pool).map_err(api)?;
+    let pool_name = StorageName::parse("pool name", pool).map_err(|e| Failure::Own(e.into()))?;
     let (vol, kind) = storage_volume::resolve(host, conn, &pool_name, volume)?;
     let format = vol.format.map(|f| f.to_string());
     let backing = match kind {
@@ -193,7 +188,7 @@ pub(super) fn refused(
     context: impl FnOnce(String) -> String,
 ) -> Failure {
     if conn.is_alive().unwrap_or(false) {
-        api(ApiError::Libvirt(format!(
+        Failure::Own(Error::Libvirt(format!(
             "host {host}: {}",
             context(e.message().trim().to_string())
         )))
@@ -212,7 +207,7 @@ pub fn create(
     let name = spec.name.as_str();
     match conn.lookup_domain_by_name(name) {
         Ok(_) => {
-            return Err(api(ApiError::Conflict(format!(
+            return Err(Failure::Own(Error::Conflict(format!(
                 "host {host} already has a guest named {name}: choose another name"
             ))));
         }
@@ -222,13 +217,13 @@ pub fn create(
     let node = conn.node_info()?;
     let total_mib = node.memory / 1024;
     if spec.memory_mib > total_mib {
-        return Err(api(ApiError::BadRequest(format!(
+        return Err(Failure::Own(Error::Invalid(format!(
             "memory_mib: {} MiB is more than host {host} has ({total_mib} MiB)",
             spec.memory_mib
         ))));
     }
     if spec.vcpus > node.cpus {
-        return Err(api(ApiError::BadRequest(format!(
+        return Err(Failure::Own(Error::Invalid(format!(
             "vcpus: {} is more than host {host} has ({} CPUs)",
             spec.vcpus, node.cpus
         ))));
@@ -237,19 +232,19 @@ pub fn create(
     let accel = match &spec.accel {
         Some(a) if offered.contains(a) => a.clone(),
         Some(a) => {
-            return Err(api(ApiError::BadRequest(format!(
+            return Err(Failure::Own(Error::Invalid(format!(
                 "accel: host {host} cannot run {a} guests; it offers {}",
                 offered.join(", ")
             ))));
         }
         None => offered.first().cloned().ok_or_else(|| {
-            api(ApiError::Unsupported(format!(
+            Failure::Own(Error::Unsupported(format!(
                 "host {host} offers no guest type for its architecture"
             )))
         })?,
     };
     if spec.firmware == Firmware::Uefi && !offers_uefi(conn, arch.as_deref(), &accel) {
-        return Err(api(ApiError::Unsupported(format!(
+        return Err(Failure::Own(Error::Unsupported(format!(
             "host {host} cannot boot {accel} guests with UEFI (no UEFI firmware is installed there): choose BIOS"
         ))));
     }
@@ -258,7 +253,7 @@ pub fn create(
         Some(Nic::Network(n)) => {
             conn.lookup_network_by_name(n).map_err(|e| {
                 if code(&e) == Some(ErrorNumber::NoNetwork) {
-                    api(ApiError::NotFound(format!(
+                    Failure::Own(Error::NotFound(format!(
                         "host {host} has no network named {:?}",
                         clip(n)
                     )))
@@ -356,7 +351,7 @@ pub fn create(
     }
     let uuid = dom.uuid_string()?;
     domain::read_one(host, conn, &uuid)?
-        .ok_or_else(|| api(ApiError::Conflict(format!("guest {name} vanished at once"))))
+        .ok_or_else(|| Failure::Own(Error::Conflict(format!("guest {name} vanished at once"))))
 }
 
 /// The volume behind a disk: (pool, volume, capacity) if libvirt knows it.
@@ -418,7 +413,7 @@ pub fn detail(
 ) -> Result<GuestDetail, Failure> {
     let dom = lookup(host, conn, uuid)?;
     let guest = domain::read_one(host, conn, uuid)?.ok_or_else(|| {
-        api(ApiError::NotFound(format!(
+        Failure::Own(Error::NotFound(format!(
             "host {host} has no guest with UUID {uuid}"
         )))
     })?;
@@ -523,7 +518,7 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
     let node = conn.node_info()?;
     if let Some(mib) = u.memory_mib {
         if mib > node.memory / 1024 {
-            return Err(api(ApiError::BadRequest(format!(
+            return Err(Failure::Own(Error::Invalid(format!(
                 "memory_mib: {mib} MiB is more than host {host} has ({} MiB)",
                 node.memory / 1024
             ))));
@@ -531,14 +526,14 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
     }
     if let Some(n) = u.vcpus {
         if n > node.cpus {
-            return Err(api(ApiError::BadRequest(format!(
+            return Err(Failure::Own(Error::Invalid(format!(
                 "vcpus: {n} is more than host {host} has ({} CPUs)",
                 node.cpus
             ))));
         }
     }
     if !persistent && (u.boot.is_some() || u.autostart.is_some()) {
-        return Err(api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "{name} is a transient guest (it has no definition to keep a boot order or autostart)"
         ))));
     }
@@ -553,7 +548,7 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
     if let Some(a) = &u.attach_nic {
         if let Some(n) = &a.network {
             conn.lookup_network_by_name(n).map_err(|_| {
-                api(ApiError::NotFound(format!(
+                Failure::Own(Error::NotFound(format!(
                     "host {host} has no network named {:?}",
                     clip(n)
                 )))
@@ -587,13 +582,13 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
         None => None,
         Some(t) => Some(
             find_disk(current, t)
-                .ok_or_else(|| api(ApiError::NotFound(format!("{name} has no disk {t}"))))?,
+                .ok_or_else(|| Failure::Own(Error::NotFound(format!("{name} has no disk {t}"))))?,
         ),
     };
     let detach_nic = match &u.detach_nic {
         None => None,
         Some(m) => Some(find_nic(current, m).ok_or_else(|| {
-            api(ApiError::NotFound(format!(
+            Failure::Own(Error::NotFound(format!(
                 "{name} has no network interface {m}"
             )))
         })?),
@@ -603,7 +598,7 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
     if active {
         if let Some(mib) = u.memory_mib {
             if mib * 1024 > max_kib {
-                return Err(api(ApiError::Conflict(format!(
+                return Err(Failure::Own(Error::Conflict(format!(
                     "{name} is running and can have at most {} MiB until it is shut down: shut it down to give it more",
                     max_kib / 1024
                 ))));
@@ -611,7 +606,7 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &GuestUpdate) -> Result
         }
         if let Some(n) = u.vcpus {
             if n > max_vcpus {
-                return Err(api(ApiError::Conflict(format!(
+                return Err(Failure::Own(Error::Conflict(format!(
                     "{name} is running and can have at most {max_vcpus} vCPUs until it is shut down: shut it down to give it more"
                 ))));
             }
@@ -794,20 +789,20 @@ pub fn delete(
             (p == *path).then_some(b)
         });
         let Some(backing) = disk else {
-            return Err(api(ApiError::BadRequest(format!(
+            return Err(Failure::Own(Error::Invalid(format!(
                 "{:?} is not a disk of {name}: nothing was deleted",
                 clip(path)
             ))));
         };
         let others = sharing(&users, uuid, backing, Some(path));
         if !others.is_empty() {
-            return Err(api(ApiError::Conflict(format!(
+            return Err(Failure::Own(Error::Conflict(format!(
                 "volume {path} is also used by {}: it cannot be deleted with {name}. Untick it to keep it; nothing was deleted.",
                 others.join(", ")
             ))));
         }
         let vol = conn.lookup_storage_vol_by_path(path).map_err(|_| {
-            api(ApiError::Conflict(format!(
+            Failure::Own(Error::Conflict(format!(
                 "{path} is not a volume of any storage pool of host {host}, so virtdeck cannot delete it: untick it; nothing was deleted"
             )))
         })?;

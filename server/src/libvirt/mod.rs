@@ -18,114 +18,31 @@
 //! `LibvirtFleet` implements the app's `Fleet` port (hosts and guests),
 //! `storage::LibvirtStorage` its `Storage` port.
 
-mod cache;
-mod clone;
-mod connection;
+pub mod cache;
+pub mod clone;
+pub mod connection;
 pub use connection::{rfc3339, uri_host};
-mod domain;
-mod error;
-mod guest;
-pub mod guests;
-mod host;
+pub mod domain;
+pub mod error;
+pub mod guest;
+pub mod host;
 pub mod migration;
 pub mod preflight;
-mod registry;
-mod snapshot;
-pub mod storage;
-mod storage_pool;
+pub mod snapshot;
+pub mod storage_pool;
 pub mod storage_volume;
-mod sys;
+pub mod sys;
 pub mod xml;
-
-use std::sync::Arc;
-
-use app::{
-    api::{
-        guests::{GuestAction, GuestSummary},
-        hosts::HostSummary,
-        ApiError,
-    },
-    backend::Fleet,
-};
-use async_trait::async_trait;
 
 pub use connection::HostConnection;
 pub use domain::find as domain_find;
-pub use guests::LibvirtGuests;
-pub use registry::HostRegistry;
-pub use storage::LibvirtStorage;
+pub use error::Error;
 
-use registry::ACTION_TIMEOUT;
-
-pub struct LibvirtFleet {
-    hosts: Arc<HostRegistry>,
-}
-
-impl LibvirtFleet {
-    pub fn new(hosts: Arc<HostRegistry>) -> Self {
-        LibvirtFleet { hosts }
-    }
-}
-
-impl LibvirtFleet {
-    /// A temporary migration leaves a startable definition behind: starting
-    /// it while the guest runs on another host would run two copies on the
-    /// same disks. Refused, saying where it runs (from what the other hosts
-    /// last reported: their caches are kept current by events).
-    fn refuse_split_brain(&self, host: &str, uuid: &str) -> Result<(), ApiError> {
-        for other in self.hosts.all().iter().filter(|h| h.name() != host) {
-            let running = other.guests().into_iter().find(|g| {
-                g.uuid.eq_ignore_ascii_case(uuid)
-                    && !matches!(
-                        g.state,
-                        app::api::guests::GuestState::Shutoff
-                            | app::api::guests::GuestState::Crashed
-                    )
-            });
-            if let Some(g) = running {
-                return Err(ApiError::Conflict(format!(
-                    "{} is already {} on host {}: starting this copy too would run the guest twice on the same disks. Shut it down there first, or migrate it back.",
-                    g.name,
-                    g.state.label(),
-                    other.name(),
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Fleet for LibvirtFleet {
-    async fn hosts(&self) -> Vec<HostSummary> {
-        self.hosts.all().iter().map(|h| h.summary()).collect()
-    }
-
-    async fn guests(&self) -> Vec<GuestSummary> {
-        self.hosts.all().iter().flat_map(|h| h.guests()).collect()
-    }
-
-    async fn guest_action(
-        &self,
-        host: &str,
-        uuid: &str,
-        action: GuestAction,
-    ) -> Result<GuestSummary, ApiError> {
-        if action == GuestAction::Start {
-            // Only for a guest this host really has (else: not found, below).
-            let target = self.hosts.get(host)?;
-            if domain::find(&target, uuid).await?.is_some() {
-                self.refuse_split_brain(host, uuid)?;
-            }
-        }
-        let guest = self
-            .hosts
-            .act(host, ACTION_TIMEOUT, action, |h| async move {
-                domain::act(&h, uuid, action).await
-            })
-            .await?;
-        // Announced now (the libvirt event that follows finds nothing new).
-        self.hosts.get(host)?.note_guest(uuid, Some(guest.clone()));
-        Ok(guest)
-    }
+/// Prepares libvirt for this process, once, before the first connection:
+/// libvirt's default event loop (callbacks and keepalive need it) and no
+/// printing of every error to stderr (errors are reported by the caller,
+/// with the host they concern).
+pub fn init() {
+    virt::error::clear_error_callback();
+    sys::start_event_loop();
 }

@@ -1,10 +1,10 @@
 //! Guest snapshots (libvirt domain snapshots): list, create, revert, delete.
 //! Blocking functions on one connection.
 
+use super::error::Error;
 use app::api::{
     guest_detail::{SnapshotAction, SnapshotInfo},
     size::StorageName,
-    ApiError,
 };
 use virt::{connect::Connect, domain::Domain, domain_snapshot::DomainSnapshot, error::ErrorNumber};
 
@@ -57,7 +57,7 @@ pub fn list(host: &str, conn: &Connect, uuid: &str) -> Result<Vec<SnapshotInfo>,
 fn find(host: &str, dom: &Domain, name: &str) -> Result<DomainSnapshot, Failure> {
     Domain::lookup_snapshot_by_name(dom, name, 0).map_err(|e| {
         if e.code().is_known() && e.code().unwrap() == ErrorNumber::NoDomainSnapshot {
-            Failure::Api(ApiError::NotFound(format!(
+            Failure::Own(Error::NotFound(format!(
                 "the guest has no snapshot named {name} on host {host}"
             )))
         } else {
@@ -77,14 +77,14 @@ pub fn create(
     let dom = lookup(host, conn, uuid)?;
     let guest = dom.name()?;
     if Domain::lookup_snapshot_by_name(&dom, name.as_str(), 0).is_ok() {
-        return Err(Failure::Api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "{guest} already has a snapshot named {name}"
         ))));
     }
     let running = dom.is_active()?;
     let memory = match (memory, running) {
         (Some(true), false) => {
-            return Err(Failure::Api(ApiError::BadRequest(format!(
+            return Err(Failure::Own(Error::Invalid(format!(
                 "{guest} is shut off: it has no memory to include in the snapshot"
             ))));
         }
@@ -113,7 +113,7 @@ pub fn create(
     })?;
     read(&snap.xml_desc(0)?, true).map_err(|e| {
         tracing::error!("{e}");
-        Failure::Api(ApiError::internal())
+        Failure::Own(Error::Internal)
     })
 }
 

@@ -4,45 +4,44 @@
 
 use std::collections::HashSet;
 
+use super::error::{clip, Error};
 use app::api::{
-    clip,
     pools::{
         PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes, ScanSpec,
     },
     size::StorageName,
     volumes::VolumeUser,
-    ApiError,
 };
 use virt::{
     connect::Connect,
-    error::{Error, ErrorNumber},
+    error::{Error as VirtError, ErrorNumber},
     storage_pool::StoragePool,
 };
 
 use super::{
     connection::Failure,
     domain::{self, DiskUser},
-    error::{is_connection_lost, to_api},
+    error::{from_virt, is_connection_lost},
     sys,
     xml::{self, domain::DiskSource},
 };
 
-fn code(e: &Error) -> Option<ErrorNumber> {
+fn code(e: &VirtError) -> Option<ErrorNumber> {
     e.code().is_known().then(|| e.code().unwrap())
 }
 
 /// A libvirt error with context added to its message, keeping connection
 /// losses as they are (so the connection is reopened).
-pub fn failed(host: &str, e: Error, context: impl FnOnce(String) -> String) -> Failure {
+pub fn failed(host: &str, e: VirtError, context: impl FnOnce(String) -> String) -> Failure {
     if is_connection_lost(&e) {
         return Failure::Libvirt(e);
     }
-    Failure::Api(to_api(host, &e).map_message(context))
+    Failure::Own(from_virt(host, &e).map_message(context))
 }
 
 fn xml_failure(e: xml::XmlError) -> Failure {
     tracing::error!("{e}");
-    Failure::Api(ApiError::internal())
+    Failure::Own(Error::Internal)
 }
 
 fn state(raw: u32) -> PoolState {
@@ -59,7 +58,7 @@ fn state(raw: u32) -> PoolState {
 pub fn find(host: &str, conn: &Connect, name: &str) -> Result<StoragePool, Failure> {
     conn.lookup_storage_pool_by_name(name).map_err(|e| {
         if code(&e) == Some(ErrorNumber::NoStoragePool) {
-            Failure::Api(ApiError::NotFound(format!(
+            Failure::Own(Error::NotFound(format!(
                 "host {host} has no storage pool named {:?}",
                 clip(name)
             )))
@@ -204,7 +203,7 @@ pub fn scan(host: &str, conn: &Connect, spec: &ScanSpec) -> Result<Vec<PoolSourc
             let message = e.message().trim().to_string();
             match missing_tool(&message) {
                 Some(tool) => {
-                    Failure::Api(ApiError::Unsupported(format!(
+                    Failure::Own(Error::Unsupported(format!(
                         "host {host} cannot scan for {} sources: it needs {tool}. libvirt said: {message}",
                         spec.pool_type
                     )))
@@ -218,7 +217,7 @@ pub fn scan(host: &str, conn: &Connect, spec: &ScanSpec) -> Result<Vec<PoolSourc
 /// Does this error say that the target directory does not exist? (`dir`:
 /// "cannot open directory …: No such file or directory"; `netfs`: "mount
 /// point … does not exist".)
-fn missing_directory(e: &Error) -> bool {
+fn missing_directory(e: &VirtError) -> bool {
     let m = e.message();
     m.contains("No such file or directory") || m.contains("does not exist")
 }
@@ -229,7 +228,7 @@ fn missing_directory(e: &Error) -> bool {
 pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<PoolSummary, Failure> {
     let name = spec.name.as_str();
     if conn.lookup_storage_pool_by_name(name).is_ok() {
-        return Err(Failure::Api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "host {host} already has a storage pool named {name}"
         ))));
     }
@@ -239,7 +238,7 @@ pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<PoolSummary
         .map_err(|e| failed(host, e, |m| format!("{m} (nothing was created)")))?;
 
     let mut made_directory = false;
-    let steps = (|| -> Result<(), (&'static str, Error)> {
+    let steps = (|| -> Result<(), (&'static str, VirtError)> {
         if spec.build {
             let flags = if spec.overwrite {
                 virt::sys::VIR_STORAGE_POOL_BUILD_OVERWRITE
@@ -394,7 +393,7 @@ pub fn act(
         } else {
             "guests"
         };
-        Err(Failure::Api(ApiError::Conflict(format!(
+        Err(Failure::Own(Error::Conflict(format!(
             "cannot {what} pool {name} on host {host}: {whose} use it: {}. Shut them down or move their disks first.",
             names(&users)
         ))))

@@ -5,12 +5,11 @@
 
 use std::collections::HashMap;
 
+use super::error::{clip, Error};
 use app::api::{
-    clip,
     pools::PoolType,
     size::StorageName,
     volumes::{Allocation, VolumeFormat, VolumeOp, VolumeSpec, VolumeSummary, VolumeUser},
-    ApiError,
 };
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -35,7 +34,7 @@ struct OpenPool {
 fn open_pool(host: &str, conn: &Connect, name: &StorageName) -> Result<OpenPool, Failure> {
     let pool = storage_pool::find(host, conn, name.as_str())?;
     if !pool.is_active()? {
-        return Err(Failure::Api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "pool {name} on host {host} is not active: start it to use its volumes"
         ))));
     }
@@ -55,7 +54,7 @@ impl OpenPool {
         if self.pool_type.volumes_manageable() {
             return Ok(());
         }
-        Err(Failure::Api(ApiError::Unsupported(format!(
+        Err(Failure::Own(Error::Unsupported(format!(
             "cannot {what} in pool {name} on host {host}: the volumes of a {} pool are provided by the \
              storage itself (LUNs of the target) and cannot be created, deleted, resized or written through libvirt",
             self.pool_type
@@ -72,7 +71,7 @@ impl OpenPool {
     fn volume(&self, host: &str, pool: &StorageName, name: &str) -> Result<StorageVol, Failure> {
         self.pool.lookup_storage_vol_by_name(name).map_err(|e| {
             if e.code().is_known() && e.code().unwrap() == ErrorNumber::NoStorageVolume {
-                Failure::Api(ApiError::NotFound(format!(
+                Failure::Own(Error::NotFound(format!(
                     "pool {pool} on host {host} has no volume named {:?}",
                     clip(name)
                 )))
@@ -141,7 +140,7 @@ fn summary(
 ) -> Result<VolumeSummary, Failure> {
     let doc = xml::volume::read(&vol.xml_desc(0)?).map_err(|e| {
         tracing::error!("{e}");
-        Failure::Api(ApiError::internal())
+        Failure::Own(Error::Internal)
     })?;
     let used_by = users
         .map(|u| u.of(pool.as_str(), &doc.name, &doc.path))
@@ -208,7 +207,7 @@ pub fn create(
     open.require_manageable(host, pool, "create a volume")?;
     let name = spec.name.as_str();
     if open.exists(name) {
-        return Err(Failure::Api(ApiError::Conflict(format!(
+        return Err(Failure::Own(Error::Conflict(format!(
             "pool {pool} on host {host} already has a volume named {name}"
         ))));
     }
@@ -217,7 +216,7 @@ pub fn create(
         (f, true) => f,
         (None, false) => None,
         (Some(f), false) => {
-            return Err(Failure::Api(ApiError::BadRequest(format!(
+            return Err(Failure::Own(Error::Invalid(format!(
                 "volumes of a {} pool are not files and have no format: leave \"format\" empty, not {f}",
                 open.pool_type
             ))))
@@ -229,7 +228,7 @@ pub fn create(
             Some(VolumeFormat::Qcow2) => flags |= virt::sys::VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
             Some(VolumeFormat::Raw) | None => {}
             Some(f) => {
-                return Err(Failure::Api(ApiError::BadRequest(format!(
+                return Err(Failure::Own(Error::Invalid(format!(
                     "a {f} volume cannot be fully allocated: only raw and qcow2 volumes can; choose sparse"
                 ))))
             }
@@ -263,7 +262,7 @@ fn refuse_if_running(
     if running.is_empty() {
         return Ok(());
     }
-    Err(Failure::Api(ApiError::Conflict(format!(
+    Err(Failure::Own(Error::Conflict(format!(
         "cannot {what} volume {} on host {host}: running guests use it: {}. Shut them down first.",
         doc.name,
         running.join(", ")
@@ -293,7 +292,7 @@ pub fn act(
         VolumeOp::Resize(capacity) => {
             open.require_manageable(host, pool, "resize a volume")?;
             if capacity.bytes() <= current.capacity {
-                return Err(Failure::Api(ApiError::BadRequest(format!(
+                return Err(Failure::Own(Error::Invalid(format!(
                     "volume {name} is {} already; virtdeck only grows volumes (shrinking cuts off the \
                      guest's data): give a capacity larger than that",
                     app::api::size::human_bytes(current.capacity)
@@ -310,7 +309,7 @@ pub fn act(
                 current.format,
                 None | Some(VolumeFormat::Raw) | Some(VolumeFormat::Iso)
             ) {
-                return Err(Failure::Api(ApiError::BadRequest(format!(
+                return Err(Failure::Own(Error::Invalid(format!(
                     "wiping overwrites the whole file with zeros, which would destroy the {} image                      structure of {name}; delete the volume and create it again instead",
                     current.format.map(|f| f.to_string()).unwrap_or_default()
                 ))));
@@ -323,7 +322,7 @@ pub fn act(
         VolumeOp::Clone(new_name) => {
             open.require_manageable(host, pool, "clone a volume")?;
             if open.exists(new_name.as_str()) {
-                return Err(Failure::Api(ApiError::Conflict(format!(
+                return Err(Failure::Own(Error::Conflict(format!(
                     "pool {pool} on host {host} already has a volume named {new_name}"
                 ))));
             }
@@ -404,7 +403,7 @@ pub fn download(
                     .is_err()
                 {
                     let _ = stream.abort();
-                    return Err(Failure::Api(ApiError::BadRequest(format!(
+                    return Err(Failure::Own(Error::Invalid(format!(
                         "the download of {name} was cancelled by the client after {sent} bytes"
                     ))));
                 }
@@ -448,7 +447,7 @@ pub fn upload(
     let (vol, created) = match into {
         UploadInto::New(format) => {
             if open.exists(name.as_str()) {
-                return Err(Failure::Api(ApiError::Conflict(format!(
+                return Err(Failure::Own(Error::Conflict(format!(
                     "pool {pool} on host {host} already has a volume named {name}; upload into it \
                      explicitly to overwrite it"
                 ))));
@@ -476,7 +475,7 @@ pub fn upload(
         };
         open.refresh(host);
         return Err(match e {
-            Failure::Api(api) => Failure::Api(api.map_message(|m| format!("{m}.{note}"))),
+            Failure::Own(api) => Failure::Own(api.map_message(|m| format!("{m}.{note}"))),
             Failure::Libvirt(le) => failed(host, le, |m| {
                 format!("upload into {name} failed: {m}.{note}")
             }),
@@ -503,7 +502,7 @@ fn send_all(
     let mut received: u64 = 0;
     let stop = |stream: Stream, why: String| -> Failure {
         let _ = stream.abort();
-        Failure::Api(ApiError::BadRequest(why))
+        Failure::Own(Error::Invalid(why))
     };
     loop {
         match rx.blocking_recv() {

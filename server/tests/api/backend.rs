@@ -12,7 +12,7 @@ use app::{
 };
 use server::{
     config::HostConfig,
-    libvirt::{HostRegistry, LibvirtFleet},
+    services::{HostRegistry, LibvirtFleet},
 };
 use tokio::sync::broadcast;
 

@@ -15,7 +15,7 @@ use app::{
     backend::Storage,
 };
 use serde_json::{json, Value};
-use server::libvirt::{HostRegistry, LibvirtStorage};
+use server::services::{HostRegistry, LibvirtStorage};
 use tokio::sync::broadcast;
 
 use crate::helpers::{spawn_app, TestApp};

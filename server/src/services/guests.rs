@@ -25,11 +25,8 @@ use app::{
 };
 use async_trait::async_trait;
 
-use super::{
-    clone, domain, guest,
-    registry::{ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
-    rfc3339, snapshot, HostConnection, HostRegistry,
-};
+use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
+use crate::libvirt::{clone, domain, guest, rfc3339, snapshot, HostConnection};
 
 /// How many ended jobs are remembered.
 const KEPT_JOBS: usize = 50;
@@ -399,7 +396,7 @@ async fn run_clone(
                     .run_dedicated(move |conn| Ok(clone::remove_copies(&hn, conn, &paths)))
                     .await
                     .unwrap_or_default();
-                return Err(e.map_message(|m| format!("{m}{note}")));
+                return Err(e.map_message(|m| format!("{m}{note}")).into());
             }
         }
     }
@@ -415,7 +412,7 @@ async fn run_clone(
                 Ok(dom) => {
                     let uuid = dom.uuid_string()?;
                     domain::read_one(&hn, conn, &uuid)?.ok_or_else(|| {
-                        super::connection::Failure::Api(ApiError::Conflict(
+                        crate::libvirt::connection::Failure::Own(crate::libvirt::Error::Conflict(
                             "the clone vanished at once".into(),
                         ))
                     })
@@ -423,7 +420,7 @@ async fn run_clone(
                 Err(e) => {
                     let paths: Vec<String> = made.iter().map(|(_, p)| p.clone()).collect();
                     let note = clone::remove_copies(&hn, conn, &paths);
-                    Err(super::storage_pool::failed(&hn, e, |m| {
+                    Err(crate::libvirt::storage_pool::failed(&hn, e, |m| {
                         format!("cannot define the clone: {m}.{note}")
                     }))
                 }
@@ -436,5 +433,5 @@ async fn run_clone(
             pool,
         });
     }
-    result
+    Ok(result?)
 }

@@ -17,10 +17,8 @@ use app::{
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::{
-    registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
-    storage_pool, storage_volume,
-};
+use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
+use crate::libvirt::{storage_pool, storage_volume};
 
 pub struct LibvirtStorage {
     hosts: Arc<HostRegistry>,
@@ -74,8 +72,10 @@ impl LibvirtStorage {
     ) -> Result<u64, ApiError> {
         let h = self.hosts.get(host)?;
         let host = h.name().to_string();
-        h.run_dedicated(move |conn| storage_volume::download(&host, conn, &pool, &name, tx))
-            .await
+        Ok(
+            h.run_dedicated(move |conn| storage_volume::download(&host, conn, &pool, &name, tx))
+                .await?,
+        )
     }
 
     /// What a download of this volume will send.
@@ -115,7 +115,7 @@ impl LibvirtStorage {
             .await;
         self.volumes_changed(h.name(), &pool);
         self.pool_changed(h.name(), &pool).await;
-        result
+        Ok(result?)
     }
 }
 

@@ -9,8 +9,8 @@ use app::api::{clip, events::ServerEvent, ApiError};
 use futures::future::join_all;
 use tokio::sync::broadcast;
 
-use super::HostConnection;
 use crate::config::HostConfig;
+use crate::libvirt::HostConnection;
 
 /// How long a page waits for one host before showing it as not answering.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(8);
@@ -28,11 +28,7 @@ impl HostRegistry {
     /// The hosts, each kept connected by a supervisor task of its own (so
     /// this must run inside the tokio runtime).
     pub fn new(hosts: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Arc<Self> {
-        // libvirt prints every error to stderr by default; errors are reported
-        // here, with the host they concern.
-        virt::error::clear_error_callback();
-        // Callbacks and keepalive need libvirt's event loop, before any connection.
-        super::sys::start_event_loop();
+        crate::libvirt::init();
         let hosts: Vec<Arc<HostConnection>> = hosts
             .iter()
             .map(|h| {
@@ -81,10 +77,11 @@ impl HostRegistry {
     }
 
     /// Runs `f` for every host at once, each bounded by `LIST_TIMEOUT`.
-    pub async fn each<T, F, Fut>(&self, f: F) -> Vec<(Arc<HostConnection>, Result<T, ApiError>)>
+    pub async fn each<T, E, F, Fut>(&self, f: F) -> Vec<(Arc<HostConnection>, Result<T, ApiError>)>
     where
         F: Fn(Arc<HostConnection>) -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<ApiError>,
     {
         join_all(self.hosts.iter().map(|host| {
             let fut = f(host.clone());
@@ -92,6 +89,7 @@ impl HostRegistry {
             async move {
                 let result = tokio::time::timeout(LIST_TIMEOUT, fut)
                     .await
+                    .map(|r| r.map_err(Into::into))
                     .unwrap_or_else(|_| {
                         Err(ApiError::HostUnavailable(format!(
                             "host {} did not answer within {} s",
@@ -107,7 +105,7 @@ impl HostRegistry {
 
     /// Runs one action on host `name`, bounded by `limit`. `what` says what did
     /// not finish when the limit is reached.
-    pub async fn act<T, F, Fut>(
+    pub async fn act<T, E, F, Fut>(
         &self,
         name: &str,
         limit: Duration,
@@ -116,15 +114,19 @@ impl HostRegistry {
     ) -> Result<T, ApiError>
     where
         F: FnOnce(Arc<HostConnection>) -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<ApiError>,
     {
         let host = self.get(name)?;
         let host_name = host.name().to_string();
-        tokio::time::timeout(limit, f(host)).await.map_err(|_| {
-            ApiError::HostUnavailable(format!(
-                "{what} on host {host_name} did not finish within {} s; it may still complete",
-                limit.as_secs()
-            ))
-        })?
+        tokio::time::timeout(limit, f(host))
+            .await
+            .map_err(|_| {
+                ApiError::HostUnavailable(format!(
+                    "{what} on host {host_name} did not finish within {} s; it may still complete",
+                    limit.as_secs()
+                ))
+            })?
+            .map_err(Into::into)
     }
 }

@@ -7,6 +7,7 @@
 //! stopped are found again at start-up (`recover`) and followed to their end.
 
 mod history;
+pub mod preflight;
 pub mod progress;
 
 use std::{
@@ -31,7 +32,8 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
-use crate::libvirt::{domain_find, migration, preflight, HostConnection, HostRegistry};
+use crate::libvirt::{domain_find, migration, preflight as facts, HostConnection};
+use crate::services::HostRegistry;
 use history::History;
 use progress::Tracker;
 
@@ -96,7 +98,7 @@ impl MigrationJobs {
                 "reading the guest",
                 |h| async move {
                     let name = h.name().to_string();
-                    h.run_mapped(move |conn| preflight::source_facts(&name, conn, &uuid))
+                    h.run_mapped(move |conn| facts::source_facts(&name, conn, &uuid))
                         .await
                 },
             )
@@ -110,10 +112,8 @@ impl MigrationJobs {
                 "reading the destination",
                 |h| async move {
                     let name = h.name().to_string();
-                    h.run_mapped(move |conn| {
-                        preflight::dest_facts(&name, conn, &uuid, facts.as_ref())
-                    })
-                    .await
+                    h.run_mapped(move |conn| facts::dest_facts(&name, conn, &uuid, facts.as_ref()))
+                        .await
                 },
             )
             .await;
@@ -378,7 +378,7 @@ impl MigrationJobs {
         drop(sampler);
         let result = result.unwrap_or_else(|join| {
             tracing::error!("migration task failed: {join}");
-            Err(ApiError::internal())
+            Err(crate::libvirt::Error::Internal)
         });
         let job = running.snapshot();
         match result {

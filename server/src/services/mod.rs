@@ -1,0 +1,22 @@
+//! The app's ports implemented, one module per area. Each turns the libvirt
+//! layer's plain types and errors into the API's wire types and `ApiError`s,
+//! records what changed in the host caches and publishes events:
+//! - `registry`: the configured hosts and what every action shares (find the
+//!   host, bound the call, announce the change);
+//! - `hosts`: `LibvirtFleet`, the `Fleet` port (hosts, guests, lifecycle);
+//! - `guests`: `LibvirtGuests`, the `Guests` port (create, detail, edit,
+//!   snapshots, delete) and the clone jobs;
+//! - `storage`: `LibvirtStorage`, the `Storage` port (pools, volumes, transfers);
+//! - `migration`: the `Migrations` port: jobs, pre-flight policy, history.
+
+mod error;
+pub mod guests;
+pub mod hosts;
+pub mod migration;
+pub mod registry;
+pub mod storage;
+
+pub use guests::LibvirtGuests;
+pub use hosts::LibvirtFleet;
+pub use registry::HostRegistry;
+pub use storage::LibvirtStorage;
