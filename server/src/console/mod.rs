@@ -39,12 +39,7 @@ use axum::{
 use futures::SinkExt;
 use serde::Deserialize;
 
-use crate::{
-    libvirt::{domain_find, HostConnection},
-    startup::AppState,
-    transfer::error_response,
-    ws::Auth,
-};
+use crate::{services::Host, startup::AppState, transfer::error_response, ws::Auth};
 
 /// The query of both console sockets.
 #[derive(Debug, Deserialize)]
@@ -67,7 +62,7 @@ pub(crate) struct Opening {
     pub ws: WebSocketUpgrade,
     pub user: SessionUser,
     pub client: String,
-    pub host: Arc<HostConnection>,
+    pub host: Arc<Host>,
     pub guest: GuestSummary,
     pub query: ConsoleQuery,
     pub target: String,
@@ -167,7 +162,7 @@ pub(crate) async fn check(
         Ok(h) => h,
         Err(e) => return refuse(e, true).await,
     };
-    let guest = match domain_find(&host, &query.uuid).await {
+    let guest = match host.find_guest(&query.uuid).await {
         Ok(Some(g)) => g,
         Ok(None) => {
             let error = ApiError::NotFound(format!(
@@ -177,7 +172,7 @@ pub(crate) async fn check(
             ));
             return refuse(error, true).await;
         }
-        Err(e) => return refuse(e.into(), true).await,
+        Err(e) => return refuse(e, true).await,
     };
     if matches!(
         guest.state,

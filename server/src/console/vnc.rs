@@ -36,7 +36,7 @@ use tokio::{
 };
 
 use super::{audit, check, close, session_watch, ConsoleQuery, Request};
-use crate::{libvirt::domain_find, startup::AppState, transfer::error_response};
+use crate::{startup::AppState, transfer::error_response};
 
 const ACTION: &str = "guest.console.vnc";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,7 +84,7 @@ pub async fn handler(
             let end = serve(socket, display, ended).await;
             if let Some((mut sink, display_closed)) = end {
                 let reason = if display_closed {
-                    match domain_find(&host, &uuid).await {
+                    match host.find_guest(&uuid).await {
                         Ok(Some(g)) if g.state == GuestState::Running => {
                             "the VNC display closed the connection"
                         }

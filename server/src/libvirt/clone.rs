@@ -77,7 +77,7 @@ pub fn plan(
     let source_name = dom.name()?;
     let (state, _) = dom.state()?;
     let state = super::domain::state_of(state);
-    use app::api::guests::GuestState::*;
+    use super::domain::RunState::*;
     if !matches!(state, Shutoff | Paused | Crashed) {
         return Err(Failure::Own(Error::Conflict(format!(
             "{source_name} is {}: shut it down (or pause it) before cloning, so that its disks do not change while they are copied",

@@ -1,10 +1,12 @@
 //! One managed host: its connection, kept up by a supervisor task off the
-//! request path, and the cache of what it runs, kept current by libvirt's
-//! events and a periodic re-read.
+//! request path. What the supervisor reads (the host's facts, guests and
+//! pools, on connecting, on libvirt's events and every minute) goes to the
+//! host's `HostWatcher`: the services keep it as the host's cache and
+//! announce what changed.
 //!
 //! - Requests never connect: they use the connection when the host is
 //!   connected and are answered at once ("connecting", "unreachable since …")
-//!   when it is not. Lists come from the cache and never wait for a host.
+//!   when it is not.
 //! - The supervisor makes at most one connection attempt at a time, on a
 //!   blocking thread, holding no lock (an open against a host that accepts TCP
 //!   and never answers blocks inside libvirt with no timeout: the host is
@@ -19,21 +21,14 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::error::Error;
-use app::api::{
-    events::ServerEvent,
-    guests::GuestSummary,
-    hosts::{HostState, HostSummary},
-    pools::PoolSummary,
-};
-use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::sync::{mpsc, Notify};
 use virt::connect::Connect;
 
 use super::{
-    cache::{Change, HostCache},
-    domain,
-    error::{from_virt, is_connection_lost},
-    host, storage_pool,
+    domain::{self, Guest},
+    error::{from_virt, is_connection_lost, Error},
+    host::{self, HostFacts},
+    storage_pool::{self, Pool},
     sys::{self, Signal},
 };
 
@@ -74,14 +69,44 @@ pub fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Clone)]
-struct Link {
-    state: HostState,
-    since: SystemTime,
+/// Where the connection to a host stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    Unreachable,
+}
+
+/// The connection's state, since when, and while reconnecting the last
+/// error and when the next attempt is due.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub state: LinkState,
+    pub since: SystemTime,
     /// The last error, kept while reconnecting.
-    error: Option<String>,
-    next_attempt: Option<SystemTime>,
+    pub error: Option<String>,
+    pub next_attempt: Option<SystemTime>,
     conn: Option<Arc<Connect>>,
+}
+
+/// Told what the supervisor learns about a host, in this layer's terms; the
+/// services keep the cache and announce the changes. Called on the
+/// runtime: must not block.
+pub trait HostWatcher: Send + Sync + 'static {
+    /// The connection changed state (or its error / next attempt).
+    fn link_changed(&self, host: &HostConnection);
+    /// Everything was read again (on connecting, then every minute).
+    fn resynced(
+        &self,
+        host: &HostConnection,
+        facts: HostFacts,
+        guests: Vec<Guest>,
+        pools: Vec<Pool>,
+    );
+    /// A guest event: the guest as read now (`None`: gone).
+    fn guest_read(&self, host: &HostConnection, uuid: &str, guest: Option<Guest>);
+    /// A pool event: the pool as read now (`None`: gone).
+    fn pool_read(&self, host: &HostConnection, name: &str, pool: Option<Pool>);
 }
 
 pub struct HostConnection {
@@ -90,12 +115,11 @@ pub struct HostConnection {
     /// What another host's libvirtd opens to reach this one (peer-to-peer migration).
     migration_uri: String,
     link: Mutex<Link>,
-    cache: Mutex<HostCache>,
     /// A call found the connection broken.
     lost: Notify,
     /// Wakes those who wait for the host to connect.
     connected: Notify,
-    events: broadcast::Sender<ServerEvent>,
+    watcher: Arc<dyn HostWatcher>,
 }
 
 impl HostConnection {
@@ -103,23 +127,22 @@ impl HostConnection {
         name: &str,
         uri: &str,
         migration_uri: Option<&str>,
-        events: broadcast::Sender<ServerEvent>,
+        watcher: Arc<dyn HostWatcher>,
     ) -> Self {
         HostConnection {
             name: name.to_string(),
             uri: uri.to_string(),
             migration_uri: migration_uri.unwrap_or(uri).to_string(),
             link: Mutex::new(Link {
-                state: HostState::Connecting,
+                state: LinkState::Connecting,
                 since: SystemTime::now(),
                 error: None,
                 next_attempt: None,
                 conn: None,
             }),
-            cache: Mutex::new(HostCache::default()),
             lost: Notify::new(),
             connected: Notify::new(),
-            events,
+            watcher,
         }
     }
 
@@ -135,12 +158,13 @@ impl HostConnection {
         &self.migration_uri
     }
 
-    fn link(&self) -> Link {
+    /// The connection's state now.
+    pub fn link(&self) -> Link {
         self.link.lock().expect("link lock").clone()
     }
 
     pub fn is_connected(&self) -> bool {
-        self.link.lock().expect("link lock").state == HostState::Connected
+        self.link.lock().expect("link lock").state == LinkState::Connected
     }
 
     /// Waits (at most `limit`) until the host is connected and its cache
@@ -162,127 +186,25 @@ impl HostConnection {
     /// either way.
     pub async fn wait_settled(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.link.lock().expect("link lock").state == HostState::Connecting
+        while self.link.lock().expect("link lock").state == LinkState::Connecting
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    /// The host as the API shows it, from what is known now.
-    pub fn summary(&self) -> HostSummary {
-        let link = self.link();
-        let cache = self.cache.lock().expect("cache lock");
-        let facts = cache.facts.clone().unwrap_or_default();
-        let connected = link.state == HostState::Connected;
-        HostSummary {
-            name: self.name.clone(),
-            uri: Some(self.uri.clone()),
-            connected,
-            error: (!connected).then(|| link.error.clone()).flatten(),
-            arch: facts.arch,
-            cpu_model: facts.cpu_model,
-            cpus: facts.cpus,
-            memory_kib: facts.memory_kib,
-            libvirt_version: facts.libvirt_version,
-            hypervisor_version: facts.hypervisor_version,
-            guests: cache.facts.is_some().then_some(cache.guests.len() as u32),
-            state: link.state,
-            state_since: Some(rfc3339(link.since)),
-            next_attempt_at: link.next_attempt.map(rfc3339),
-        }
-    }
-
-    /// The guests as last read; `stale` while the host is not connected.
-    pub fn guests(&self) -> Vec<GuestSummary> {
-        let stale = !self.is_connected();
-        let cache = self.cache.lock().expect("cache lock");
-        let mut guests: Vec<GuestSummary> = cache
-            .guests
-            .values()
-            .map(|g| GuestSummary { stale, ..g.clone() })
-            .collect();
-        guests.sort_by(|a, b| a.name.cmp(&b.name));
-        guests
-    }
-
-    /// Since when guest `uuid` runs, if virtdeck saw it start.
-    pub fn running_since(&self, uuid: &str) -> Option<SystemTime> {
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .running_since
-            .get(uuid)
-            .copied()
-    }
-
-    /// The storage pools as last read, while the host is connected.
-    pub fn pools(&self) -> Vec<PoolSummary> {
-        if !self.is_connected() {
-            return Vec::new();
-        }
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .pools
-            .values()
-            .cloned()
-            .collect()
-    }
-
-    fn announce(&self, changes: Vec<Change>) {
-        for change in changes {
-            let event = match change {
-                Change::Guest(guest) => ServerEvent::GuestChanged { guest },
-                Change::GuestGone(uuid) => ServerEvent::GuestRemoved {
-                    host: self.name.clone(),
-                    uuid,
-                },
-                Change::Pool(pool) => ServerEvent::PoolChanged { pool },
-                Change::PoolGone(name) => ServerEvent::PoolRemoved {
-                    host: self.name.clone(),
-                    name,
-                },
-            };
-            let _ = self.events.send(event);
-        }
-    }
-
-    fn announce_host(&self) {
-        let _ = self.events.send(ServerEvent::HostChanged {
-            host: Box::new(self.summary()),
-        });
-    }
-
-    /// Records a guest as an action through virtdeck left it (`None`: gone);
-    /// announced if it changed.
-    pub fn note_guest(&self, uuid: &str, guest: Option<GuestSummary>) {
-        let change = self.cache.lock().expect("cache lock").guest(uuid, guest);
-        let count_changed = matches!(change, Some(Change::GuestGone(_)));
-        self.announce(change.into_iter().collect());
-        if count_changed {
-            self.announce_host();
-        }
-    }
-
-    /// Records a pool as an action through virtdeck left it (`None`: gone).
-    pub fn note_pool(&self, name: &str, pool: Option<PoolSummary>) {
-        let change = self.cache.lock().expect("cache lock").pool(name, pool);
-        self.announce(change.into_iter().collect());
-    }
-
     fn unavailable(&self) -> Error {
         let link = self.link();
         let since = rfc3339(link.since);
         match link.state {
-            HostState::Connected => {
+            LinkState::Connected => {
                 Error::Unreachable(format!("host {} is reconnecting", self.name))
             }
-            HostState::Connecting => Error::Unreachable(format!(
+            LinkState::Connecting => Error::Unreachable(format!(
                 "host {} is connecting (since {since}); try again in a moment",
                 self.name
             )),
-            HostState::Unreachable => Error::Unreachable(format!(
+            LinkState::Unreachable => Error::Unreachable(format!(
                 "host {} is unreachable (since {since}){}",
                 self.name,
                 link.error.map(|e| format!(": {e}")).unwrap_or_default()
@@ -293,7 +215,7 @@ impl HostConnection {
     fn connection(&self) -> Result<Arc<Connect>, Error> {
         let link = self.link.lock().expect("link lock");
         match (&link.state, &link.conn) {
-            (HostState::Connected, Some(conn)) => Ok(conn.clone()),
+            (LinkState::Connected, Some(conn)) => Ok(conn.clone()),
             _ => {
                 drop(link);
                 Err(self.unavailable())
@@ -388,7 +310,7 @@ impl HostConnection {
 
     fn set_link(
         &self,
-        state: HostState,
+        state: LinkState,
         error: Option<String>,
         next: Option<SystemTime>,
         conn: Option<Arc<Connect>>,
@@ -401,7 +323,7 @@ impl HostConnection {
                 link.since = SystemTime::now();
             }
             link.state = state;
-            if error.is_some() || state == HostState::Connected {
+            if error.is_some() || state == LinkState::Connected {
                 link.error = error;
             }
             link.next_attempt = next;
@@ -411,7 +333,7 @@ impl HostConnection {
             // Closed off the runtime.
             tokio::task::spawn_blocking(move || drop(old));
         }
-        self.announce_host();
+        self.watcher.link_changed(self);
     }
 
     /// Keeps the host connected, for as long as the process runs.
@@ -423,7 +345,7 @@ impl HostConnection {
             let attempt = match pending.take() {
                 Some(handle) => handle,
                 None => {
-                    self.set_link(HostState::Connecting, None, None, None);
+                    self.set_link(LinkState::Connecting, None, None, None);
                     let (uri, name) = (self.uri.clone(), self.name.clone());
                     tokio::task::spawn_blocking(move || open(&name, &uri))
                 }
@@ -449,7 +371,7 @@ impl HostConnection {
             failures += 1;
             tracing::warn!(host = %self.name, uri = %self.uri, "unreachable: {error}; next attempt in {} s", wait.as_secs());
             self.set_link(
-                HostState::Unreachable,
+                LinkState::Unreachable,
                 Some(error),
                 Some(SystemTime::now() + wait),
                 None,
@@ -478,7 +400,7 @@ impl HostConnection {
             drop_off_runtime(conn, registrations);
             return e;
         }
-        self.set_link(HostState::Connected, None, None, Some(conn.clone()));
+        self.set_link(LinkState::Connected, None, None, Some(conn.clone()));
         self.connected.notify_waiters();
         tracing::info!(host = %name, uri = %self.uri, "connected");
         let mut resync = tokio::time::interval(RESYNC_EVERY);
@@ -487,16 +409,16 @@ impl HostConnection {
             tokio::select! {
                 signal = signals.recv() => match signal {
                     Some(Signal::Domain { uuid }) => {
-                        let (c, n, u) = (conn.clone(), name.clone(), uuid.clone());
-                        match blocking(move || domain::read_one(&n, &c, &u).map_err(|e| e.message().to_string())).await {
-                            Ok(guest) => self.note_guest(&uuid, guest),
+                        let (c, u) = (conn.clone(), uuid.clone());
+                        match blocking(move || domain::read_one(&c, &u).map_err(|e| e.message().to_string())).await {
+                            Ok(guest) => self.watcher.guest_read(&self, &uuid, guest),
                             Err(e) => tracing::warn!(host = %name, "cannot read guest {uuid}: {e}"),
                         }
                     }
                     Some(Signal::Pool { name: pool }) => {
-                        let (c, n, p) = (conn.clone(), name.clone(), pool.clone());
-                        match blocking(move || storage_pool::read_one(&n, &c, &p).map_err(failure_text)).await {
-                            Ok(summary) => self.note_pool(&pool, summary),
+                        let (c, p) = (conn.clone(), pool.clone());
+                        match blocking(move || storage_pool::read_one(&c, &p).map_err(failure_text)).await {
+                            Ok(read) => self.watcher.pool_read(&self, &pool, read),
                             Err(e) => tracing::warn!(host = %name, "cannot read pool {pool}: {e}"),
                         }
                     }
@@ -520,27 +442,17 @@ impl HostConnection {
         why
     }
 
-    /// Reads the facts, guests and pools again and announces what changed.
+    /// Reads the facts, guests and pools again and hands them to the watcher.
     async fn resync(&self, conn: &Arc<Connect>) -> Result<(), String> {
         let (c, name) = (conn.clone(), self.name.clone());
-        let read = blocking(move || {
+        let (facts, guests, pools) = blocking(move || {
             let facts = host::facts(&c).map_err(|e| e.message().to_string())?;
-            let guests = domain::read_all(&name, &c).map_err(|e| e.message().to_string())?;
+            let guests = domain::read_all(&c).map_err(|e| e.message().to_string())?;
             let pools = storage_pool::list(&name, &c).map_err(failure_text)?;
             Ok((facts, guests, pools))
         })
         .await?;
-        let (facts, guests, pools) = read;
-        let (changes, count_changed) = {
-            let mut cache = self.cache.lock().expect("cache lock");
-            let before = cache.guests.len();
-            let changes = cache.replace(facts, guests, pools);
-            (changes, cache.guests.len() != before)
-        };
-        self.announce(changes);
-        if count_changed {
-            self.announce_host();
-        }
+        self.watcher.resynced(self, facts, guests, pools);
         Ok(())
     }
 }

@@ -1,28 +1,85 @@
-//! Guests (libvirt domains): listing, summaries and lifecycle actions.
+//! Guests (libvirt domains): listing, summaries and lifecycle actions, in
+//! this layer's own terms (`Guest`, `RunState`, `Lifecycle`).
 
-use super::error::Error;
-use app::api::guests::{GuestAction, GuestState, GuestSummary};
 use virt::{
     connect::Connect,
     domain::{Domain, DomainState},
     error::ErrorNumber,
 };
 
-use super::{connection::Failure, HostConnection};
+use super::{connection::Failure, error::Error, HostConnection};
 
-pub fn state_of(raw: virt::domain::DomainStateEnum) -> GuestState {
+/// A guest's run state, as libvirt reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunState {
+    Running,
+    Paused,
+    Shutoff,
+    Shutdown,
+    Crashed,
+    PmSuspended,
+    Blocked,
+    NoState,
+}
+
+impl RunState {
+    /// In words, for messages ("x is shut off").
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Shutoff => "shut off",
+            RunState::Shutdown => "shutting down",
+            RunState::Crashed => "crashed",
+            RunState::PmSuspended => "suspended (PM)",
+            RunState::Blocked => "blocked",
+            RunState::NoState => "no state",
+        }
+    }
+
+    /// Has a running QEMU behind it (anything but shut off or crashed).
+    pub fn is_active(self) -> bool {
+        !matches!(self, RunState::Shutoff | RunState::Crashed)
+    }
+}
+
+/// A lifecycle action on a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Start,
+    Shutdown,
+    Reboot,
+    /// Force off.
+    Destroy,
+    Suspend,
+    Resume,
+}
+
+/// One guest as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guest {
+    pub name: String,
+    pub uuid: String,
+    pub state: RunState,
+    pub vcpus: u32,
+    pub memory_kib: u64,
+    pub persistent: bool,
+    pub autostart: bool,
+}
+
+pub fn state_of(raw: virt::domain::DomainStateEnum) -> RunState {
     if !raw.is_known() {
-        return GuestState::Nostate;
+        return RunState::NoState;
     }
     match raw.unwrap() {
-        DomainState::NoState => GuestState::Nostate,
-        DomainState::Running => GuestState::Running,
-        DomainState::Blocked => GuestState::Blocked,
-        DomainState::Paused => GuestState::Paused,
-        DomainState::Shutdown => GuestState::Shutdown,
-        DomainState::Shutoff => GuestState::Shutoff,
-        DomainState::Crashed => GuestState::Crashed,
-        DomainState::PMSuspended => GuestState::Pmsuspended,
+        DomainState::NoState => RunState::NoState,
+        DomainState::Running => RunState::Running,
+        DomainState::Blocked => RunState::Blocked,
+        DomainState::Paused => RunState::Paused,
+        DomainState::Shutdown => RunState::Shutdown,
+        DomainState::Shutoff => RunState::Shutoff,
+        DomainState::Crashed => RunState::Crashed,
+        DomainState::PMSuspended => RunState::PmSuspended,
     }
 }
 
@@ -31,11 +88,10 @@ fn is_gone(e: &virt::error::Error) -> bool {
 }
 
 /// The summary of one guest (a few calls on the same connection).
-fn summary(host: &str, dom: &Domain) -> Result<GuestSummary, virt::error::Error> {
+fn summary(dom: &Domain) -> Result<Guest, virt::error::Error> {
     // One call for state, vCPUs and memory; name and UUID are cached in the handle.
     let info = dom.info()?;
-    Ok(GuestSummary {
-        host: host.to_string(),
+    Ok(Guest {
         name: dom.name()?,
         uuid: dom.uuid_string()?,
         state: state_of(info.state),
@@ -43,16 +99,15 @@ fn summary(host: &str, dom: &Domain) -> Result<GuestSummary, virt::error::Error>
         memory_kib: info.memory,
         persistent: dom.is_persistent()?,
         autostart: dom.autostart().unwrap_or(false),
-        stale: false,
     })
 }
 
 /// Every guest of the host, sorted by name (blocking). Guests that vanish
 /// while being read (a transient guest stopping) are left out.
-pub fn read_all(host: &str, conn: &Connect) -> Result<Vec<GuestSummary>, virt::error::Error> {
+pub fn read_all(conn: &Connect) -> Result<Vec<Guest>, virt::error::Error> {
     let mut guests = Vec::new();
     for dom in conn.list_all_domains(0)? {
-        match summary(host, &dom) {
+        match summary(&dom) {
             Ok(g) => guests.push(g),
             Err(e) if is_gone(&e) => continue,
             Err(e) => return Err(e),
@@ -64,13 +119,9 @@ pub fn read_all(host: &str, conn: &Connect) -> Result<Vec<GuestSummary>, virt::e
 
 /// The guest `uuid` as the host reads it now, `None` if it has no such guest
 /// (blocking).
-pub fn read_one(
-    host: &str,
-    conn: &Connect,
-    uuid: &str,
-) -> Result<Option<GuestSummary>, virt::error::Error> {
+pub fn read_one(conn: &Connect, uuid: &str) -> Result<Option<Guest>, virt::error::Error> {
     match conn.lookup_domain_by_uuid_string(uuid) {
-        Ok(dom) => match summary(host, &dom) {
+        Ok(dom) => match summary(&dom) {
             Ok(s) => Ok(Some(s)),
             Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(e),
@@ -81,10 +132,9 @@ pub fn read_one(
 }
 
 /// The guest `uuid` of the host, `None` if the host has no such guest.
-pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<GuestSummary>, Error> {
-    let name = host.name().to_string();
+pub async fn find(host: &HostConnection, uuid: &str) -> Result<Option<Guest>, Error> {
     let uuid = uuid.to_string();
-    host.run(move |conn| read_one(&name, conn, &uuid)).await
+    host.run(move |conn| read_one(conn, &uuid)).await
 }
 
 fn lookup(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {
@@ -100,29 +150,25 @@ fn lookup(host: &str, conn: &Connect, uuid: &str) -> Result<Domain, Failure> {
 }
 
 /// Runs `action` and returns the guest's state afterwards.
-pub async fn act(
-    host: &HostConnection,
-    uuid: &str,
-    action: GuestAction,
-) -> Result<GuestSummary, Error> {
+pub async fn act(host: &HostConnection, uuid: &str, action: Lifecycle) -> Result<Guest, Error> {
     let name = host.name().to_string();
     let uuid = uuid.to_string();
     host.run_mapped(move |conn| {
         let dom = lookup(&name, conn, &uuid)?;
-        let before = summary(&name, &dom)?;
+        let before = summary(&dom)?;
         match action {
-            GuestAction::Start => dom.create(),
-            GuestAction::Shutdown => dom.shutdown(),
-            GuestAction::Reboot => dom.reboot(0),
-            GuestAction::Destroy => dom.destroy(),
-            GuestAction::Suspend => dom.suspend(),
-            GuestAction::Resume => dom.resume(),
+            Lifecycle::Start => dom.create(),
+            Lifecycle::Shutdown => dom.shutdown(),
+            Lifecycle::Reboot => dom.reboot(0),
+            Lifecycle::Destroy => dom.destroy(),
+            Lifecycle::Suspend => dom.suspend(),
+            Lifecycle::Resume => dom.resume(),
         }?;
-        match summary(&name, &dom) {
+        match summary(&dom) {
             Ok(after) => Ok(after),
             // A transient guest is gone once it stops.
-            Err(e) if is_gone(&e) => Ok(GuestSummary {
-                state: GuestState::Shutoff,
+            Err(e) if is_gone(&e) => Ok(Guest {
+                state: RunState::Shutoff,
                 ..before
             }),
             Err(e) => Err(e.into()),
@@ -131,9 +177,17 @@ pub async fn act(
     .await
 }
 
+/// A guest, by UUID, name and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestRef {
+    pub uuid: String,
+    pub name: String,
+    pub state: RunState,
+}
+
 /// A guest and the disks it uses, for "which guests use this storage".
 pub struct DiskUser {
-    pub guest: app::api::volumes::VolumeUser,
+    pub guest: GuestRef,
     pub disks: Vec<super::xml::domain::DiskSource>,
 }
 
@@ -146,7 +200,7 @@ pub fn disk_users(conn: &Connect) -> Result<Vec<DiskUser>, Failure> {
             let info = dom.info()?;
             let xml = dom.xml_desc(0)?;
             Ok(DiskUser {
-                guest: app::api::volumes::VolumeUser {
+                guest: GuestRef {
                     uuid: dom.uuid_string()?,
                     name: dom.name()?,
                     state: state_of(info.state),

@@ -203,7 +203,7 @@ pub fn create(
     uri: &str,
     conn: &Connect,
     spec: &NewGuest,
-) -> Result<GuestSummary, Failure> {
+) -> Result<domain::Guest, Failure> {
     let name = spec.name.as_str();
     match conn.lookup_domain_by_name(name) {
         Ok(_) => {
@@ -350,7 +350,7 @@ pub fn create(
         }
     }
     let uuid = dom.uuid_string()?;
-    domain::read_one(host, conn, &uuid)?
+    domain::read_one(conn, &uuid)?
         .ok_or_else(|| Failure::Own(Error::Conflict(format!("guest {name} vanished at once"))))
 }
 
@@ -412,7 +412,7 @@ pub fn detail(
     running_since: Option<String>,
 ) -> Result<GuestDetail, Failure> {
     let dom = lookup(host, conn, uuid)?;
-    let guest = domain::read_one(host, conn, uuid)?.ok_or_else(|| {
+    let guest = domain::read_one(conn, uuid)?.ok_or_else(|| {
         Failure::Own(Error::NotFound(format!(
             "host {host} has no guest with UUID {uuid}"
         )))
@@ -465,7 +465,18 @@ pub fn detail(
         serial: o.serial,
         snapshots,
         running_since: running.then_some(running_since).flatten(),
-        guest,
+        // Until this module answers in its own types too.
+        guest: GuestSummary {
+            host: host.to_string(),
+            name: guest.name,
+            uuid: guest.uuid,
+            state: guest.state.into(),
+            vcpus: guest.vcpus,
+            memory_kib: guest.memory_kib,
+            persistent: guest.persistent,
+            autostart: guest.autostart,
+            stale: false,
+        },
     })
 }
 

@@ -2,7 +2,18 @@
 
 use virt::connect::Connect;
 
-use super::{cache::HostFacts, xml};
+use super::xml;
+
+/// The host facts that do not change while a host runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    pub arch: Option<String>,
+    pub cpu_model: Option<String>,
+    pub cpus: Option<u32>,
+    pub memory_kib: Option<u64>,
+    pub libvirt_version: Option<String>,
+    pub hypervisor_version: Option<String>,
+}
 
 /// Libvirt encodes versions as major * 1,000,000 + minor * 1,000 + release.
 pub fn version_string(v: u32) -> String {

@@ -18,7 +18,6 @@
 //! `LibvirtFleet` implements the app's `Fleet` port (hosts and guests),
 //! `storage::LibvirtStorage` its `Storage` port.
 
-pub mod cache;
 pub mod clone;
 pub mod connection;
 pub use connection::{rfc3339, uri_host};

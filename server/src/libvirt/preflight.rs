@@ -3,12 +3,12 @@
 //! verdicts, explanations, fixes — are policy: `services::migration::preflight`.
 
 use super::error::Error;
-use app::api::{guests::GuestState, pools::PoolSummary};
 use virt::connect::Connect;
 
 use super::{
     connection::Failure,
-    domain, storage_pool,
+    domain::{self, RunState},
+    storage_pool::{self, Pool},
     sys::{self, CpuFit},
     xml::{
         self,
@@ -21,7 +21,7 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct DiskFacts {
     pub def: DiskDef,
-    pub pool: Option<PoolSummary>,
+    pub pool: Option<Pool>,
     /// `(capacity, allocation)` of its volume, when it is one.
     pub size: Option<(u64, u64)>,
 }
@@ -32,7 +32,7 @@ pub struct SourceFacts {
     pub identity: HostIdentity,
     pub driver: String,
     pub guest: GuestDef,
-    pub state: GuestState,
+    pub state: RunState,
     pub persistent: bool,
     pub memory_kib: u64,
     pub disks: Vec<DiskFacts>,
@@ -45,7 +45,7 @@ pub struct DestFacts {
     pub driver: String,
     /// Bytes a new guest can have (free, buffers and page cache).
     pub free_memory: u64,
-    pub pools: Vec<PoolSummary>,
+    pub pools: Vec<Pool>,
     /// A guest with the same UUID: its name and whether it runs.
     pub same_uuid: Option<(String, bool)>,
     /// Another guest with the same name: its UUID.
@@ -73,7 +73,7 @@ pub fn source_facts(host: &str, conn: &Connect, uuid: &str) -> Result<SourceFact
                     let pool = vol
                         .lookup_storage_pool()
                         .ok()
-                        .and_then(|p| storage_pool::summary(host, &p).ok());
+                        .and_then(|p| storage_pool::summary(&p).ok());
                     let size = vol.info().ok().map(|i| (i.capacity, i.allocation));
                     (pool, size)
                 }
@@ -87,7 +87,7 @@ pub fn source_facts(host: &str, conn: &Connect, uuid: &str) -> Result<SourceFact
                             .ok()
                             .and_then(|v| v.info().ok())
                             .map(|i| (i.capacity, i.allocation));
-                        (storage_pool::summary(host, &p).ok(), size)
+                        (storage_pool::summary(&p).ok(), size)
                     }
                     Err(_) => (None, None),
                 }

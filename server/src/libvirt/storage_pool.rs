@@ -6,11 +6,8 @@ use std::collections::HashSet;
 
 use super::error::{clip, Error};
 use app::api::{
-    pools::{
-        PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes, ScanSpec,
-    },
+    pools::{PoolAction, PoolSpec, PoolType, PoolTypes, ScanSpec},
     size::StorageName,
-    volumes::VolumeUser,
 };
 use virt::{
     connect::Connect,
@@ -20,7 +17,7 @@ use virt::{
 
 use super::{
     connection::Failure,
-    domain::{self, DiskUser},
+    domain::{self, DiskUser, GuestRef},
     error::{from_virt, is_connection_lost},
     sys,
     xml::{self, domain::DiskSource},
@@ -44,13 +41,42 @@ fn xml_failure(e: xml::XmlError) -> Failure {
     Failure::Own(Error::Internal)
 }
 
-fn state(raw: u32) -> PoolState {
+/// A pool's state, as libvirt reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolStatus {
+    Active,
+    Inactive,
+    Building,
+    Degraded,
+    Inaccessible,
+}
+
+/// One pool as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub name: String,
+    pub uuid: String,
+    /// Libvirt's pool type (`dir`, `netfs`, `iscsi-direct`, …).
+    pub kind: String,
+    pub state: PoolStatus,
+    pub autostart: bool,
+    pub persistent: bool,
+    pub capacity: u64,
+    pub allocation: u64,
+    pub available: u64,
+    pub target_path: Option<String>,
+    pub source: xml::pool::Source,
+    /// The number of volumes; `None` while the pool is not active.
+    pub volumes: Option<u32>,
+}
+
+fn state(raw: u32) -> PoolStatus {
     match raw {
-        1 => PoolState::Building,
-        2 => PoolState::Active,
-        3 => PoolState::Degraded,
-        4 => PoolState::Inaccessible,
-        _ => PoolState::Inactive,
+        1 => PoolStatus::Building,
+        2 => PoolStatus::Active,
+        3 => PoolStatus::Degraded,
+        4 => PoolStatus::Inaccessible,
+        _ => PoolStatus::Inactive,
     }
 }
 
@@ -69,20 +95,19 @@ pub fn find(host: &str, conn: &Connect, name: &str) -> Result<StoragePool, Failu
 }
 
 /// The summary of one pool (its XML, info, flags and volume count).
-pub fn summary(host: &str, pool: &StoragePool) -> Result<PoolSummary, Failure> {
+pub fn summary(pool: &StoragePool) -> Result<Pool, Failure> {
     let info = pool.info()?;
     let doc = xml::pool::read(&pool.xml_desc(0)?).map_err(xml_failure)?;
     let state = state(info.state);
     // A pool being stopped at this moment has no count: not an error.
     let volumes = match state {
-        PoolState::Active | PoolState::Degraded => pool.num_of_volumes().ok(),
+        PoolStatus::Active | PoolStatus::Degraded => pool.num_of_volumes().ok(),
         _ => None,
     };
-    Ok(PoolSummary {
-        host: host.to_string(),
+    Ok(Pool {
         name: doc.name,
         uuid: doc.uuid,
-        pool_type: doc.pool_type,
+        kind: doc.kind,
         state,
         autostart: pool.autostart().unwrap_or(false),
         persistent: pool.is_persistent()?,
@@ -97,10 +122,10 @@ pub fn summary(host: &str, pool: &StoragePool) -> Result<PoolSummary, Failure> {
 
 /// Every pool of the host, sorted by name. Pools that vanish while being read
 /// (a transient pool stopping) are left out.
-pub fn list(host: &str, conn: &Connect) -> Result<Vec<PoolSummary>, Failure> {
+pub fn list(host: &str, conn: &Connect) -> Result<Vec<Pool>, Failure> {
     let mut pools = Vec::new();
     for pool in conn.list_all_storage_pools(0)? {
-        match summary(host, &pool) {
+        match summary(&pool) {
             Ok(p) => pools.push(p),
             // Changed under our feet (undefined, stopped): left out of this list.
             Err(Failure::Libvirt(e)) if !is_connection_lost(&e) => {
@@ -116,9 +141,9 @@ pub fn list(host: &str, conn: &Connect) -> Result<Vec<PoolSummary>, Failure> {
 }
 
 /// The pool `name` as the host reads it now, `None` if it has none (blocking).
-pub fn read_one(host: &str, conn: &Connect, name: &str) -> Result<Option<PoolSummary>, Failure> {
+pub fn read_one(conn: &Connect, name: &str) -> Result<Option<Pool>, Failure> {
     match conn.lookup_storage_pool_by_name(name) {
-        Ok(pool) => match summary(host, &pool) {
+        Ok(pool) => match summary(&pool) {
             Ok(p) => Ok(Some(p)),
             Err(Failure::Libvirt(e)) if code(&e) == Some(ErrorNumber::NoStoragePool) => Ok(None),
             Err(e) => Err(e),
@@ -192,7 +217,11 @@ fn missing_tool(message: &str) -> Option<&'static str> {
 }
 
 /// The sources of `spec.pool_type` that the host can see.
-pub fn scan(host: &str, conn: &Connect, spec: &ScanSpec) -> Result<Vec<PoolSource>, Failure> {
+pub fn scan(
+    host: &str,
+    conn: &Connect,
+    spec: &ScanSpec,
+) -> Result<Vec<xml::pool::Source>, Failure> {
     let hint = xml::pool::scan_hint(spec);
     let found = conn
         .find_storage_pool_sources(&spec.pool_type.to_string(), hint.as_deref(), 0)
@@ -225,7 +254,7 @@ fn missing_directory(e: &VirtError) -> bool {
 /// Defines, builds where needed, starts and (if asked) autostarts a pool.
 /// When a step fails, what the earlier steps made is undone (unless
 /// `keep_on_failure`), and the error says what happened to the pool.
-pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<PoolSummary, Failure> {
+pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<Pool, Failure> {
     let name = spec.name.as_str();
     if conn.lookup_storage_pool_by_name(name).is_ok() {
         return Err(Failure::Own(Error::Conflict(format!(
@@ -267,7 +296,7 @@ pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<PoolSummary
     })();
 
     match steps {
-        Ok(()) => summary(host, &pool),
+        Ok(()) => summary(&pool),
         Err((step, e)) if spec.keep_on_failure => Err(failed(host, e, |m| {
             format!("cannot {step} pool {name}: {m} — the pool's definition was kept, as asked")
         })),
@@ -340,7 +369,7 @@ pub fn guests_using(
     conn: &Connect,
     pool: &StoragePool,
     running_only: bool,
-) -> Result<Vec<VolumeUser>, Failure> {
+) -> Result<Vec<GuestRef>, Failure> {
     let name = pool.name()?;
     let target = xml::pool::read(&pool.xml_desc(0)?)
         .map_err(xml_failure)?
@@ -356,7 +385,7 @@ pub fn guests_using(
     let users = domain::disk_users(conn)?;
     Ok(users
         .into_iter()
-        .filter(|u: &DiskUser| !running_only || u.guest.is_running())
+        .filter(|u: &DiskUser| !running_only || u.guest.state.is_active())
         .filter(|u| {
             u.disks
                 .iter()
@@ -366,7 +395,7 @@ pub fn guests_using(
         .collect())
 }
 
-fn names(users: &[VolumeUser]) -> String {
+fn names(users: &[GuestRef]) -> String {
     users
         .iter()
         .map(|u| u.name.as_str())
@@ -381,7 +410,7 @@ pub fn act(
     name: &StorageName,
     action: PoolAction,
     delete_storage: bool,
-) -> Result<Option<PoolSummary>, Failure> {
+) -> Result<Option<Pool>, Failure> {
     let pool = find(host, conn, name.as_str())?;
     let refuse_if_used = |running_only: bool, what: &str| -> Result<(), Failure> {
         let users = guests_using(conn, &pool, running_only)?;
@@ -418,7 +447,7 @@ pub fn act(
             return Ok(None);
         }
     }
-    match summary(host, &pool) {
+    match summary(&pool) {
         Ok(s) => Ok(Some(s)),
         // A transient pool is gone once stopped.
         Err(Failure::Libvirt(e)) if code(&e) == Some(ErrorNumber::NoStoragePool) => Ok(None),

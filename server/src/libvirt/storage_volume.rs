@@ -20,7 +20,7 @@ use virt::{
 
 use super::{
     connection::Failure,
-    domain,
+    domain::{self, GuestRef},
     storage_pool::{self, failed},
     xml::{self, domain::DiskSource},
 };
@@ -39,7 +39,8 @@ fn open_pool(host: &str, conn: &Connect, name: &StorageName) -> Result<OpenPool,
         ))));
     }
     let pool_type = xml::pool::read(&pool.xml_desc(0)?)
-        .map(|d| d.pool_type)
+        .ok()
+        .and_then(|d| d.kind.parse().ok())
         .unwrap_or(PoolType::Other);
     Ok(OpenPool { pool, pool_type })
 }
@@ -88,8 +89,8 @@ impl OpenPool {
 
 /// Which guests use which volume: by path, or by pool and volume name.
 struct Users {
-    by_path: HashMap<String, Vec<VolumeUser>>,
-    by_volume: HashMap<(String, String), Vec<VolumeUser>>,
+    by_path: HashMap<String, Vec<GuestRef>>,
+    by_volume: HashMap<(String, String), Vec<GuestRef>>,
 }
 
 impl Users {
@@ -115,8 +116,8 @@ impl Users {
         Ok(users)
     }
 
-    fn of(&self, pool: &str, name: &str, path: &str) -> Vec<VolumeUser> {
-        let mut found: Vec<VolumeUser> = self.by_path.get(path).cloned().unwrap_or_default();
+    fn of(&self, pool: &str, name: &str, path: &str) -> Vec<GuestRef> {
+        let mut found: Vec<GuestRef> = self.by_path.get(path).cloned().unwrap_or_default();
         for u in self
             .by_volume
             .get(&(pool.to_string(), name.to_string()))
@@ -144,7 +145,10 @@ fn summary(
     })?;
     let used_by = users
         .map(|u| u.of(pool.as_str(), &doc.name, &doc.path))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .map(VolumeUser::from)
+        .collect();
     Ok(VolumeSummary {
         host: host.to_string(),
         pool: pool.to_string(),
@@ -256,7 +260,7 @@ fn refuse_if_running(
     let running: Vec<String> = users
         .of(pool.as_str(), &doc.name, &doc.path)
         .into_iter()
-        .filter(VolumeUser::is_running)
+        .filter(|u| u.state.is_active())
         .map(|u| u.name)
         .collect();
     if running.is_empty() {

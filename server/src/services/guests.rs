@@ -26,7 +26,8 @@ use app::{
 use async_trait::async_trait;
 
 use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
-use crate::libvirt::{clone, domain, guest, rfc3339, snapshot, HostConnection};
+use super::{convert::guest_summary, host::Host};
+use crate::libvirt::{clone, domain, guest, rfc3339, snapshot};
 
 /// How many ended jobs are remembered.
 const KEPT_JOBS: usize = 50;
@@ -41,13 +42,6 @@ impl LibvirtGuests {
         LibvirtGuests {
             hosts,
             jobs: Arc::default(),
-        }
-    }
-
-    /// Re-reads the guest into the host's cache (announced if it changed).
-    async fn refresh(&self, host: &HostConnection, uuid: &str) {
-        if let Ok(now) = domain::find(host, uuid).await {
-            host.note_guest(uuid, now);
         }
     }
 
@@ -128,8 +122,10 @@ impl Guests for LibvirtGuests {
                 |h| async move {
                     let (name, uri) = (h.name().to_string(), h.uri().to_string());
                     // Its own connection: a fully allocated disk can take minutes.
-                    h.run_dedicated(move |conn| guest::create(&name, &uri, conn, &spec2))
-                        .await
+                    let guest = h
+                        .run_dedicated(move |conn| guest::create(&name, &uri, conn, &spec2))
+                        .await?;
+                    Ok::<_, ApiError>(guest_summary(h.name(), guest))
                 },
             )
             .await?;
@@ -170,7 +166,7 @@ impl Guests for LibvirtGuests {
                     .await
             })
             .await?;
-        self.refresh(&*self.hosts.get(host)?, uuid).await;
+        self.hosts.get(host)?.refresh_guest(uuid).await;
         self.detail_of(host, uuid).await
     }
 
@@ -196,7 +192,7 @@ impl Guests for LibvirtGuests {
             .await?;
         let h = self.hosts.get(host)?;
         // A transient guest's definition is gone when it stops; a persistent one's now.
-        self.refresh(&h, uuid).await;
+        h.refresh_guest(uuid).await;
         if !report.deleted_volumes.is_empty() {
             // Pool names are not known here for paths: pages re-read every pool list.
             let pools: Vec<String> = h.pools().into_iter().map(|p| p.name).collect();
@@ -319,7 +315,7 @@ impl Guests for LibvirtGuests {
                 },
             )
             .await?;
-        self.refresh(&*self.hosts.get(host)?, uuid).await;
+        self.hosts.get(host)?.refresh_guest(uuid).await;
         Ok(info)
     }
 
@@ -344,14 +340,14 @@ impl Guests for LibvirtGuests {
                 },
             )
             .await?;
-        self.refresh(&*self.hosts.get(host)?, uuid).await;
+        self.hosts.get(host)?.refresh_guest(uuid).await;
         Ok(list)
     }
 }
 
 /// Copies every disk (a sampler reports the bytes written) and defines the clone.
 async fn run_clone(
-    h: &Arc<HostConnection>,
+    h: &Arc<Host>,
     jobs: &Arc<Mutex<VecDeque<GuestJob>>>,
     hosts: &Arc<HostRegistry>,
     job: &mut GuestJob,
@@ -411,7 +407,7 @@ async fn run_clone(
             match conn.define_domain_xml(&xml) {
                 Ok(dom) => {
                     let uuid = dom.uuid_string()?;
-                    domain::read_one(&hn, conn, &uuid)?.ok_or_else(|| {
+                    domain::read_one(conn, &uuid)?.ok_or_else(|| {
                         crate::libvirt::connection::Failure::Own(crate::libvirt::Error::Conflict(
                             "the clone vanished at once".into(),
                         ))
@@ -433,5 +429,5 @@ async fn run_clone(
             pool,
         });
     }
-    Ok(result?)
+    Ok(guest_summary(&host, result?))
 }

@@ -13,6 +13,7 @@ use app::{
 };
 use async_trait::async_trait;
 
+use super::convert::guest_summary;
 use crate::libvirt::domain;
 
 use super::registry::{HostRegistry, ACTION_TIMEOUT};
@@ -74,14 +75,15 @@ impl Fleet for LibvirtFleet {
         if action == GuestAction::Start {
             // Only for a guest this host really has (else: not found, below).
             let target = self.hosts.get(host)?;
-            if domain::find(&target, uuid).await?.is_some() {
+            if target.find_guest(uuid).await?.is_some() {
                 self.refuse_split_brain(host, uuid)?;
             }
         }
         let guest = self
             .hosts
             .act(host, ACTION_TIMEOUT, action, |h| async move {
-                domain::act(&h, uuid, action).await
+                let guest = domain::act(&h, uuid, action.into()).await?;
+                Ok::<_, ApiError>(guest_summary(h.name(), guest))
             })
             .await?;
         // Announced now (the libvirt event that follows finds nothing new).

@@ -9,14 +9,18 @@
 //! - `storage`: `LibvirtStorage`, the `Storage` port (pools, volumes, transfers);
 //! - `migration`: the `Migrations` port: jobs, pre-flight policy, history.
 
+pub mod cache;
+pub mod convert;
 mod error;
 pub mod guests;
+pub mod host;
 pub mod hosts;
 pub mod migration;
 pub mod registry;
 pub mod storage;
 
 pub use guests::LibvirtGuests;
+pub use host::Host;
 pub use hosts::LibvirtFleet;
 pub use registry::HostRegistry;
 pub use storage::LibvirtStorage;

@@ -9,8 +9,8 @@ use app::api::{clip, events::ServerEvent, ApiError};
 use futures::future::join_all;
 use tokio::sync::broadcast;
 
+use super::host::Host;
 use crate::config::HostConfig;
-use crate::libvirt::HostConnection;
 
 /// How long a page waits for one host before showing it as not answering.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(8);
@@ -20,7 +20,7 @@ pub const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const LONG_ACTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 pub struct HostRegistry {
-    hosts: Vec<Arc<HostConnection>>,
+    hosts: Vec<Arc<Host>>,
     events: broadcast::Sender<ServerEvent>,
 }
 
@@ -29,24 +29,17 @@ impl HostRegistry {
     /// this must run inside the tokio runtime).
     pub fn new(hosts: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Arc<Self> {
         crate::libvirt::init();
-        let hosts: Vec<Arc<HostConnection>> = hosts
+        let hosts: Vec<Arc<Host>> = hosts
             .iter()
-            .map(|h| {
-                Arc::new(HostConnection::new(
-                    &h.name,
-                    &h.uri,
-                    h.migration_uri.as_deref(),
-                    events.clone(),
-                ))
-            })
+            .map(|h| Host::new(&h.name, &h.uri, h.migration_uri.as_deref(), events.clone()))
             .collect();
         for host in &hosts {
-            tokio::spawn(host.clone().supervise());
+            tokio::spawn(host.connection().supervise());
         }
         Arc::new(HostRegistry { hosts, events })
     }
 
-    pub fn all(&self) -> &[Arc<HostConnection>] {
+    pub fn all(&self) -> &[Arc<Host>] {
         &self.hosts
     }
 
@@ -63,7 +56,7 @@ impl HostRegistry {
         all.into_iter().all(|ok| ok)
     }
 
-    pub fn get(&self, name: &str) -> Result<Arc<HostConnection>, ApiError> {
+    pub fn get(&self, name: &str) -> Result<Arc<Host>, ApiError> {
         self.hosts
             .iter()
             .find(|h| h.name() == name)
@@ -77,9 +70,9 @@ impl HostRegistry {
     }
 
     /// Runs `f` for every host at once, each bounded by `LIST_TIMEOUT`.
-    pub async fn each<T, E, F, Fut>(&self, f: F) -> Vec<(Arc<HostConnection>, Result<T, ApiError>)>
+    pub async fn each<T, E, F, Fut>(&self, f: F) -> Vec<(Arc<Host>, Result<T, ApiError>)>
     where
-        F: Fn(Arc<HostConnection>) -> Fut,
+        F: Fn(Arc<Host>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Into<ApiError>,
     {
@@ -113,7 +106,7 @@ impl HostRegistry {
         f: F,
     ) -> Result<T, ApiError>
     where
-        F: FnOnce(Arc<HostConnection>) -> Fut,
+        F: FnOnce(Arc<Host>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Into<ApiError>,
     {

@@ -17,7 +17,10 @@ use app::{
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
+use super::{
+    convert::{pool_source, pool_summary},
+    registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
+};
 use crate::libvirt::{storage_pool, storage_volume};
 
 pub struct LibvirtStorage {
@@ -36,10 +39,12 @@ impl LibvirtStorage {
             .hosts
             .act(host, ACTION_TIMEOUT, "reading the pool", |h| async move {
                 let host = h.name().to_string();
-                h.run_mapped(move |conn| {
-                    storage_pool::summary(&host, &storage_pool::find(&host, conn, &name)?)
-                })
-                .await
+                let pool = h
+                    .run_mapped(move |conn| {
+                        storage_pool::summary(&storage_pool::find(&host, conn, &name)?)
+                    })
+                    .await?;
+                Ok::<_, ApiError>(pool_summary(h.name(), pool))
             })
             .await;
         match summary {
@@ -146,8 +151,10 @@ impl Storage for LibvirtStorage {
         self.hosts
             .act(host, ACTION_TIMEOUT, "the scan", |h| async move {
                 let name = h.name().to_string();
-                h.run_mapped(move |conn| storage_pool::scan(&name, conn, &spec))
-                    .await
+                let found = h
+                    .run_mapped(move |conn| storage_pool::scan(&name, conn, &spec))
+                    .await?;
+                Ok::<_, ApiError>(found.into_iter().map(pool_source).collect())
             })
             .await
     }
@@ -164,8 +171,10 @@ impl Storage for LibvirtStorage {
                 "creating the pool",
                 |h| async move {
                     let name = h.name().to_string();
-                    h.run_mapped(move |conn| storage_pool::create(&name, conn, &spec))
-                        .await
+                    let pool = h
+                        .run_mapped(move |conn| storage_pool::create(&name, conn, &spec))
+                        .await?;
+                    Ok::<_, ApiError>(pool_summary(h.name(), pool))
                 },
             )
             .await;
@@ -205,10 +214,12 @@ impl Storage for LibvirtStorage {
                 format!("{action} of pool {pool}"),
                 |h| async move {
                     let host = h.name().to_string();
-                    h.run_mapped(move |conn| {
-                        storage_pool::act(&host, conn, &name, action, delete_storage)
-                    })
-                    .await
+                    let pool = h
+                        .run_mapped(move |conn| {
+                            storage_pool::act(&host, conn, &name, action, delete_storage)
+                        })
+                        .await?;
+                    Ok::<_, ApiError>(pool.map(|p| pool_summary(h.name(), p)))
                 },
             )
             .await?;

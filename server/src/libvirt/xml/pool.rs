@@ -5,8 +5,37 @@ use app::api::pools::{PoolSource, PoolSpec, PoolType, ScanSpec};
 
 use super::{child, child_attr, child_text, children, el, parse, size, Element, XmlError};
 
+/// Where a pool's storage comes from, as its XML says (the fields of the
+/// `<source>` element that virtdeck reads and writes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    pub source_host: Option<String>,
+    pub source_port: Option<u16>,
+    pub source_path: Option<String>,
+    pub source_device: Option<String>,
+    pub source_name: Option<String>,
+    pub source_format: Option<String>,
+    pub source_adapter: Option<String>,
+    pub initiator_iqn: Option<String>,
+}
+
+/// The API's pool source in this module's terms (until definitions are
+/// built from this layer's own types too).
+pub fn source_of(s: &PoolSource) -> Source {
+    Source {
+        source_host: s.source_host.clone(),
+        source_port: s.source_port,
+        source_path: s.source_path.clone(),
+        source_device: s.source_device.clone(),
+        source_name: s.source_name.clone(),
+        source_format: s.source_format.clone(),
+        source_adapter: s.source_adapter.clone(),
+        initiator_iqn: s.initiator_iqn.clone(),
+    }
+}
+
 /// The `<source>` element of a pool definition (or of a scan's hint).
-fn source_element(pool_type: PoolType, source: &PoolSource) -> Element {
+fn source_element(pool_type: PoolType, source: &Source) -> Element {
     let mut s = el("source");
     if let Some(host) = &source.source_host {
         let mut h = el("host").attr("name", host);
@@ -44,7 +73,7 @@ fn source_element(pool_type: PoolType, source: &PoolSource) -> Element {
 
 /// The pool definition libvirt's `virStoragePoolDefineXML` takes.
 pub fn definition(spec: &PoolSpec) -> String {
-    let source = source_element(spec.pool_type, &spec.source);
+    let source = source_element(spec.pool_type, &source_of(&spec.source));
     el("pool")
         .attr("type", spec.pool_type)
         .child(el("name").text(&spec.name))
@@ -59,7 +88,7 @@ pub fn definition(spec: &PoolSpec) -> String {
 
 /// The hint `virConnectFindStoragePoolSources` takes, if the type needs one.
 pub fn scan_hint(spec: &ScanSpec) -> Option<String> {
-    let source = PoolSource {
+    let source = Source {
         source_host: spec.source_host.clone(),
         source_port: spec.source_port,
         initiator_iqn: spec.initiator_iqn.clone(),
@@ -74,20 +103,21 @@ pub fn scan_hint(spec: &ScanSpec) -> Option<String> {
 pub struct PoolDoc {
     pub name: String,
     pub uuid: String,
-    pub pool_type: PoolType,
+    /// Libvirt's pool type (`dir`, `netfs`, `iscsi-direct`, …).
+    pub kind: String,
     pub capacity: u64,
     pub allocation: u64,
     pub available: u64,
     pub target_path: Option<String>,
-    pub source: PoolSource,
+    pub source: Source,
 }
 
-fn read_source(node: Option<roxmltree::Node>) -> PoolSource {
+fn read_source(node: Option<roxmltree::Node>) -> Source {
     let Some(s) = node else {
-        return PoolSource::default();
+        return Source::default();
     };
     let host = child(s, "host");
-    PoolSource {
+    Source {
         source_host: host
             .and_then(|h| h.attribute("name"))
             .map(str::to_string)
@@ -109,19 +139,16 @@ fn read_source(node: Option<roxmltree::Node>) -> PoolSource {
 pub fn read(xml: &str) -> Result<PoolDoc, XmlError> {
     let doc = parse("storage pool", xml)?;
     let pool = doc.root_element();
-    let pool_type = pool
-        .attribute("type")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(PoolType::Other);
+    let kind = pool.attribute("type").unwrap_or_default().to_string();
     let mut source = read_source(child(pool, "source"));
     // Libvirt fills in lvm2 for every logical pool: not something the user chose.
-    if pool_type == PoolType::Logical && source.source_format.as_deref() == Some("lvm2") {
+    if kind == "logical" && source.source_format.as_deref() == Some("lvm2") {
         source.source_format = None;
     }
     Ok(PoolDoc {
         name: child_text(pool, "name").unwrap_or_default(),
         uuid: child_text(pool, "uuid").unwrap_or_default(),
-        pool_type,
+        kind,
         capacity: size(pool, "capacity"),
         allocation: size(pool, "allocation"),
         available: size(pool, "available"),
@@ -131,7 +158,7 @@ pub fn read(xml: &str) -> Result<PoolDoc, XmlError> {
 }
 
 /// Reads the `<sources>` that `virConnectFindStoragePoolSources` answers.
-pub fn read_sources(xml: &str) -> Result<Vec<PoolSource>, XmlError> {
+pub fn read_sources(xml: &str) -> Result<Vec<Source>, XmlError> {
     let doc = parse("storage pool sources", xml)?;
     Ok(children(doc.root_element(), "source")
         .map(|s| read_source(Some(s)))
@@ -164,9 +191,9 @@ mod tests {
         assert!(xml.contains("<pool type=\"netfs\">"), "{xml}");
         let back = read(&xml).unwrap();
         assert_eq!(back.name, "nfs1");
-        assert_eq!(back.pool_type, PoolType::Netfs);
+        assert_eq!(back.kind, "netfs");
         assert_eq!(back.target_path.as_deref(), Some("/mnt/a&b <c>"));
-        assert_eq!(back.source, spec.source);
+        assert_eq!(back.source, source_of(&spec.source));
     }
 
     #[test]
@@ -192,7 +219,7 @@ mod tests {
         let source = child(doc.root_element(), "source").unwrap();
         assert_eq!(child_attr(source, "host", "port").as_deref(), Some("3260"));
         assert!(child(doc.root_element(), "target").is_none());
-        assert_eq!(read(&xml).unwrap().source, spec.source);
+        assert_eq!(read(&xml).unwrap().source, source_of(&spec.source));
     }
 
     #[test]
@@ -216,7 +243,7 @@ mod tests {
         assert_eq!(doc.capacity, 105_089_261_568);
         assert_eq!(doc.available, 67_142_467_584);
         assert_eq!(doc.target_path.as_deref(), Some("/var/lib/libvirt/images"));
-        assert_eq!(doc.source, PoolSource::default());
+        assert_eq!(doc.source, Source::default());
     }
 
     #[test]

@@ -32,7 +32,8 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
-use crate::libvirt::{domain_find, migration, preflight as facts, HostConnection};
+use crate::libvirt::{migration, preflight as facts};
+use crate::services::Host;
 use crate::services::HostRegistry;
 use history::History;
 use progress::Tracker;
@@ -128,6 +129,8 @@ impl MigrationJobs {
             busy: self.busy(&spec.host, &spec.uuid),
         };
         let name = source.as_ref().ok().map(|s| s.guest.name.clone());
+        let source = source.map(|f| preflight::SourceFacts::from_host(&spec.host, f));
+        let dest = dest.map(|f| preflight::DestFacts::from_host(&spec.destination, f));
         (preflight::evaluate(&ctx, &source, &dest), name)
     }
 
@@ -218,7 +221,7 @@ impl MigrationJobs {
             let uuid = job.uuid.clone();
             async move {
                 match host {
-                    Ok(h) => domain_find(&h, &uuid).await.ok().flatten(),
+                    Ok(h) => h.find_guest(&uuid).await.ok().flatten(),
                     Err(_) => None,
                 }
             }
@@ -316,7 +319,7 @@ impl MigrationJobs {
             let Ok(h) = self.hosts.get(host) else {
                 continue;
             };
-            match domain_find(&h, &job.uuid).await {
+            match h.find_guest(&job.uuid).await {
                 Ok(Some(guest)) => self.hosts.announce(ServerEvent::GuestChanged { guest }),
                 Ok(None) => self.hosts.announce(ServerEvent::GuestRemoved {
                     host: host.clone(),
@@ -333,7 +336,7 @@ impl MigrationJobs {
         running: Arc<Running>,
         spec: MigrationSpec,
         copy_disks: Vec<String>,
-        source: Arc<HostConnection>,
+        source: Arc<Host>,
         destination_uri: String,
     ) {
         let started = Instant::now();
@@ -435,7 +438,7 @@ enum Located {
 
 /// The sampler of one job, on a libvirt connection of its own.
 fn spawn_sampler(
-    source: Arc<HostConnection>,
+    source: Arc<Host>,
     uuid: &str,
     stop: Arc<AtomicBool>,
     tx: mpsc::Sender<migration::Sample>,

@@ -12,11 +12,88 @@ use app::api::{
     ApiError,
 };
 
+use super::super::convert::pool_summary;
 use crate::libvirt::{
-    preflight::{DestFacts, DiskFacts, SourceFacts},
+    preflight as facts,
     sys::CpuFit,
-    xml::domain::{DiskSource, GuestDef},
+    xml::{
+        capabilities::HostIdentity,
+        domain::{DiskDef, DiskSource, GuestDef},
+    },
 };
+
+/// A disk of the guest and the pool (on the source) it lives in.
+#[derive(Debug, Clone)]
+pub struct DiskFacts {
+    pub def: DiskDef,
+    pub pool: Option<PoolSummary>,
+    /// `(capacity, allocation)` of its volume, when it is one.
+    pub size: Option<(u64, u64)>,
+}
+
+/// What the source host says about itself and the guest, in the API's terms.
+#[derive(Debug, Clone)]
+pub struct SourceFacts {
+    pub identity: HostIdentity,
+    pub driver: String,
+    pub guest: GuestDef,
+    pub state: GuestState,
+    pub persistent: bool,
+    pub memory_kib: u64,
+    pub disks: Vec<DiskFacts>,
+}
+
+impl SourceFacts {
+    pub fn from_host(host: &str, f: facts::SourceFacts) -> Self {
+        SourceFacts {
+            identity: f.identity,
+            driver: f.driver,
+            guest: f.guest,
+            state: f.state.into(),
+            persistent: f.persistent,
+            memory_kib: f.memory_kib,
+            disks: f
+                .disks
+                .into_iter()
+                .map(|d| DiskFacts {
+                    def: d.def,
+                    pool: d.pool.map(|p| pool_summary(host, p)),
+                    size: d.size,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What the destination host says, in the API's terms.
+#[derive(Debug, Clone)]
+pub struct DestFacts {
+    pub identity: HostIdentity,
+    pub driver: String,
+    /// Bytes a new guest can have (free, buffers and page cache).
+    pub free_memory: u64,
+    pub pools: Vec<PoolSummary>,
+    /// A guest with the same UUID: its name and whether it runs.
+    pub same_uuid: Option<(String, bool)>,
+    /// Another guest with the same name: its UUID.
+    pub same_name: Option<String>,
+    /// The destination hypervisor's verdict on the guest's CPU.
+    pub cpu: Option<Result<CpuFit, String>>,
+}
+
+impl DestFacts {
+    pub fn from_host(host: &str, f: facts::DestFacts) -> Self {
+        DestFacts {
+            identity: f.identity,
+            driver: f.driver,
+            free_memory: f.free_memory,
+            pools: f.pools.into_iter().map(|p| pool_summary(host, p)).collect(),
+            same_uuid: f.same_uuid,
+            same_name: f.same_name,
+            cpu: f.cpu,
+        }
+    }
+}
 
 /// Everything the evaluation needs besides the facts.
 pub struct Context<'a> {
@@ -427,7 +504,6 @@ fn disk_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::libvirt::xml::{capabilities::HostIdentity, domain::DiskDef};
     use app::api::{
         migrations::{MigrationOptions, Verdict},
         pools::{PoolSource, PoolType},

@@ -5,18 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use app::api::{guests::GuestSummary, pools::PoolSummary};
+use app::api::{
+    guests::{GuestState, GuestSummary},
+    pools::PoolSummary,
+};
 
-/// The host facts that do not change while a host runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostFacts {
-    pub arch: Option<String>,
-    pub cpu_model: Option<String>,
-    pub cpus: Option<u32>,
-    pub memory_kib: Option<u64>,
-    pub libvirt_version: Option<String>,
-    pub hypervisor_version: Option<String>,
-}
+use crate::libvirt::host::HostFacts;
 
 /// A change to announce.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +39,11 @@ impl HostCache {
     pub fn guest(&mut self, uuid: &str, now: Option<GuestSummary>) -> Option<Change> {
         match now {
             Some(g) => {
-                let running = g.state == app::api::guests::GuestState::Running;
+                let running = g.state == GuestState::Running;
                 let was = self
                     .guests
                     .get(uuid)
-                    .map(|o| o.state == app::api::guests::GuestState::Running);
+                    .map(|o| o.state == GuestState::Running);
                 if !running {
                     self.running_since.remove(uuid);
                 } else if was == Some(false) || (was.is_none() && self.filled) {
