@@ -2,12 +2,13 @@
 //! console (`virDomainOpenConsole`) as a WebSocket of binary messages, both
 //! ways (text messages are accepted as input too).
 //!
-//! Each session runs on a thread of its own with a libvirt connection of its
-//! own (a console can stay open for hours: it must not hold one of the few
-//! concurrent calls of the host's shared connection, nor a thread of the
-//! async runtime). The stream is non-blocking and polled: libvirt's event
-//! loop thread (`libvirt::sys`) reads the connection's socket and queues the
-//! stream's data; this thread takes it and forwards what the browser typed.
+//! Each session runs on a blocking thread with a libvirt connection of its
+//! own (`HostConnection::run_dedicated`: a console can stay open for hours, so
+//! it must not hold one of the few concurrent calls of the host's shared
+//! connection, nor a thread of the async runtime). The stream
+//! (`libvirt::console::SerialConsole`) is non-blocking and polled: libvirt's
+//! event loop thread reads the connection's socket and queues the stream's
+//! data; this thread takes it and forwards what the browser typed.
 //!
 //! One writer per console: libvirt refuses a second session unless it is
 //! forced. Without `force` the socket is closed with `BUSY` (4409) and a
@@ -25,6 +26,15 @@ use std::{
     time::Duration,
 };
 
+use super::{audit, check, close, session_watch, upgrade_and_close, ConsoleQuery, Request};
+use crate::{
+    libvirt::{
+        console::{OpenError, Received, SerialConsole},
+        Connect,
+    },
+    startup::AppState,
+    transfer::error_response,
+};
 use app::{api::ApiError, backend::Outcome};
 use axum::{
     extract::{
@@ -38,10 +48,6 @@ use axum::{
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use virt::{connect::Connect, domain::Domain, stream::Stream};
-
-use super::{audit, check, close, session_watch, upgrade_and_close, ConsoleQuery, Request};
-use crate::{startup::AppState, transfer::error_response};
 
 /// The close code of a console another session holds (or took over).
 pub const BUSY: u16 = 4409;
@@ -87,30 +93,37 @@ pub async fn handler(
     let session = Arc::new(Session::new());
     let spec = Spec {
         host: opening.host.name().to_string(),
-        uri: opening.host.uri().to_string(),
         uuid: opening.guest.uuid.clone(),
         force,
         session: session.clone(),
     };
-    let spawned = std::thread::Builder::new()
-        .name("console-serial".into())
-        .spawn(move || run(spec, ready_tx, from_browser, to_browser));
+    // A connection of its own, for as long as the session lasts. When it
+    // cannot be had, `ready` is dropped unsent and the reason comes here.
+    let (failed_tx, failed_rx) = oneshot::channel::<ApiError>();
+    let host = opening.host.clone();
+    tokio::spawn(async move {
+        let session = host
+            .run_dedicated(move |conn| {
+                run(conn, spec, ready_tx, from_browser, to_browser);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = session {
+            let _ = failed_tx.send(e.into());
+        }
+    });
     let user = opening.user.username.clone();
     let (client, target) = (opening.client.clone(), opening.target.clone());
-    let opened = match spawned {
-        Err(e) => {
-            tracing::error!("cannot start a console thread: {e}");
-            Err(Refusal::Failed(ApiError::internal()))
-        }
-        Ok(_) => match tokio::time::timeout(OPEN_TIMEOUT, ready_rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Refusal::Failed(ApiError::internal())),
-            Err(_) => Err(Refusal::Failed(ApiError::HostUnavailable(format!(
-                "opening the console on host {} did not finish within {} s",
-                key.0,
-                OPEN_TIMEOUT.as_secs()
-            )))),
-        },
+    let opened = match tokio::time::timeout(OPEN_TIMEOUT, ready_rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(Refusal::Failed(
+            failed_rx.await.unwrap_or_else(|_| ApiError::internal()),
+        )),
+        Err(_) => Err(Refusal::Failed(ApiError::HostUnavailable(format!(
+            "opening the console on host {} did not finish within {} s",
+            key.0,
+            OPEN_TIMEOUT.as_secs()
+        )))),
     };
     match opened {
         Ok(()) => {
@@ -243,115 +256,68 @@ async fn bridge(
 
 struct Spec {
     host: String,
-    uri: String,
     uuid: String,
     force: bool,
     session: Arc<Session>,
-}
-
-struct Open {
-    // Dropped last (fields drop in order): the stream needs its connection.
-    stream: Stream,
-    dom: Domain,
-    _conn: Connect,
-}
-
-/// Opens the console on a connection of its own (blocking).
-fn open(spec: &Spec) -> Result<Open, Refusal> {
-    let failed = |e: virt::error::Error| {
-        Refusal::Failed(ApiError::Libvirt(format!(
-            "host {}: cannot open the console: {}",
-            spec.host,
-            e.message().trim()
-        )))
-    };
-    let conn = Connect::open(Some(&spec.uri)).map_err(|e| {
-        Refusal::Failed(ApiError::HostUnavailable(format!(
-            "host {} is unreachable: {}",
-            spec.host,
-            e.message().trim()
-        )))
-    })?;
-    let dom = conn.lookup_domain_by_uuid_string(&spec.uuid).map_err(|e| {
-        Refusal::Failed(ApiError::NotFound(format!(
-            "host {}: {}",
-            spec.host,
-            e.message().trim()
-        )))
-    })?;
-    let stream = Stream::new(&conn, virt::sys::VIR_STREAM_NONBLOCK).map_err(failed)?;
-    let mut flags = virt::sys::VIR_DOMAIN_CONSOLE_SAFE;
-    if spec.force {
-        flags |= virt::sys::VIR_DOMAIN_CONSOLE_FORCE;
-    }
-    if let Err(e) = dom.open_console(None, &stream, flags) {
-        // libvirt: "Active console session exists for this domain".
-        if e.message().contains("console session exists") {
-            return Err(Refusal::Busy);
-        }
-        return Err(failed(e));
-    }
-    Ok(Open {
-        stream,
-        dom,
-        _conn: conn,
-    })
 }
 
 /// The session's thread: opens the console, answers `ready`, then moves bytes
 /// until the stream ends (the reason goes to the socket) or the socket does
 /// (`from_browser` closes: the stream is aborted).
 fn run(
+    conn: &Connect,
     spec: Spec,
     ready: oneshot::Sender<Result<(), Refusal>>,
     mut from_browser: mpsc::Receiver<Bytes>,
     to_browser: mpsc::Sender<Out>,
 ) {
-    let open = match open(&spec) {
-        Ok(o) => o,
-        Err(refusal) => {
-            let _ = ready.send(Err(refusal));
+    let console = match SerialConsole::open(&spec.host, conn, &spec.uuid, spec.force) {
+        Ok(c) => c,
+        Err(OpenError::Busy) => {
+            let _ = ready.send(Err(Refusal::Busy));
+            return;
+        }
+        Err(OpenError::Failed(e)) => {
+            let _ = ready.send(Err(Refusal::Failed(e.into())));
             return;
         }
     };
     if ready.send(Ok(())).is_err() {
         // The request gave up waiting.
-        let _ = open.stream.abort();
+        console.abort();
         return;
     }
-    let Open { stream, dom, _conn } = open;
     let mut buf = vec![0u8; CHUNK];
     // Just after traffic (typing, its echo) the thread looks again at once.
     let mut last_busy = std::time::Instant::now();
     let end = loop {
         let mut busy = false;
-        match stream.recv(&mut buf) {
-            Ok(0) => break None,
-            Ok(n) if n > 0 => {
+        match console.recv(&mut buf) {
+            Ok(Received::End) => break None,
+            Ok(Received::Data(n)) => {
                 busy = true;
-                let data = Bytes::copy_from_slice(&buf[..n as usize]);
+                let data = Bytes::copy_from_slice(&buf[..n]);
                 if to_browser.blocking_send(Out::Data(data)).is_err() {
-                    let _ = stream.abort();
+                    console.abort();
                     return;
                 }
             }
-            // -2: nothing yet.
-            Ok(_) => {}
-            Err(e) => break Some(e.message().trim().to_string()),
+            Ok(Received::Nothing) => {}
+            Err(e) => break Some(e),
         }
         loop {
             match from_browser.try_recv() {
                 Ok(bytes) => {
                     busy = true;
-                    if let Err(e) = send_all(&stream, &bytes) {
-                        let _ = to_browser.blocking_send(end_of(&spec, &dom, Some(e)));
-                        let _ = stream.abort();
+                    if let Err(e) = console.send_all(&bytes) {
+                        let _ = to_browser.blocking_send(end_of(&spec, &console, Some(e)));
+                        console.abort();
                         return;
                     }
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
-                    let _ = stream.abort();
+                    console.abort();
                     return;
                 }
             }
@@ -364,39 +330,22 @@ fn run(
             std::thread::sleep(IDLE);
         }
     };
-    let _ = to_browser.blocking_send(end_of(&spec, &dom, end));
-    let _ = stream.abort();
-}
-
-/// Writes all of `data` to the non-blocking stream.
-fn send_all(stream: &Stream, mut data: &[u8]) -> Result<(), String> {
-    let mut waited = Duration::ZERO;
-    while !data.is_empty() {
-        match stream.send(data) {
-            Ok(n) if n > 0 => data = &data[n as usize..],
-            // -2: the stream's queue is full for now.
-            Ok(_) if waited < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(5));
-                waited += Duration::from_millis(5);
-            }
-            Ok(_) => return Err("the guest does not read its console".into()),
-            Err(e) => return Err(e.message().trim().to_string()),
-        }
-    }
-    Ok(())
+    let _ = to_browser.blocking_send(end_of(&spec, &console, end));
+    console.abort();
 }
 
 /// Why the stream ended (`error`: libvirt's message, `None` at its end).
-fn end_of(spec: &Spec, dom: &Domain, error: Option<String>) -> Out {
+fn end_of(spec: &Spec, console: &SerialConsole, error: Option<String>) -> Out {
     if spec.session.taken_over.load(Ordering::SeqCst) {
         return Out::End(BUSY, TAKEN_OVER.into());
     }
     // QEMU closes the console as it exits; libvirt may note the guest's end
     // a moment later.
     for _ in 0..10 {
-        match dom.is_active() {
-            Ok(true) => std::thread::sleep(Duration::from_millis(200)),
-            _ => return Out::End(1000, "the guest has stopped".into()),
+        if console.guest_is_active() {
+            std::thread::sleep(Duration::from_millis(200));
+        } else {
+            return Out::End(1000, "the guest has stopped".into());
         }
         if spec.session.taken_over.load(Ordering::SeqCst) {
             return Out::End(BUSY, TAKEN_OVER.into());

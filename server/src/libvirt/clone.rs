@@ -6,7 +6,9 @@
 
 use super::error::{clip, Error};
 use app::api::size::StorageName;
-use virt::{connect::Connect, storage_vol::StorageVol, sys};
+use virt::{connect::Connect, storage_vol::StorageVol};
+
+use super::sys;
 
 use super::{
     connection::Failure,

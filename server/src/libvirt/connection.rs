@@ -466,11 +466,11 @@ fn failure_text(f: Failure) -> String {
 
 fn close_reason(reason: i32) -> String {
     match reason as u32 {
-        virt::sys::VIR_CONNECT_CLOSE_REASON_EOF => "the host closed the connection".into(),
-        virt::sys::VIR_CONNECT_CLOSE_REASON_KEEPALIVE => {
+        sys::VIR_CONNECT_CLOSE_REASON_EOF => "the host closed the connection".into(),
+        sys::VIR_CONNECT_CLOSE_REASON_KEEPALIVE => {
             "the host stopped answering (keepalive timed out)".into()
         }
-        virt::sys::VIR_CONNECT_CLOSE_REASON_CLIENT => "the connection was closed".into(),
+        sys::VIR_CONNECT_CLOSE_REASON_CLIENT => "the connection was closed".into(),
         _ => "the connection failed".into(),
     }
 }

@@ -13,7 +13,9 @@ use app::api::{
     size::StorageName,
 };
 use rand::{distributions::Alphanumeric, Rng};
-use virt::{connect::Connect, domain::Domain, error::ErrorNumber, sys};
+use virt::{connect::Connect, domain::Domain, error::ErrorNumber};
+
+use super::sys;
 
 use super::{
     connection::Failure,

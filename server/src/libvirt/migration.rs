@@ -19,10 +19,9 @@ use virt::{
     connect::Connect,
     domain::{Domain, JobStats, MigrateParameters},
     error::Error,
-    sys,
 };
 
-use super::{connection::Failure, storage_pool::failed, sys as vsys};
+use super::{connection::Failure, storage_pool::failed, sys};
 
 /// The `virDomainMigrate*` flags of a checked request, one reason each.
 /// `MigrationRequest::validate` has already refused the combinations libvirt
@@ -125,13 +124,13 @@ pub fn was_aborted_message(m: &str) -> bool {
 
 /// The statistics of the guest's current job (`type` 0 when none runs).
 pub fn job_stats(conn: &Connect, uuid: &str) -> Result<JobStats, Error> {
-    vsys::job_stats(&conn.lookup_domain_by_uuid_string(uuid)?, 0)
+    sys::job_stats(&conn.lookup_domain_by_uuid_string(uuid)?, 0)
 }
 
 /// The statistics of the guest's last completed job, if libvirt kept them.
 pub fn completed_stats(conn: &Connect, uuid: &str) -> Option<JobStats> {
     let dom = conn.lookup_domain_by_uuid_string(uuid).ok()?;
-    vsys::job_stats(&dom, sys::VIR_DOMAIN_JOB_STATS_COMPLETED)
+    sys::job_stats(&dom, sys::VIR_DOMAIN_JOB_STATS_COMPLETED)
         .ok()
         .filter(|s| s.r#type == sys::VIR_DOMAIN_JOB_COMPLETED as i32)
 }
@@ -208,7 +207,7 @@ pub fn sample_loop(
         if dom.is_none() {
             dom = conn.lookup_domain_by_uuid_string(uuid).ok();
         }
-        let sample = match dom.as_ref().map(|d| vsys::job_stats(d, 0)) {
+        let sample = match dom.as_ref().map(|d| sys::job_stats(d, 0)) {
             Some(Ok(stats)) => Some(Sample::from(&stats)),
             // The guest left the source (done) or is between states: the
             // migrate call says how it ended.
@@ -243,7 +242,7 @@ pub fn completed(conn: &Connect, uuid: &str) -> Option<Sample> {
 /// Stops a running migration: the guest stays on the source.
 pub fn abort(host: &str, conn: &Connect, uuid: &str) -> Result<(), Failure> {
     let dom = domain(host, conn, uuid)?;
-    vsys::abort_job(&dom).map_err(|e| failed(host, e, |m| format!("cannot cancel: {m}")))
+    sys::abort_job(&dom).map_err(|e| failed(host, e, |m| format!("cannot cancel: {m}")))
 }
 
 pub fn set_bandwidth(host: &str, conn: &Connect, uuid: &str, mib_s: u64) -> Result<(), Failure> {
@@ -264,7 +263,7 @@ pub fn set_max_downtime(host: &str, conn: &Connect, uuid: &str, ms: u64) -> Resu
 
 pub fn start_postcopy(host: &str, conn: &Connect, uuid: &str) -> Result<(), Failure> {
     let dom = domain(host, conn, uuid)?;
-    vsys::start_postcopy(&dom)
+    sys::start_postcopy(&dom)
         .map_err(|e| failed(host, e, |m| format!("cannot switch to post-copy: {m}")))
 }
 

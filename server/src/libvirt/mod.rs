@@ -20,6 +20,7 @@
 
 pub mod clone;
 pub mod connection;
+pub mod console;
 pub use connection::{rfc3339, uri_host};
 pub mod domain;
 pub mod error;
@@ -36,6 +37,8 @@ pub mod xml;
 pub use connection::HostConnection;
 pub use domain::find as domain_find;
 pub use error::Error;
+/// A libvirt connection, as the closures given to `HostConnection::run…` see it.
+pub use virt::connect::Connect;
 
 /// Prepares libvirt for this process, once, before the first connection:
 /// libvirt's default event loop (callbacks and keepalive need it) and no

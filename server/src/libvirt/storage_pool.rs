@@ -270,9 +270,9 @@ pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<Pool, Failu
     let steps = (|| -> Result<(), (&'static str, VirtError)> {
         if spec.build {
             let flags = if spec.overwrite {
-                virt::sys::VIR_STORAGE_POOL_BUILD_OVERWRITE
+                sys::VIR_STORAGE_POOL_BUILD_OVERWRITE
             } else {
-                virt::sys::VIR_STORAGE_POOL_BUILD_NO_OVERWRITE
+                sys::VIR_STORAGE_POOL_BUILD_NO_OVERWRITE
             };
             pool.build(flags).map_err(|e| ("build", e))?;
         }

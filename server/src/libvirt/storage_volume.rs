@@ -18,6 +18,7 @@ use virt::{
     stream::Stream,
 };
 
+use super::sys;
 use super::{
     connection::Failure,
     domain::{self, GuestRef},
@@ -229,7 +230,7 @@ pub fn create(
     let mut flags = 0;
     if spec.allocation == Allocation::Full {
         match format {
-            Some(VolumeFormat::Qcow2) => flags |= virt::sys::VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
+            Some(VolumeFormat::Qcow2) => flags |= sys::VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
             Some(VolumeFormat::Raw) | None => {}
             Some(f) => {
                 return Err(Failure::Own(Error::Invalid(format!(

@@ -10,6 +10,7 @@
 //! - `tree`: an editable tree for changing a definition libvirt sent.
 
 pub mod capabilities;
+pub mod display;
 pub mod domain;
 pub mod guest;
 pub mod pool;
