@@ -162,8 +162,8 @@ async fn run_upload(
     let into = match q.mode.as_deref().unwrap_or("new") {
         "new" => UploadInto::New(match q.format.as_deref() {
             None | Some("") => None,
-            Some("iso") => Some(VolumeFormat::Iso),
-            Some(f) => Some(VolumeFormat::parse_writable(f)?),
+            Some("iso") => Some(VolumeFormat::Iso.to_string()),
+            Some(f) => Some(VolumeFormat::parse_writable(f)?.to_string()),
         }),
         "overwrite" => UploadInto::Existing,
         other => {

@@ -10,7 +10,6 @@ use app::api::{
     guest_detail::{DeleteReport, DiskInfo, GuestDetail, GuestStats, GuestUpdate},
     guest_new::{Firmware, GuestOptions, InstallSource, NetworkChoice, NewGuest, Nic},
     guests::GuestSummary,
-    size::StorageName,
 };
 use rand::{distributions::Alphanumeric, Rng};
 use virt::{connect::Connect, domain::Domain, error::ErrorNumber};
@@ -147,10 +146,10 @@ fn backing(
     pool: &str,
     volume: &str,
 ) -> Result<(DiskBacking, Option<String>, u64), Failure> {
-    let pool_name = StorageName::parse("pool name", pool).map_err(|e| Failure::Own(e.into()))?;
-    let (vol, kind) = storage_volume::resolve(host, conn, &pool_name, volume)?;
-    let format = vol.format.map(|f| f.to_string());
-    let backing = match kind {
+    let found = storage_volume::resolve(host, conn, pool, volume)?;
+    let vol = found.volume;
+    let format = vol.format.clone();
+    let backing = match found.vol_type {
         sys::VIR_STORAGE_VOL_FILE => DiskBacking::File(vol.path.clone()),
         sys::VIR_STORAGE_VOL_BLOCK => DiskBacking::Block(vol.path.clone()),
         _ => DiskBacking::Volume {
@@ -303,7 +302,7 @@ pub fn create(
     // The new disk is made last, after every check: nothing to undo before.
     let mut made: Option<String> = None;
     if let Some((pool, vol)) = &spec.disk {
-        let summary = storage_volume::create(host, conn, pool, vol)?;
+        let summary = storage_volume::create(host, conn, pool.as_str(), &vol.into())?;
         made = Some(summary.path.clone());
         match backing(host, conn, pool.as_str(), vol.name.as_str()) {
             Ok((b, format, _)) => add_disk(b, format, "disk", &mut disks),

@@ -5,10 +5,6 @@
 use std::collections::HashSet;
 
 use super::error::{clip, Error};
-use app::api::{
-    pools::{PoolAction, PoolSpec, PoolType, PoolTypes, ScanSpec},
-    size::StorageName,
-};
 use virt::{
     connect::Connect,
     error::{Error as VirtError, ErrorNumber},
@@ -153,40 +149,18 @@ pub fn read_one(conn: &Connect, name: &str) -> Result<Option<Pool>, Failure> {
     }
 }
 
-/// The pool types the host supports, from its pool capabilities; every type
-/// with a note when the host cannot tell.
-pub fn types(host: &str, conn: &Connect) -> Result<PoolTypes, Failure> {
-    let caps = match sys::storage_pool_capabilities(conn) {
-        Ok(xml) => xml::capabilities::storage_pool_types(&xml).map_err(xml_failure)?,
-        Err(e) if is_connection_lost(&e) => return Err(e.into()),
-        Err(e) => {
-            return Ok(PoolTypes {
-                host: host.to_string(),
-                from_capabilities: false,
-                note: Some(format!(
-                    "host {host} cannot report which pool types it supports ({}), so every type is \
-                     listed; creating one it lacks fails with libvirt's message",
-                    e.message().trim()
-                )),
-                types: PoolType::all().map(|t| t.info(None)).collect(),
-            })
-        }
-    };
-    let types = PoolType::all()
-        .filter_map(|t| {
-            let cap = caps
-                .iter()
-                .find(|c| c.pool_type == t.to_string() && c.supported)?;
-            let formats = (!cap.volume_formats.is_empty()).then(|| cap.volume_formats.clone());
-            Some(t.info(formats))
-        })
-        .collect();
-    Ok(PoolTypes {
-        host: host.to_string(),
-        from_capabilities: true,
-        note: None,
-        types,
-    })
+/// The pool types the host's pool capabilities describe; `Ok(Err(why))`
+/// when the host cannot report them.
+pub fn capabilities(
+    conn: &Connect,
+) -> Result<Result<Vec<xml::capabilities::PoolTypeCaps>, String>, Failure> {
+    match sys::storage_pool_capabilities(conn) {
+        Ok(xml) => Ok(Ok(
+            xml::capabilities::storage_pool_types(&xml).map_err(xml_failure)?
+        )),
+        Err(e) if is_connection_lost(&e) => Err(e.into()),
+        Err(e) => Ok(Err(e.message().trim().to_string())),
+    }
 }
 
 /// What a host needs to scan for sources of a type, when libvirt says it lacks it.
@@ -216,15 +190,17 @@ fn missing_tool(message: &str) -> Option<&'static str> {
     .map(|(_, package)| package)
 }
 
-/// The sources of `spec.pool_type` that the host can see.
+/// The sources of pools of type `kind` that the host can see; `hint` gives
+/// the source host, port and initiator where the type needs them.
 pub fn scan(
     host: &str,
     conn: &Connect,
-    spec: &ScanSpec,
+    kind: &str,
+    hint: &xml::pool::Source,
 ) -> Result<Vec<xml::pool::Source>, Failure> {
-    let hint = xml::pool::scan_hint(spec);
+    let hint = xml::pool::scan_hint(hint);
     let found = conn
-        .find_storage_pool_sources(&spec.pool_type.to_string(), hint.as_deref(), 0)
+        .find_storage_pool_sources(kind, hint.as_deref(), 0)
         .map_err(|e| {
             if is_connection_lost(&e) {
                 return Failure::Libvirt(e);
@@ -233,11 +209,10 @@ pub fn scan(
             match missing_tool(&message) {
                 Some(tool) => {
                     Failure::Own(Error::Unsupported(format!(
-                        "host {host} cannot scan for {} sources: it needs {tool}. libvirt said: {message}",
-                        spec.pool_type
+                        "host {host} cannot scan for {kind} sources: it needs {tool}. libvirt said: {message}"
                     )))
                 }
-                _ => failed(host, e, |m| format!("scanning for {} sources failed: {m}", spec.pool_type)),
+                _ => failed(host, e, |m| format!("scanning for {kind} sources failed: {m}")),
             }
         })?;
     xml::pool::read_sources(&found).map_err(xml_failure)
@@ -251,17 +226,33 @@ fn missing_directory(e: &VirtError) -> bool {
     m.contains("No such file or directory") || m.contains("does not exist")
 }
 
+/// A pool to create, checked by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewPool {
+    pub def: xml::pool::PoolDef,
+    /// Build it first (format the device, make the volume group or directory).
+    pub build: bool,
+    /// Building may overwrite what is there.
+    pub overwrite: bool,
+    pub autostart: bool,
+    /// On failure, keep the definition (to fix it) instead of removing it.
+    pub keep_on_failure: bool,
+    /// The type's build step makes a directory: when the directory is
+    /// missing at start, it is made.
+    pub makes_directory: bool,
+}
+
 /// Defines, builds where needed, starts and (if asked) autostarts a pool.
 /// When a step fails, what the earlier steps made is undone (unless
 /// `keep_on_failure`), and the error says what happened to the pool.
-pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<Pool, Failure> {
-    let name = spec.name.as_str();
+pub fn create(host: &str, conn: &Connect, spec: &NewPool) -> Result<Pool, Failure> {
+    let name = spec.def.name.as_str();
     if conn.lookup_storage_pool_by_name(name).is_ok() {
         return Err(Failure::Own(Error::Conflict(format!(
             "host {host} already has a storage pool named {name}"
         ))));
     }
-    let definition = xml::pool::definition(spec);
+    let definition = xml::pool::definition(&spec.def);
     let pool = conn
         .define_storage_pool_xml(&definition, 0)
         .map_err(|e| failed(host, e, |m| format!("{m} (nothing was created)")))?;
@@ -278,10 +269,7 @@ pub fn create(host: &str, conn: &Connect, spec: &PoolSpec) -> Result<Pool, Failu
         }
         match pool.create(0) {
             Ok(()) => {}
-            Err(e)
-                if spec.pool_type.build() == app::api::pools::BuildKind::Mkdir
-                    && missing_directory(&e) =>
-            {
+            Err(e) if spec.makes_directory && missing_directory(&e) => {
                 pool.build(0).map_err(|e| ("create the directory of", e))?;
                 made_directory = true;
                 pool.create(0).map_err(|e| ("start", e))?;
@@ -403,15 +391,28 @@ fn names(users: &[GuestRef]) -> String {
         .join(", ")
 }
 
+/// An action on a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolOp {
+    Start,
+    Stop,
+    Refresh,
+    AutostartOn,
+    AutostartOff,
+    /// Undefine (stopping it first); with `delete_storage` also the volumes
+    /// and the directory or volume group.
+    Delete,
+}
+
 /// Runs a pool action. `Ok(None)` once the pool is gone.
 pub fn act(
     host: &str,
     conn: &Connect,
-    name: &StorageName,
-    action: PoolAction,
+    name: &str,
+    action: PoolOp,
     delete_storage: bool,
 ) -> Result<Option<Pool>, Failure> {
-    let pool = find(host, conn, name.as_str())?;
+    let pool = find(host, conn, name)?;
     let refuse_if_used = |running_only: bool, what: &str| -> Result<(), Failure> {
         let users = guests_using(conn, &pool, running_only)?;
         if users.is_empty() {
@@ -429,18 +430,18 @@ pub fn act(
     };
     let ctx = |what: &'static str| move |m: String| format!("cannot {what} pool {name}: {m}");
     match action {
-        PoolAction::Start => pool.create(0).map_err(|e| failed(host, e, ctx("start")))?,
-        PoolAction::Stop => {
+        PoolOp::Start => pool.create(0).map_err(|e| failed(host, e, ctx("start")))?,
+        PoolOp::Stop => {
             refuse_if_used(true, "stop")?;
             pool.destroy().map_err(|e| failed(host, e, ctx("stop")))?
         }
-        PoolAction::Refresh => pool
+        PoolOp::Refresh => pool
             .refresh(0)
             .map_err(|e| failed(host, e, ctx("refresh")))?,
-        PoolAction::AutostartOn | PoolAction::AutostartOff => pool
-            .set_autostart(action == PoolAction::AutostartOn)
+        PoolOp::AutostartOn | PoolOp::AutostartOff => pool
+            .set_autostart(action == PoolOp::AutostartOn)
             .map_err(|e| failed(host, e, ctx("change autostart of")))?,
-        PoolAction::Delete => {
+        PoolOp::Delete => {
             // With the storage, a shut-off guest would lose its disks: refuse too.
             refuse_if_used(!delete_storage, "delete")?;
             delete(host, &pool, name, delete_storage)?;
@@ -455,12 +456,7 @@ pub fn act(
     }
 }
 
-fn delete(
-    host: &str,
-    pool: &StoragePool,
-    name: &StorageName,
-    with_storage: bool,
-) -> Result<(), Failure> {
+fn delete(host: &str, pool: &StoragePool, name: &str, with_storage: bool) -> Result<(), Failure> {
     let ctx = |what: &'static str| move |m: String| format!("cannot {what} of pool {name}: {m}");
     // Volumes are only reachable in an active pool; one that cannot start
     // (an NFS server gone) has none to delete, but its directory still goes.

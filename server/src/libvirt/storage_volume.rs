@@ -5,12 +5,6 @@
 
 use std::collections::HashMap;
 
-use super::error::{clip, Error};
-use app::api::{
-    pools::PoolType,
-    size::StorageName,
-    volumes::{Allocation, VolumeFormat, VolumeOp, VolumeSpec, VolumeSummary, VolumeUser},
-};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use virt::{
@@ -18,49 +12,107 @@ use virt::{
     stream::Stream,
 };
 
-use super::sys;
 use super::{
     connection::Failure,
     domain::{self, GuestRef},
+    error::{clip, Error},
     storage_pool::{self, failed},
+    sys,
     xml::{self, domain::DiskSource},
 };
+
+/// One volume as the host reports it, with the guests whose disks use it
+/// (when they were asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub name: String,
+    pub path: String,
+    /// Libvirt's format name (`raw`, `qcow2`, …); `None` when it has none.
+    pub format: Option<String>,
+    pub capacity: u64,
+    pub allocation: u64,
+    pub used_by: Vec<GuestRef>,
+}
+
+/// A new volume, checked by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVolume {
+    pub name: String,
+    /// `None`: raw in a pool of files, none otherwise.
+    pub format: Option<String>,
+    pub capacity: u64,
+    /// Bytes allocated now.
+    pub allocation: u64,
+    /// Allocated in full now (qcow2: its metadata preallocated).
+    pub full: bool,
+}
+
+/// An action on a volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolOp {
+    Delete,
+    /// Grow to this many bytes.
+    Resize(u64),
+    /// Overwrite the content with zeros.
+    Wipe,
+    /// A copy in the same pool under this name.
+    Clone(String),
+}
+
+/// Pool types whose volumes are files (and so have a file format).
+pub fn file_based(kind: &str) -> bool {
+    matches!(kind, "dir" | "fs" | "netfs" | "gluster")
+}
+
+/// Pool types whose volumes libvirt can create, delete, resize and write
+/// (not those whose volumes are the storage's own LUNs or devices, nor
+/// types virtdeck does not know).
+pub fn volumes_manageable(kind: &str) -> bool {
+    matches!(
+        kind,
+        "dir" | "fs" | "netfs" | "logical" | "disk" | "rbd" | "gluster" | "zfs"
+    )
+}
 
 /// A pool that is active and whose volumes libvirt can manage.
 struct OpenPool {
     pool: StoragePool,
-    pool_type: PoolType,
+    /// Libvirt's pool type.
+    kind: String,
 }
 
-fn open_pool(host: &str, conn: &Connect, name: &StorageName) -> Result<OpenPool, Failure> {
-    let pool = storage_pool::find(host, conn, name.as_str())?;
+fn open_pool(host: &str, conn: &Connect, name: &str) -> Result<OpenPool, Failure> {
+    let pool = storage_pool::find(host, conn, name)?;
     if !pool.is_active()? {
         return Err(Failure::Own(Error::Conflict(format!(
             "pool {name} on host {host} is not active: start it to use its volumes"
         ))));
     }
-    let pool_type = xml::pool::read(&pool.xml_desc(0)?)
-        .ok()
-        .and_then(|d| d.kind.parse().ok())
-        .unwrap_or(PoolType::Other);
-    Ok(OpenPool { pool, pool_type })
+    let kind = xml::pool::read(&pool.xml_desc(0)?)
+        .map(|d| d.kind)
+        .unwrap_or_default();
+    Ok(OpenPool { pool, kind })
 }
 
 impl OpenPool {
-    fn require_manageable(
-        &self,
-        host: &str,
-        name: &StorageName,
-        what: &str,
-    ) -> Result<(), Failure> {
-        if self.pool_type.volumes_manageable() {
+    fn require_manageable(&self, host: &str, name: &str, what: &str) -> Result<(), Failure> {
+        if volumes_manageable(&self.kind) {
             return Ok(());
         }
         Err(Failure::Own(Error::Unsupported(format!(
             "cannot {what} in pool {name} on host {host}: the volumes of a {} pool are provided by the \
              storage itself (LUNs of the target) and cannot be created, deleted, resized or written through libvirt",
-            self.pool_type
+            self.kind_label()
         ))))
+    }
+
+    /// The pool's type as messages name it (`other` when libvirt gave none).
+    fn kind_label(&self) -> &str {
+        if self.kind.is_empty() {
+            "other"
+        } else {
+            &self.kind
+        }
     }
 
     /// Re-reads the pool so sizes and lists are true after a change.
@@ -70,7 +122,7 @@ impl OpenPool {
         }
     }
 
-    fn volume(&self, host: &str, pool: &StorageName, name: &str) -> Result<StorageVol, Failure> {
+    fn volume(&self, host: &str, pool: &str, name: &str) -> Result<StorageVol, Failure> {
         self.pool.lookup_storage_vol_by_name(name).map_err(|e| {
             if e.code().is_known() && e.code().unwrap() == ErrorNumber::NoStorageVolume {
                 Failure::Own(Error::NotFound(format!(
@@ -134,25 +186,15 @@ impl Users {
     }
 }
 
-fn summary(
-    host: &str,
-    pool: &StorageName,
-    vol: &StorageVol,
-    users: Option<&Users>,
-) -> Result<VolumeSummary, Failure> {
+fn summary(pool: &str, vol: &StorageVol, users: Option<&Users>) -> Result<Volume, Failure> {
     let doc = xml::volume::read(&vol.xml_desc(0)?).map_err(|e| {
         tracing::error!("{e}");
         Failure::Own(Error::Internal)
     })?;
     let used_by = users
-        .map(|u| u.of(pool.as_str(), &doc.name, &doc.path))
-        .unwrap_or_default()
-        .into_iter()
-        .map(VolumeUser::from)
-        .collect();
-    Ok(VolumeSummary {
-        host: host.to_string(),
-        pool: pool.to_string(),
+        .map(|u| u.of(pool, &doc.name, &doc.path))
+        .unwrap_or_default();
+    Ok(Volume {
         name: doc.name,
         path: doc.path,
         format: doc.format,
@@ -162,27 +204,35 @@ fn summary(
     })
 }
 
-/// A volume of an active pool, for a guest's disk: its summary (without
-/// users) and libvirt's volume type (0 file, 1 block, 3 network…).
-pub fn resolve(
-    host: &str,
-    conn: &Connect,
-    pool: &StorageName,
-    name: &str,
-) -> Result<(VolumeSummary, u32), Failure> {
+/// A volume found in its (active) pool.
+pub struct Resolved {
+    /// Without its users.
+    pub volume: Volume,
+    /// Libvirt's volume type (0 file, 1 block, 3 network…).
+    pub vol_type: u32,
+    /// Libvirt's type of its pool.
+    pub pool_kind: String,
+}
+
+/// A volume of an active pool, e.g. for a guest's disk.
+pub fn resolve(host: &str, conn: &Connect, pool: &str, name: &str) -> Result<Resolved, Failure> {
     let open = open_pool(host, conn, pool)?;
     let vol = open.volume(host, pool, name)?;
-    let kind = vol.info()?.kind;
-    Ok((summary(host, pool, &vol, None)?, kind))
+    let vol_type = vol.info()?.kind;
+    Ok(Resolved {
+        volume: summary(pool, &vol, None)?,
+        vol_type,
+        pool_kind: open.kind,
+    })
 }
 
 /// Every volume of the pool, sorted by name, with the guests that use each.
-pub fn list(host: &str, conn: &Connect, pool: &StorageName) -> Result<Vec<VolumeSummary>, Failure> {
+pub fn list(host: &str, conn: &Connect, pool: &str) -> Result<Vec<Volume>, Failure> {
     let open = open_pool(host, conn, pool)?;
     let users = Users::read(conn)?;
     let mut volumes = Vec::new();
     for vol in open.pool.list_all_volumes(0)? {
-        match summary(host, pool, &vol, Some(&users)) {
+        match summary(pool, &vol, Some(&users)) {
             Ok(v) => volumes.push(v),
             // Deleted while being read.
             Err(Failure::Libvirt(e))
@@ -194,20 +244,7 @@ pub fn list(host: &str, conn: &Connect, pool: &StorageName) -> Result<Vec<Volume
     Ok(volumes)
 }
 
-/// Pools whose volumes are files (and so have a file format).
-fn file_based(pool_type: PoolType) -> bool {
-    matches!(
-        pool_type,
-        PoolType::Dir | PoolType::Fs | PoolType::Netfs | PoolType::Gluster
-    )
-}
-
-pub fn create(
-    host: &str,
-    conn: &Connect,
-    pool: &StorageName,
-    spec: &VolumeSpec,
-) -> Result<VolumeSummary, Failure> {
+pub fn create(host: &str, conn: &Connect, pool: &str, spec: &NewVolume) -> Result<Volume, Failure> {
     let open = open_pool(host, conn, pool)?;
     open.require_manageable(host, pool, "create a volume")?;
     let name = spec.name.as_str();
@@ -216,22 +253,22 @@ pub fn create(
             "pool {pool} on host {host} already has a volume named {name}"
         ))));
     }
-    let format = match (spec.format, file_based(open.pool_type)) {
-        (None, true) => Some(VolumeFormat::Raw),
+    let format = match (spec.format.as_deref(), file_based(&open.kind)) {
+        (None, true) => Some("raw"),
         (f, true) => f,
         (None, false) => None,
         (Some(f), false) => {
             return Err(Failure::Own(Error::Invalid(format!(
                 "volumes of a {} pool are not files and have no format: leave \"format\" empty, not {f}",
-                open.pool_type
+                open.kind_label()
             ))))
         }
     };
     let mut flags = 0;
-    if spec.allocation == Allocation::Full {
+    if spec.full {
         match format {
-            Some(VolumeFormat::Qcow2) => flags |= sys::VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
-            Some(VolumeFormat::Raw) | None => {}
+            Some("qcow2") => flags |= sys::VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
+            Some("raw") | None => {}
             Some(f) => {
                 return Err(Failure::Own(Error::Invalid(format!(
                     "a {f} volume cannot be fully allocated: only raw and qcow2 volumes can; choose sparse"
@@ -239,27 +276,26 @@ pub fn create(
             }
         }
     }
-    let definition =
-        xml::volume::definition(name, format, spec.capacity.bytes(), spec.allocation_bytes());
+    let definition = xml::volume::definition(name, format, spec.capacity, spec.allocation);
     let vol = StorageVol::create_xml(&open.pool, &definition, flags).map_err(|e| {
         failed(host, e, |m| {
             format!("cannot create volume {name} in pool {pool}: {m}")
         })
     })?;
     open.refresh(host);
-    summary(host, pool, &vol, None)
+    summary(pool, &vol, None)
 }
 
 fn refuse_if_running(
     host: &str,
     conn: &Connect,
-    pool: &StorageName,
-    doc: &VolumeSummary,
+    pool: &str,
+    doc: &Volume,
     what: &str,
 ) -> Result<(), Failure> {
     let users = Users::read(conn)?;
     let running: Vec<String> = users
-        .of(pool.as_str(), &doc.name, &doc.path)
+        .of(pool, &doc.name, &doc.path)
         .into_iter()
         .filter(|u| u.state.is_active())
         .map(|u| u.name)
@@ -278,66 +314,63 @@ fn refuse_if_running(
 pub fn act(
     host: &str,
     conn: &Connect,
-    pool: &StorageName,
-    name: &StorageName,
-    op: &VolumeOp,
-) -> Result<Option<VolumeSummary>, Failure> {
+    pool: &str,
+    name: &str,
+    op: &VolOp,
+) -> Result<Option<Volume>, Failure> {
     let open = open_pool(host, conn, pool)?;
-    let vol = open.volume(host, pool, name.as_str())?;
-    let current = summary(host, pool, &vol, None)?;
+    let vol = open.volume(host, pool, name)?;
+    let current = summary(pool, &vol, None)?;
     let ctx = |what: &'static str| move |m: String| format!("cannot {what} volume {name}: {m}");
     match op {
-        VolumeOp::Delete => {
+        VolOp::Delete => {
             open.require_manageable(host, pool, "delete a volume")?;
             refuse_if_running(host, conn, pool, &current, "delete")?;
             vol.delete(0).map_err(|e| failed(host, e, ctx("delete")))?;
             open.refresh(host);
             Ok(None)
         }
-        VolumeOp::Resize(capacity) => {
+        VolOp::Resize(capacity) => {
             open.require_manageable(host, pool, "resize a volume")?;
-            if capacity.bytes() <= current.capacity {
+            // Only growing is the caller's rule; shrinking is refused here too.
+            if *capacity <= current.capacity {
                 return Err(Failure::Own(Error::Invalid(format!(
-                    "volume {name} is {} already; virtdeck only grows volumes (shrinking cuts off the \
-                     guest's data): give a capacity larger than that",
-                    app::api::size::human_bytes(current.capacity)
+                    "volume {name} is {} bytes already; only growing is supported",
+                    current.capacity
                 ))));
             }
             refuse_if_running(host, conn, pool, &current, "resize")?;
-            vol.resize(capacity.bytes(), 0)
+            vol.resize(*capacity, 0)
                 .map_err(|e| failed(host, e, ctx("resize")))?;
             open.refresh(host);
-            summary(host, pool, &vol, None).map(Some)
+            summary(pool, &vol, None).map(Some)
         }
-        VolumeOp::Wipe => {
-            if !matches!(
-                current.format,
-                None | Some(VolumeFormat::Raw) | Some(VolumeFormat::Iso)
-            ) {
+        VolOp::Wipe => {
+            if !matches!(current.format.as_deref(), None | Some("raw") | Some("iso")) {
                 return Err(Failure::Own(Error::Invalid(format!(
                     "wiping overwrites the whole file with zeros, which would destroy the {} image                      structure of {name}; delete the volume and create it again instead",
-                    current.format.map(|f| f.to_string()).unwrap_or_default()
+                    current.format.clone().unwrap_or_default()
                 ))));
             }
             refuse_if_running(host, conn, pool, &current, "wipe")?;
             vol.wipe(0).map_err(|e| failed(host, e, ctx("wipe")))?;
             open.refresh(host);
-            summary(host, pool, &vol, None).map(Some)
+            summary(pool, &vol, None).map(Some)
         }
-        VolumeOp::Clone(new_name) => {
+        VolOp::Clone(new_name) => {
             open.require_manageable(host, pool, "clone a volume")?;
-            if open.exists(new_name.as_str()) {
+            if open.exists(new_name) {
                 return Err(Failure::Own(Error::Conflict(format!(
                     "pool {pool} on host {host} already has a volume named {new_name}"
                 ))));
             }
             refuse_if_running(host, conn, pool, &current, "clone")?;
             let definition =
-                xml::volume::definition(new_name.as_str(), current.format, current.capacity, 0);
+                xml::volume::definition(new_name, current.format.as_deref(), current.capacity, 0);
             let clone = StorageVol::create_xml_from(&open.pool, &definition, &vol, 0)
                 .map_err(|e| failed(host, e, ctx("clone")))?;
             open.refresh(host);
-            summary(host, pool, &clone, None).map(Some)
+            summary(pool, &clone, None).map(Some)
         }
     }
 }
@@ -352,12 +385,12 @@ pub struct DownloadInfo {
 pub fn download_info(
     host: &str,
     conn: &Connect,
-    pool: &StorageName,
-    name: &StorageName,
+    pool: &str,
+    name: &str,
 ) -> Result<DownloadInfo, Failure> {
     let open = open_pool(host, conn, pool)?;
     open.require_manageable(host, pool, "download a volume")?;
-    let vol = open.volume(host, pool, name.as_str())?;
+    let vol = open.volume(host, pool, name)?;
     let xml = vol.xml_desc(0)?;
     let physical = roxmltree::Document::parse(&xml).ok().and_then(|d| {
         d.root_element()
@@ -382,12 +415,12 @@ const CHUNK: usize = 256 * 1024;
 pub fn download(
     host: &str,
     conn: &Connect,
-    pool: &StorageName,
-    name: &StorageName,
+    pool: &str,
+    name: &str,
     tx: mpsc::Sender<Chunk>,
 ) -> Result<u64, Failure> {
     let open = open_pool(host, conn, pool)?;
-    let vol = open.volume(host, pool, name.as_str())?;
+    let vol = open.volume(host, pool, name)?;
     let stream = Stream::new(conn, 0)?;
     vol.download(&stream, 0, 0, 0)
         .map_err(|e| failed(host, e, |m| format!("cannot download volume {name}: {m}")))?;
@@ -432,7 +465,7 @@ pub fn download(
 pub enum UploadInto {
     /// A new volume sized from the upload's length (removed again if the
     /// upload fails).
-    New(Option<VolumeFormat>),
+    New(Option<String>),
     /// An existing volume, overwritten from its start.
     Existing,
 }
@@ -441,24 +474,24 @@ pub enum UploadInto {
 pub fn upload(
     host: &str,
     conn: &Connect,
-    pool: &StorageName,
-    name: &StorageName,
+    pool: &str,
+    name: &str,
     into: UploadInto,
     length: u64,
     mut rx: mpsc::Receiver<Chunk>,
-) -> Result<VolumeSummary, Failure> {
+) -> Result<Volume, Failure> {
     let open = open_pool(host, conn, pool)?;
     open.require_manageable(host, pool, "upload into a volume")?;
     let (vol, created) = match into {
         UploadInto::New(format) => {
-            if open.exists(name.as_str()) {
+            if open.exists(name) {
                 return Err(Failure::Own(Error::Conflict(format!(
                     "pool {pool} on host {host} already has a volume named {name}; upload into it \
                      explicitly to overwrite it"
                 ))));
             }
-            let format = format.or(file_based(open.pool_type).then_some(VolumeFormat::Raw));
-            let definition = xml::volume::definition(name.as_str(), format, length.max(1), 0);
+            let format = format.or(file_based(&open.kind).then(|| "raw".to_string()));
+            let definition = xml::volume::definition(name, format.as_deref(), length.max(1), 0);
             let vol = StorageVol::create_xml(&open.pool, &definition, 0).map_err(|e| {
                 failed(host, e, |m| {
                     format!("cannot create volume {name} for the upload: {m}")
@@ -466,7 +499,7 @@ pub fn upload(
             })?;
             (vol, true)
         }
-        UploadInto::Existing => (open.volume(host, pool, name.as_str())?, false),
+        UploadInto::Existing => (open.volume(host, pool, name)?, false),
     };
     let result = send_all(host, conn, &vol, name, length, &mut rx);
     if let Err(e) = result {
@@ -480,21 +513,21 @@ pub fn upload(
         };
         open.refresh(host);
         return Err(match e {
-            Failure::Own(api) => Failure::Own(api.map_message(|m| format!("{m}.{note}"))),
+            Failure::Own(own) => Failure::Own(own.map_message(|m| format!("{m}.{note}"))),
             Failure::Libvirt(le) => failed(host, le, |m| {
                 format!("upload into {name} failed: {m}.{note}")
             }),
         });
     }
     open.refresh(host);
-    summary(host, pool, &vol, None)
+    summary(pool, &vol, None)
 }
 
 fn send_all(
     host: &str,
     conn: &Connect,
     vol: &StorageVol,
-    name: &StorageName,
+    name: &str,
     length: u64,
     rx: &mut mpsc::Receiver<Chunk>,
 ) -> Result<(), Failure> {

@@ -2,14 +2,20 @@
 
 use app::api::{
     guests::{GuestAction, GuestState, GuestSummary},
-    pools::{PoolSource, PoolState, PoolSummary, PoolType},
-    volumes::VolumeUser,
+    pools::{
+        BuildKind, PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes,
+    },
+    volumes::{Allocation, VolumeFormat, VolumeOp, VolumeSpec, VolumeSummary, VolumeUser},
 };
 
 use crate::libvirt::{
     domain::{Guest, GuestRef, Lifecycle, RunState},
-    storage_pool::{Pool, PoolStatus},
-    xml::pool::Source,
+    storage_pool::{NewPool, Pool, PoolOp, PoolStatus},
+    storage_volume::{NewVolume, VolOp, Volume},
+    xml::{
+        capabilities::PoolTypeCaps,
+        pool::{PoolDef, Source},
+    },
 };
 
 impl From<RunState> for GuestState {
@@ -106,5 +112,144 @@ pub fn pool_summary(host: &str, p: Pool) -> PoolSummary {
         target_path: p.target_path,
         source: pool_source(p.source),
         volumes: p.volumes,
+    }
+}
+
+/// A volume of `pool` on `host` as the API shows it (a format virtdeck does
+/// not know is `other`).
+pub fn volume_summary(host: &str, pool: &str, v: Volume) -> VolumeSummary {
+    VolumeSummary {
+        host: host.to_string(),
+        pool: pool.to_string(),
+        name: v.name,
+        path: v.path,
+        format: v.format.map(|f| f.parse().unwrap_or(VolumeFormat::Other)),
+        capacity: v.capacity,
+        allocation: v.allocation,
+        used_by: v.used_by.into_iter().map(VolumeUser::from).collect(),
+    }
+}
+
+impl From<&VolumeSpec> for NewVolume {
+    fn from(spec: &VolumeSpec) -> Self {
+        NewVolume {
+            name: spec.name.to_string(),
+            format: spec.format.map(|f| f.to_string()),
+            capacity: spec.capacity.bytes(),
+            allocation: spec.allocation_bytes(),
+            full: spec.allocation == Allocation::Full,
+        }
+    }
+}
+
+impl From<&VolumeOp> for VolOp {
+    fn from(op: &VolumeOp) -> Self {
+        match op {
+            VolumeOp::Delete => VolOp::Delete,
+            VolumeOp::Resize(capacity) => VolOp::Resize(capacity.bytes()),
+            VolumeOp::Wipe => VolOp::Wipe,
+            VolumeOp::Clone(name) => VolOp::Clone(name.to_string()),
+        }
+    }
+}
+
+fn source_of(s: &PoolSource) -> Source {
+    Source {
+        source_host: s.source_host.clone(),
+        source_port: s.source_port,
+        source_path: s.source_path.clone(),
+        source_device: s.source_device.clone(),
+        source_name: s.source_name.clone(),
+        source_format: s.source_format.clone(),
+        source_adapter: s.source_adapter.clone(),
+        initiator_iqn: s.initiator_iqn.clone(),
+    }
+}
+
+/// A checked pool request in the libvirt layer's terms (the type's build
+/// step from the pool type catalogue).
+pub fn new_pool(spec: &PoolSpec) -> NewPool {
+    NewPool {
+        def: PoolDef {
+            kind: spec.pool_type.to_string(),
+            name: spec.name.to_string(),
+            target_path: spec.target_path.clone(),
+            source: source_of(&spec.source),
+        },
+        build: spec.build,
+        overwrite: spec.overwrite,
+        autostart: spec.autostart,
+        keep_on_failure: spec.keep_on_failure,
+        makes_directory: spec.pool_type.build() == BuildKind::Mkdir,
+    }
+}
+
+impl From<PoolAction> for PoolOp {
+    fn from(a: PoolAction) -> Self {
+        match a {
+            PoolAction::Start => PoolOp::Start,
+            PoolAction::Stop => PoolOp::Stop,
+            PoolAction::Refresh => PoolOp::Refresh,
+            PoolAction::AutostartOn => PoolOp::AutostartOn,
+            PoolAction::AutostartOff => PoolOp::AutostartOff,
+            PoolAction::Delete => PoolOp::Delete,
+        }
+    }
+}
+
+/// The pool types `host` supports, from its capabilities (`Err(why)`: it
+/// cannot tell, so every type is listed with a note).
+pub fn pool_types(host: &str, caps: Result<Vec<PoolTypeCaps>, String>) -> PoolTypes {
+    let caps = match caps {
+        Ok(caps) => caps,
+        Err(why) => return PoolTypes {
+            host: host.to_string(),
+            from_capabilities: false,
+            note: Some(format!(
+                "host {host} cannot report which pool types it supports ({why}), so every type is \
+                     listed; creating one it lacks fails with libvirt's message"
+            )),
+            types: PoolType::all().map(|t| t.info(None)).collect(),
+        },
+    };
+    let types = PoolType::all()
+        .filter_map(|t| {
+            let cap = caps
+                .iter()
+                .find(|c| c.pool_type == t.to_string() && c.supported)?;
+            let formats = (!cap.volume_formats.is_empty()).then(|| cap.volume_formats.clone());
+            Some(t.info(formats))
+        })
+        .collect();
+    PoolTypes {
+        host: host.to_string(),
+        from_capabilities: true,
+        note: None,
+        types,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::api::pools::PoolType;
+
+    use crate::libvirt::storage_volume;
+
+    /// The libvirt layer's own table of which pool types have manageable
+    /// volumes agrees with the catalogue the pages use.
+    #[test]
+    fn the_libvirt_layer_and_the_catalogue_agree_on_pool_types() {
+        for t in PoolType::all() {
+            let kind = if t == PoolType::Other {
+                "vstorage".to_string()
+            } else {
+                t.to_string()
+            };
+            assert_eq!(
+                storage_volume::volumes_manageable(&kind),
+                t.volumes_manageable(),
+                "{t}"
+            );
+        }
     }
 }

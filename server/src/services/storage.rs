@@ -8,7 +8,7 @@ use app::{
     api::{
         events::ServerEvent,
         pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
-        size::StorageName,
+        size::{human_bytes, StorageName},
         volumes::{VolumeOp, VolumeSpec, VolumeSummary},
         ApiError,
     },
@@ -18,10 +18,37 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::{
-    convert::{pool_source, pool_summary},
+    convert::{new_pool, pool_source, pool_summary, pool_types, volume_summary},
     registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
 };
-use crate::libvirt::{storage_pool, storage_volume};
+use crate::libvirt::{
+    connection::Failure,
+    storage_pool,
+    storage_volume::{self, NewVolume, VolOp},
+    xml::pool::Source,
+    Connect, Error,
+};
+
+/// virtdeck only grows volumes: shrinking cuts off the guest's data. (Where
+/// libvirt cannot resize at all, its own refusal comes first.)
+fn refuse_shrinking(
+    host: &str,
+    conn: &Connect,
+    pool: &str,
+    name: &str,
+    capacity: u64,
+) -> Result<(), Failure> {
+    let found = storage_volume::resolve(host, conn, pool, name)?;
+    let current = found.volume.capacity;
+    if storage_volume::volumes_manageable(&found.pool_kind) && capacity <= current {
+        return Err(Failure::Own(Error::Invalid(format!(
+            "volume {name} is {} already; virtdeck only grows volumes (shrinking cuts off the \
+             guest's data): give a capacity larger than that",
+            human_bytes(current)
+        ))));
+    }
+    Ok(())
+}
 
 pub struct LibvirtStorage {
     hosts: Arc<HostRegistry>,
@@ -77,10 +104,10 @@ impl LibvirtStorage {
     ) -> Result<u64, ApiError> {
         let h = self.hosts.get(host)?;
         let host = h.name().to_string();
-        Ok(
-            h.run_dedicated(move |conn| storage_volume::download(&host, conn, &pool, &name, tx))
-                .await?,
-        )
+        Ok(h.run_dedicated(move |conn| {
+            storage_volume::download(&host, conn, pool.as_str(), name.as_str(), tx)
+        })
+        .await?)
     }
 
     /// What a download of this volume will send.
@@ -94,8 +121,10 @@ impl LibvirtStorage {
         self.hosts
             .act(host, ACTION_TIMEOUT, "reading the volume", |h| async move {
                 let host = h.name().to_string();
-                h.run_mapped(move |conn| storage_volume::download_info(&host, conn, &pool, &name))
-                    .await
+                h.run_mapped(move |conn| {
+                    storage_volume::download_info(&host, conn, pool.as_str(), name.as_str())
+                })
+                .await
             })
             .await
     }
@@ -115,12 +144,12 @@ impl LibvirtStorage {
         let (p, n) = (pool.clone(), name.clone());
         let result = h
             .run_dedicated(move |conn| {
-                storage_volume::upload(&host, conn, &p, &n, into, length, rx)
+                storage_volume::upload(&host, conn, p.as_str(), n.as_str(), into, length, rx)
             })
             .await;
         self.volumes_changed(h.name(), &pool);
         self.pool_changed(h.name(), &pool).await;
-        Ok(result?)
+        Ok(volume_summary(h.name(), pool.as_str(), result?))
     }
 }
 
@@ -138,21 +167,26 @@ impl Storage for LibvirtStorage {
                 ACTION_TIMEOUT,
                 "reading the pool types",
                 |h| async move {
-                    let name = h.name().to_string();
-                    h.run_mapped(move |conn| storage_pool::types(&name, conn))
-                        .await
+                    let caps = h.run_mapped(storage_pool::capabilities).await?;
+                    Ok::<_, ApiError>(pool_types(h.name(), caps))
                 },
             )
             .await
     }
 
     async fn scan(&self, host: &str, spec: &ScanSpec) -> Result<Vec<PoolSource>, ApiError> {
-        let spec = spec.clone();
+        let kind = spec.pool_type.to_string();
+        let hint = Source {
+            source_host: spec.source_host.clone(),
+            source_port: spec.source_port,
+            initiator_iqn: spec.initiator_iqn.clone(),
+            ..Default::default()
+        };
         self.hosts
             .act(host, ACTION_TIMEOUT, "the scan", |h| async move {
                 let name = h.name().to_string();
                 let found = h
-                    .run_mapped(move |conn| storage_pool::scan(&name, conn, &spec))
+                    .run_mapped(move |conn| storage_pool::scan(&name, conn, &kind, &hint))
                     .await?;
                 Ok::<_, ApiError>(found.into_iter().map(pool_source).collect())
             })
@@ -161,7 +195,7 @@ impl Storage for LibvirtStorage {
 
     async fn create_pool(&self, host: &str, spec: &PoolSpec) -> Result<PoolSummary, ApiError> {
         let (name, keep) = (spec.name.to_string(), spec.keep_on_failure);
-        let spec = spec.clone();
+        let spec = new_pool(spec);
         // Building can format a device: allow it the long bound.
         let created = self
             .hosts
@@ -216,7 +250,13 @@ impl Storage for LibvirtStorage {
                     let host = h.name().to_string();
                     let pool = h
                         .run_mapped(move |conn| {
-                            storage_pool::act(&host, conn, &name, action, delete_storage)
+                            storage_pool::act(
+                                &host,
+                                conn,
+                                name.as_str(),
+                                action.into(),
+                                delete_storage,
+                            )
                         })
                         .await?;
                     Ok::<_, ApiError>(pool.map(|p| pool_summary(h.name(), p)))
@@ -238,7 +278,7 @@ impl Storage for LibvirtStorage {
         host: &str,
         pool: &StorageName,
     ) -> Result<Vec<VolumeSummary>, ApiError> {
-        let pool = pool.clone();
+        let (pool, pool_name) = (pool.clone(), pool.clone());
         self.hosts
             .act(
                 host,
@@ -246,8 +286,15 @@ impl Storage for LibvirtStorage {
                 "listing the volumes",
                 |h| async move {
                     let host = h.name().to_string();
-                    h.run_mapped(move |conn| storage_volume::list(&host, conn, &pool))
-                        .await
+                    let volumes = h
+                        .run_mapped(move |conn| storage_volume::list(&host, conn, pool.as_str()))
+                        .await?;
+                    Ok::<_, ApiError>(
+                        volumes
+                            .into_iter()
+                            .map(|v| volume_summary(h.name(), pool_name.as_str(), v))
+                            .collect(),
+                    )
                 },
             )
             .await
@@ -259,7 +306,7 @@ impl Storage for LibvirtStorage {
         pool: &StorageName,
         spec: &VolumeSpec,
     ) -> Result<VolumeSummary, ApiError> {
-        let (p, spec) = (pool.clone(), spec.clone());
+        let (p, spec) = (pool.clone(), NewVolume::from(spec));
         // Full allocation writes the whole volume.
         let volume = self
             .hosts
@@ -269,8 +316,12 @@ impl Storage for LibvirtStorage {
                 "creating the volume",
                 |h| async move {
                     let host = h.name().to_string();
-                    h.run_dedicated(move |conn| storage_volume::create(&host, conn, &p, &spec))
-                        .await
+                    let volume = h
+                        .run_dedicated(move |conn| {
+                            storage_volume::create(&host, conn, p.as_str(), &spec)
+                        })
+                        .await?;
+                    Ok::<_, ApiError>(volume_summary(h.name(), pool.as_str(), volume))
                 },
             )
             .await?;
@@ -286,14 +337,21 @@ impl Storage for LibvirtStorage {
         volume: &StorageName,
         op: &VolumeOp,
     ) -> Result<Option<VolumeSummary>, ApiError> {
-        let (p, v, op) = (pool.clone(), volume.clone(), op.clone());
         let what = format!("{} of volume {volume}", op.action());
+        let (p, v, op) = (pool.clone(), volume.clone(), VolOp::from(op));
         let result = self
             .hosts
             .act(host, LONG_ACTION_TIMEOUT, what, |h| async move {
                 let host = h.name().to_string();
-                h.run_dedicated(move |conn| storage_volume::act(&host, conn, &p, &v, &op))
-                    .await
+                let volume = h
+                    .run_dedicated(move |conn| {
+                        if let VolOp::Resize(capacity) = op {
+                            refuse_shrinking(&host, conn, p.as_str(), v.as_str(), capacity)?;
+                        }
+                        storage_volume::act(&host, conn, p.as_str(), v.as_str(), &op)
+                    })
+                    .await?;
+                Ok::<_, ApiError>(volume.map(|v| volume_summary(h.name(), pool.as_str(), v)))
             })
             .await?;
         self.volumes_changed(host, pool);

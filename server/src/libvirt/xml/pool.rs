@@ -1,7 +1,5 @@
-//! Storage pool XML: the definition built from a checked `PoolSpec`, a pool's
-//! XML read back into the API's terms, and the sources a scan found.
-
-use app::api::pools::{PoolSource, PoolSpec, PoolType, ScanSpec};
+//! Storage pool XML: the definition of a new pool (`PoolDef`), a pool's
+//! XML read back in this layer's terms, and the sources a scan found.
 
 use super::{child, child_attr, child_text, children, el, parse, size, Element, XmlError};
 
@@ -19,23 +17,18 @@ pub struct Source {
     pub initiator_iqn: Option<String>,
 }
 
-/// The API's pool source in this module's terms (until definitions are
-/// built from this layer's own types too).
-pub fn source_of(s: &PoolSource) -> Source {
-    Source {
-        source_host: s.source_host.clone(),
-        source_port: s.source_port,
-        source_path: s.source_path.clone(),
-        source_device: s.source_device.clone(),
-        source_name: s.source_name.clone(),
-        source_format: s.source_format.clone(),
-        source_adapter: s.source_adapter.clone(),
-        initiator_iqn: s.initiator_iqn.clone(),
-    }
+/// A pool to define: libvirt's type, name, target and source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolDef {
+    /// Libvirt's pool type (`dir`, `netfs`, `iscsi-direct`, …).
+    pub kind: String,
+    pub name: String,
+    pub target_path: Option<String>,
+    pub source: Source,
 }
 
 /// The `<source>` element of a pool definition (or of a scan's hint).
-fn source_element(pool_type: PoolType, source: &Source) -> Element {
+fn source_element(kind: &str, source: &Source) -> Element {
     let mut s = el("source");
     if let Some(host) = &source.source_host {
         let mut h = el("host").attr("name", host);
@@ -60,9 +53,9 @@ fn source_element(pool_type: PoolType, source: &Source) -> Element {
     if let Some(name) = &source.source_name {
         s = s.child(el("name").text(name));
     }
-    match (&source.source_format, pool_type) {
+    match (&source.source_format, kind) {
         (Some(format), _) => s = s.child(el("format").attr("type", format)),
-        (None, PoolType::Logical) => s = s.child(el("format").attr("type", "lvm2")),
+        (None, "logical") => s = s.child(el("format").attr("type", "lvm2")),
         _ => {}
     }
     if let Some(iqn) = &source.initiator_iqn {
@@ -72,14 +65,14 @@ fn source_element(pool_type: PoolType, source: &Source) -> Element {
 }
 
 /// The pool definition libvirt's `virStoragePoolDefineXML` takes.
-pub fn definition(spec: &PoolSpec) -> String {
-    let source = source_element(spec.pool_type, &source_of(&spec.source));
+pub fn definition(def: &PoolDef) -> String {
+    let source = source_element(&def.kind, &def.source);
     el("pool")
-        .attr("type", spec.pool_type)
-        .child(el("name").text(&spec.name))
+        .attr("type", &def.kind)
+        .child(el("name").text(&def.name))
         .child_opt(source.has_children().then_some(source))
         .child_opt(
-            spec.target_path
+            def.target_path
                 .as_ref()
                 .map(|p| el("target").child(el("path").text(p))),
         )
@@ -87,14 +80,15 @@ pub fn definition(spec: &PoolSpec) -> String {
 }
 
 /// The hint `virConnectFindStoragePoolSources` takes, if the type needs one.
-pub fn scan_hint(spec: &ScanSpec) -> Option<String> {
+/// Only the source's host, port and initiator are used.
+pub fn scan_hint(hint: &Source) -> Option<String> {
     let source = Source {
-        source_host: spec.source_host.clone(),
-        source_port: spec.source_port,
-        initiator_iqn: spec.initiator_iqn.clone(),
+        source_host: hint.source_host.clone(),
+        source_port: hint.source_port,
+        initiator_iqn: hint.initiator_iqn.clone(),
         ..Default::default()
     };
-    let s = source_element(PoolType::Dir, &source);
+    let s = source_element("dir", &source);
     s.has_children().then(|| s.to_xml())
 }
 
@@ -168,58 +162,49 @@ pub fn read_sources(xml: &str) -> Result<Vec<Source>, XmlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::api::{pools::NewPool, size::StorageName};
 
     #[test]
     fn a_netfs_definition_reads_back_the_same() {
-        let spec = NewPool {
-            host: Some("a".into()),
+        let def = PoolDef {
+            kind: "netfs".into(),
             name: "nfs1".into(),
-            pool_type: "netfs".into(),
             target_path: Some("/mnt/a&b <c>".into()),
-            source: PoolSource {
+            source: Source {
                 source_host: Some("10.0.0.5".into()),
                 source_path: Some("/srv/vm's".into()),
                 source_format: Some("nfs".into()),
                 ..Default::default()
             },
-            ..Default::default()
-        }
-        .validate()
-        .unwrap();
-        let xml = definition(&spec);
+        };
+        let xml = definition(&def);
         assert!(xml.contains("<pool type=\"netfs\">"), "{xml}");
         let back = read(&xml).unwrap();
         assert_eq!(back.name, "nfs1");
         assert_eq!(back.kind, "netfs");
         assert_eq!(back.target_path.as_deref(), Some("/mnt/a&b <c>"));
-        assert_eq!(back.source, source_of(&spec.source));
+        assert_eq!(back.source, def.source);
     }
 
     #[test]
     fn an_iscsi_direct_definition_has_host_port_target_and_initiator() {
-        let spec = PoolSpec {
-            name: StorageName::parse("pool name", "lab-iscsi").unwrap(),
-            pool_type: PoolType::IscsiDirect,
+        let def = PoolDef {
+            kind: "iscsi-direct".into(),
+            name: "lab-iscsi".into(),
             target_path: None,
-            source: PoolSource {
+            source: Source {
                 source_host: Some("127.0.0.1".into()),
                 source_port: Some(3260),
                 source_device: Some("iqn.2026-11.org.virtdeck.lab:shared".into()),
                 initiator_iqn: Some("iqn.2026-11.org.virtdeck:a".into()),
                 ..Default::default()
             },
-            autostart: false,
-            build: false,
-            overwrite: false,
-            keep_on_failure: false,
         };
-        let xml = definition(&spec);
+        let xml = definition(&def);
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let source = child(doc.root_element(), "source").unwrap();
         assert_eq!(child_attr(source, "host", "port").as_deref(), Some("3260"));
         assert!(child(doc.root_element(), "target").is_none());
-        assert_eq!(read(&xml).unwrap().source, source_of(&spec.source));
+        assert_eq!(read(&xml).unwrap().source, def.source);
     }
 
     #[test]
@@ -264,11 +249,11 @@ mod tests {
 
     #[test]
     fn scan_hints_carry_the_host_and_initiator() {
-        let hint = scan_hint(&ScanSpec {
-            pool_type: PoolType::IscsiDirect,
+        let hint = scan_hint(&Source {
             source_host: Some("127.0.0.1".into()),
             source_port: Some(3260),
             initiator_iqn: Some("iqn.2026-11.org.virtdeck:a".into()),
+            ..Default::default()
         })
         .unwrap();
         let doc = roxmltree::Document::parse(&hint).unwrap();
@@ -276,12 +261,6 @@ mod tests {
             child_attr(doc.root_element(), "host", "name").as_deref(),
             Some("127.0.0.1")
         );
-        assert!(scan_hint(&ScanSpec {
-            pool_type: PoolType::Logical,
-            source_host: None,
-            source_port: None,
-            initiator_iqn: None
-        })
-        .is_none());
+        assert!(scan_hint(&Source::default()).is_none());
     }
 }

@@ -1,19 +1,12 @@
 //! Storage volume XML: the definition of a new volume (or a clone), and a
 //! volume's XML read back.
 
-use app::api::volumes::VolumeFormat;
-
 use super::{child, child_attr, child_text, el, parse, size, XmlError};
 
 /// The definition `virStorageVolCreateXML(From)` takes. `format` is left out
 /// for pools whose volumes have none (block devices). qcow2 volumes get the
 /// current on-disk version (compat 1.1); libvirt 9 would write 0.10.
-pub fn definition(
-    name: &str,
-    format: Option<VolumeFormat>,
-    capacity: u64,
-    allocation: u64,
-) -> String {
+pub fn definition(name: &str, format: Option<&str>, capacity: u64, allocation: u64) -> String {
     el("volume")
         .child(el("name").text(name))
         .child(el("capacity").attr("unit", "bytes").text(capacity))
@@ -21,7 +14,7 @@ pub fn definition(
         .child_opt(format.map(|f| {
             el("target")
                 .child(el("format").attr("type", f))
-                .child_opt((f == VolumeFormat::Qcow2).then(|| el("compat").text("1.1")))
+                .child_opt((f == "qcow2").then(|| el("compat").text("1.1")))
         }))
         .to_xml()
 }
@@ -31,8 +24,8 @@ pub fn definition(
 pub struct VolumeDoc {
     pub name: String,
     pub path: String,
-    /// The format libvirt reports; `None` when it reports none.
-    pub format: Option<VolumeFormat>,
+    /// The format libvirt reports (`raw`, `qcow2`, …); `None` when it reports none.
+    pub format: Option<String>,
     pub capacity: u64,
     pub allocation: u64,
 }
@@ -50,8 +43,7 @@ pub fn read(xml: &str) -> Result<VolumeDoc, XmlError> {
             .unwrap_or_default(),
         format: target
             .and_then(|t| child_attr(t, "format", "type"))
-            .filter(|f| f != "none")
-            .map(|f| f.parse().unwrap_or(VolumeFormat::Other)),
+            .filter(|f| f != "none"),
         capacity: size(vol, "capacity"),
         allocation: size(vol, "allocation"),
     })
@@ -63,10 +55,10 @@ mod tests {
 
     #[test]
     fn a_definition_reads_back_the_same() {
-        let xml = definition("disk&1", Some(VolumeFormat::Qcow2), 1 << 30, 0);
+        let xml = definition("disk&1", Some("qcow2"), 1 << 30, 0);
         let doc = read(&xml).unwrap();
         assert_eq!(doc.name, "disk&1");
-        assert_eq!(doc.format, Some(VolumeFormat::Qcow2));
+        assert_eq!(doc.format.as_deref(), Some("qcow2"));
         assert_eq!((doc.capacity, doc.allocation), (1 << 30, 0));
         assert!(!definition("lv1", None, 1 << 30, 1 << 30).contains("<target"));
     }
@@ -91,7 +83,7 @@ mod tests {
         assert_eq!(doc.path, "/var/lib/libvirt/images/web01.qcow2");
         assert_eq!(doc.capacity, 21_474_836_480);
         assert_eq!(doc.allocation, 200_704);
-        assert_eq!(doc.format, Some(VolumeFormat::Qcow2));
+        assert_eq!(doc.format.as_deref(), Some("qcow2"));
         // A LUN of an iSCSI pool: no file format.
         let lun = r#"<volume type='network'><name>unit:0:0:1</name><key>ip-127.0.0.1:3260-iscsi-iqn.x-lun-1</key>
           <capacity unit='bytes'>268435456</capacity><allocation unit='bytes'>268435456</allocation>
