@@ -1,6 +1,11 @@
 //! The libvirt layer's plain types as the API's wire types.
 
 use app::api::{
+    guest_detail::{
+        AttachDisk, AttachNic, DeleteReport, DiskInfo, GraphicsInfo, GuestDetail, GuestStats,
+        GuestUpdate, NicInfo,
+    },
+    guest_new::{Firmware, GuestOptions, InstallSource, NetworkChoice, NewGuest, Nic},
     guests::{GuestAction, GuestState, GuestSummary},
     pools::{
         BuildKind, PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes,
@@ -10,10 +15,12 @@ use app::api::{
 
 use crate::libvirt::{
     domain::{Guest, GuestRef, Lifecycle, RunState},
+    guest::{self, Deleted, Detail, Edit, Install, NewDomain, NicChoice, Offer, Stats},
     storage_pool::{NewPool, Pool, PoolOp, PoolStatus},
     storage_volume::{NewVolume, VolOp, Volume},
     xml::{
         capabilities::PoolTypeCaps,
+        guest as gx,
         pool::{PoolDef, Source},
     },
 };
@@ -202,15 +209,17 @@ impl From<PoolAction> for PoolOp {
 pub fn pool_types(host: &str, caps: Result<Vec<PoolTypeCaps>, String>) -> PoolTypes {
     let caps = match caps {
         Ok(caps) => caps,
-        Err(why) => return PoolTypes {
-            host: host.to_string(),
-            from_capabilities: false,
-            note: Some(format!(
+        Err(why) => {
+            return PoolTypes {
+                host: host.to_string(),
+                from_capabilities: false,
+                note: Some(format!(
                 "host {host} cannot report which pool types it supports ({why}), so every type is \
                      listed; creating one it lacks fails with libvirt's message"
             )),
-            types: PoolType::all().map(|t| t.info(None)).collect(),
-        },
+                types: PoolType::all().map(|t| t.info(None)).collect(),
+            }
+        }
     };
     let types = PoolType::all()
         .filter_map(|t| {
@@ -226,6 +235,184 @@ pub fn pool_types(host: &str, caps: Result<Vec<PoolTypeCaps>, String>) -> PoolTy
         from_capabilities: true,
         note: None,
         types,
+    }
+}
+
+impl From<gx::Firmware> for Firmware {
+    fn from(f: gx::Firmware) -> Self {
+        match f {
+            gx::Firmware::Bios => Firmware::Bios,
+            gx::Firmware::Uefi => Firmware::Uefi,
+        }
+    }
+}
+
+impl From<Firmware> for gx::Firmware {
+    fn from(f: Firmware) -> Self {
+        match f {
+            Firmware::Bios => gx::Firmware::Bios,
+            Firmware::Uefi => gx::Firmware::Uefi,
+        }
+    }
+}
+
+/// What `host` offers a new guest, with the OS presets of the wizard.
+pub fn guest_options(host: &str, o: Offer) -> GuestOptions {
+    GuestOptions {
+        host: host.to_string(),
+        cpus: o.cpus,
+        memory_total_mib: o.memory_total_mib,
+        memory_free_mib: o.memory_free_mib,
+        accels: o.accels,
+        firmware: o.firmware.into_iter().map(Firmware::from).collect(),
+        networks: o
+            .networks
+            .into_iter()
+            .map(|(name, active)| NetworkChoice { name, active })
+            .collect(),
+        bridges: o.bridges,
+        presets: app::api::guest_new::presets(),
+    }
+}
+
+/// A checked new guest in the libvirt layer's terms (bus, NIC model and
+/// libosinfo id from its preset).
+pub fn new_domain(spec: &NewGuest) -> NewDomain {
+    NewDomain {
+        name: spec.name.to_string(),
+        memory_mib: spec.memory_mib,
+        vcpus: spec.vcpus,
+        firmware: spec.firmware.into(),
+        accel: spec.accel.clone(),
+        install: match &spec.install {
+            InstallSource::Iso { pool, volume } => Install::Iso {
+                pool: pool.clone(),
+                volume: volume.clone(),
+            },
+            InstallSource::Import { pool, volume } => Install::Import {
+                pool: pool.clone(),
+                volume: volume.clone(),
+            },
+            InstallSource::Network => Install::Network,
+        },
+        disk: spec
+            .disk
+            .as_ref()
+            .map(|(pool, vol)| (pool.to_string(), NewVolume::from(vol))),
+        nic: spec.nic.as_ref().map(|n| match n {
+            Nic::Network(n) => NicChoice::Network(n.clone()),
+            Nic::Bridge(b) => NicChoice::Bridge(b.clone()),
+        }),
+        osinfo: spec.preset.osinfo.clone(),
+        disk_bus: spec.preset.disk_bus.clone(),
+        nic_model: spec.preset.nic_model.clone(),
+        start: spec.start,
+    }
+}
+
+/// A guest's overview as the API shows it; `running_since` as virtdeck saw it.
+pub fn guest_detail(host: &str, d: Detail, running_since: Option<String>) -> GuestDetail {
+    GuestDetail {
+        memory_kib: d.guest.memory_kib,
+        max_memory_kib: d.max_memory_kib,
+        max_vcpus: d.max_vcpus,
+        accel: d.accel,
+        arch: d.arch,
+        machine: d.machine,
+        firmware: d.firmware.into(),
+        boot: d.boot,
+        os: d.os,
+        disks: d
+            .disks
+            .into_iter()
+            .map(|k| DiskInfo {
+                target: k.target,
+                device: k.device,
+                bus: k.bus,
+                path: k.path,
+                pool: k.pool,
+                volume: k.volume,
+                format: k.format,
+                capacity: k.capacity,
+                readonly: k.readonly,
+                shared_with: k.shared_with,
+            })
+            .collect(),
+        nics: d
+            .nics
+            .into_iter()
+            .map(|n| NicInfo {
+                mac: n.mac,
+                kind: n.kind,
+                source: n.source,
+                model: n.model,
+            })
+            .collect(),
+        graphics: d
+            .graphics
+            .into_iter()
+            .map(|g| GraphicsInfo {
+                kind: g.kind,
+                port: g.port,
+                listen: g.listen,
+                password: g.password,
+            })
+            .collect(),
+        serial: d.serial,
+        snapshots: d.snapshots,
+        running_since: d.running.then_some(running_since).flatten(),
+        guest: guest_summary(host, d.guest),
+    }
+}
+
+impl From<Stats> for GuestStats {
+    fn from(s: Stats) -> Self {
+        GuestStats {
+            at_ms: s.at_ms,
+            cpu_time_ns: s.cpu_time_ns,
+            vcpus: s.vcpus,
+            memory_kib: s.memory_kib,
+            memory_used_kib: s.memory_used_kib,
+            rss_kib: s.rss_kib,
+        }
+    }
+}
+
+impl From<&GuestUpdate> for Edit {
+    fn from(u: &GuestUpdate) -> Self {
+        Edit {
+            memory_mib: u.memory_mib,
+            vcpus: u.vcpus,
+            autostart: u.autostart,
+            boot: u.boot.clone(),
+            attach_disk: u
+                .attach_disk
+                .as_ref()
+                .map(|d: &AttachDisk| guest::AttachDisk {
+                    pool: d.pool.clone(),
+                    volume: d.volume.clone(),
+                    device: d.device.clone(),
+                    bus: d.bus.clone(),
+                }),
+            detach_disk: u.detach_disk.clone(),
+            attach_nic: u.attach_nic.as_ref().map(|n: &AttachNic| guest::AttachNic {
+                network: n.network.clone(),
+                bridge: n.bridge.clone(),
+                model: n.model.clone(),
+            }),
+            detach_nic: u.detach_nic.clone(),
+        }
+    }
+}
+
+impl From<Deleted> for DeleteReport {
+    fn from(d: Deleted) -> Self {
+        DeleteReport {
+            name: d.name,
+            deleted_volumes: d.deleted_volumes,
+            stopped: d.stopped,
+            errors: d.errors,
+        }
     }
 }
 

@@ -26,7 +26,10 @@ use app::{
 use async_trait::async_trait;
 
 use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
-use super::{convert::guest_summary, host::Host};
+use super::{
+    convert::{guest_detail, guest_options, guest_summary, new_domain},
+    host::Host,
+};
 use crate::libvirt::{clone, domain, guest, rfc3339, snapshot};
 
 /// How many ended jobs are remembered.
@@ -70,8 +73,10 @@ impl LibvirtGuests {
             self.hosts
                 .act(&host, ACTION_TIMEOUT, "reading the guest", |h| async move {
                     let name = h.name().to_string();
-                    h.run_mapped(move |conn| guest::detail(&name, conn, &uuid, since))
-                        .await
+                    let detail = h
+                        .run_mapped(move |conn| guest::detail(&name, conn, &uuid))
+                        .await?;
+                    Ok::<_, ApiError>(guest_detail(h.name(), detail, since))
                 })
                 .await
         }
@@ -105,14 +110,14 @@ impl Guests for LibvirtGuests {
     async fn options(&self, host: &str) -> Result<GuestOptions, ApiError> {
         self.hosts
             .act(host, ACTION_TIMEOUT, "reading the host", |h| async move {
-                let name = h.name().to_string();
-                h.run_mapped(move |conn| guest::options(&name, conn)).await
+                let offer = h.run_mapped(guest::options).await?;
+                Ok::<_, ApiError>(guest_options(h.name(), offer))
             })
             .await
     }
 
     async fn create(&self, spec: &NewGuest) -> Result<GuestSummary, ApiError> {
-        let spec2 = spec.clone();
+        let spec2 = new_domain(spec);
         let summary = self
             .hosts
             .act(
@@ -146,8 +151,10 @@ impl Guests for LibvirtGuests {
         self.hosts
             .act(host, ACTION_TIMEOUT, "reading the guest", |h| async move {
                 let name = h.name().to_string();
-                h.run_mapped(move |conn| guest::stats(&name, conn, &uuid))
-                    .await
+                let stats = h
+                    .run_mapped(move |conn| guest::stats(&name, conn, &uuid))
+                    .await?;
+                Ok::<_, ApiError>(GuestStats::from(stats))
             })
             .await
     }
@@ -158,7 +165,7 @@ impl Guests for LibvirtGuests {
         uuid: &str,
         update: &GuestUpdate,
     ) -> Result<GuestDetail, ApiError> {
-        let (u, id) = (update.clone(), uuid.to_string());
+        let (u, id) = (guest::Edit::from(update), uuid.to_string());
         self.hosts
             .act(host, ACTION_TIMEOUT, "changing the guest", |h| async move {
                 let name = h.name().to_string();
@@ -185,8 +192,10 @@ impl Guests for LibvirtGuests {
                 "deleting the guest",
                 |h| async move {
                     let name = h.name().to_string();
-                    h.run_mapped(move |conn| guest::delete(&name, conn, &id, &paths))
-                        .await
+                    let deleted = h
+                        .run_mapped(move |conn| guest::delete(&name, conn, &id, &paths))
+                        .await?;
+                    Ok::<_, ApiError>(DeleteReport::from(deleted))
                 },
             )
             .await?;

@@ -1,10 +1,37 @@
 //! A new guest's definition, the devices virtdeck attaches, and the overview
 //! read back from a definition. Built from typed values with the XML writer.
 
-use app::api::guest_detail::{GraphicsInfo, NicInfo};
-use app::api::guest_new::Firmware;
-
 use super::{child, child_attr, child_text, children, el, parse, Element, XmlError};
+
+/// What a guest boots from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Firmware {
+    #[default]
+    Bios,
+    Uefi,
+}
+
+/// One network interface as a definition describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicRead {
+    pub mac: Option<String>,
+    /// `network`, `bridge`, `direct`, …
+    pub kind: String,
+    /// The network, bridge or device it is attached to.
+    pub source: Option<String>,
+    pub model: Option<String>,
+}
+
+/// One graphical display as a definition describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphicsRead {
+    /// `vnc`, `spice`, …
+    pub kind: String,
+    pub port: Option<u32>,
+    pub listen: Option<String>,
+    /// It has a password (never read back here).
+    pub password: bool,
+}
 
 /// How a disk's storage is named in the definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,8 +225,8 @@ pub struct Overview {
     pub boot: Vec<String>,
     pub os: Option<String>,
     pub disks: Vec<DiskRead>,
-    pub nics: Vec<NicInfo>,
-    pub graphics: Vec<GraphicsInfo>,
+    pub nics: Vec<NicRead>,
+    pub graphics: Vec<GraphicsRead>,
     pub serial: bool,
 }
 
@@ -285,7 +312,7 @@ pub fn overview(xml: &str) -> Result<Overview, XmlError> {
                         .or_else(|| s.attribute("dev"))
                         .map(str::to_string)
                 });
-                NicInfo {
+                NicRead {
                     mac: child_attr(i, "mac", "address"),
                     kind,
                     source,
@@ -294,7 +321,7 @@ pub fn overview(xml: &str) -> Result<Overview, XmlError> {
             })
             .collect(),
         graphics: devs("graphics")
-            .map(|g| GraphicsInfo {
+            .map(|g| GraphicsRead {
                 kind: g.attribute("type").unwrap_or("").to_string(),
                 port: g
                     .attribute("port")
