@@ -5,7 +5,6 @@
 //! removed again when a later step fails.
 
 use super::error::{clip, Error};
-use app::api::size::StorageName;
 use virt::{connect::Connect, storage_vol::StorageVol};
 
 use super::sys;
@@ -67,13 +66,16 @@ fn new_volume_name(name: &str, target: &str, first: bool, source: &str) -> Strin
     }
 }
 
-/// Checks everything a clone needs and plans it; nothing changes.
+/// Checks everything a clone needs and plans it; nothing changes. The
+/// clone is `name`, its copies go to `pool` (default: each disk's own), and
+/// `valid_name` checks each new volume's name.
 pub fn plan(
     host: &str,
     conn: &Connect,
     uuid: &str,
-    name: &StorageName,
-    pool: Option<&StorageName>,
+    name: &str,
+    pool: Option<&str>,
+    valid_name: impl Fn(&str) -> Result<(), Error>,
 ) -> Result<Plan, Failure> {
     let dom = lookup(host, conn, uuid)?;
     let source_name = dom.name()?;
@@ -86,13 +88,13 @@ pub fn plan(
             state.label()
         ))));
     }
-    if conn.lookup_domain_by_name(name.as_str()).is_ok() {
+    if conn.lookup_domain_by_name(name).is_ok() {
         return Err(Failure::Own(Error::Conflict(format!(
             "host {host} already has a guest named {name}: choose another name"
         ))));
     }
     let target_pool = match pool {
-        Some(p) => Some(super::storage_pool::find(host, conn, p.as_str())?),
+        Some(p) => Some(super::storage_pool::find(host, conn, p)?),
         None => None,
     };
     let definition = dom.xml_desc(sys::VIR_DOMAIN_XML_INACTIVE | sys::VIR_DOMAIN_XML_SECURE)?;
@@ -127,8 +129,8 @@ pub fn plan(
             None => src_pool.name()?,
         };
         let vol_name = vol.name()?;
-        let new_name = new_volume_name(name.as_str(), &d.target, disks.is_empty(), &vol_name);
-        StorageName::parse("volume name", &new_name).map_err(|e| Failure::Own(e.into()))?;
+        let new_name = new_volume_name(name, &d.target, disks.is_empty(), &vol_name);
+        valid_name(&new_name).map_err(Failure::Own)?;
         let dest = conn.lookup_storage_pool_by_name(&pool_name)?;
         if dest.lookup_storage_vol_by_name(&new_name).is_ok() {
             return Err(Failure::Own(Error::Conflict(format!(

@@ -3,7 +3,7 @@
 //! libvirtd drives it, so it outlives virtdeck), job statistics for the
 //! progress sampler, and the controls of a running migration (abort, speed,
 //! downtime, post-copy, suspend). Blocking functions on one connection; the
-//! job runner in `crate::migration` calls them on connections of its own.
+//! job runner in `services::migration` calls them on connections of its own.
 
 use std::{
     sync::{
@@ -13,7 +13,6 @@ use std::{
     time::Duration,
 };
 
-use app::api::migrations::{MigrationMode, MigrationSpec, Persistence, StorageMode};
 use tokio::sync::mpsc;
 use virt::{
     connect::Connect,
@@ -23,10 +22,37 @@ use virt::{
 
 use super::{connection::Failure, storage_pool::failed, sys};
 
-/// The `virDomainMigrate*` flags of a checked request, one reason each.
-/// `MigrationRequest::validate` has already refused the combinations libvirt
-/// rejects (offline + copy, post-copy without live, …).
-pub fn flags(spec: &MigrationSpec) -> u32 {
+/// How the guest moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Memory is copied while the guest runs.
+    #[default]
+    Live,
+    /// The guest is suspended for the copy.
+    Paused,
+    /// Only the definition moves (the guest is shut off).
+    Offline,
+}
+
+/// A migration, checked by the caller (the combinations libvirt rejects —
+/// offline with copied storage, post-copy without live — already refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    pub mode: Mode,
+    /// Defined on the destination and removed from the source.
+    pub permanent: bool,
+    /// The disks not on shared storage are copied.
+    pub copy_storage: bool,
+    pub max_downtime_ms: Option<u64>,
+    pub bandwidth_mib_s: Option<u64>,
+    pub auto_converge: bool,
+    pub compressed: bool,
+    pub parallel_connections: Option<u32>,
+    pub allow_postcopy: bool,
+}
+
+/// The `virDomainMigrate*` flags of a request, one reason each.
+pub fn flags(spec: &Request) -> u32 {
     // The source host's libvirtd connects to the destination itself: the
     // migration goes on if virtdeck (the client) goes away or restarts.
     let mut flags = sys::VIR_MIGRATE_PEER2PEER;
@@ -34,33 +60,32 @@ pub fn flags(spec: &MigrationSpec) -> u32 {
     flags |= sys::VIR_MIGRATE_ABORT_ON_ERROR;
     match spec.mode {
         // Memory is copied while the guest runs.
-        MigrationMode::Live => flags |= sys::VIR_MIGRATE_LIVE,
+        Mode::Live => flags |= sys::VIR_MIGRATE_LIVE,
         // Without LIVE libvirt suspends the guest for the copy and resumes it
         // on the destination.
-        MigrationMode::Paused => {}
+        Mode::Paused => {}
         // Only the definition moves; libvirt requires PERSIST_DEST with it.
-        MigrationMode::Offline => flags |= sys::VIR_MIGRATE_OFFLINE | sys::VIR_MIGRATE_PERSIST_DEST,
+        Mode::Offline => flags |= sys::VIR_MIGRATE_OFFLINE | sys::VIR_MIGRATE_PERSIST_DEST,
     }
-    if spec.persistence == Persistence::Permanent {
+    if spec.permanent {
         // Define the guest on the destination and remove it from the source.
         flags |= sys::VIR_MIGRATE_PERSIST_DEST | sys::VIR_MIGRATE_UNDEFINE_SOURCE;
     }
-    if spec.storage == StorageMode::Copy {
+    if spec.copy_storage {
         // Copy the disks named in the parameters (or all) through NBD; libvirt
         // pre-creates them in the destination pool of the same name.
         flags |= sys::VIR_MIGRATE_NON_SHARED_DISK;
     }
-    let o = &spec.options;
-    if o.auto_converge == Some(true) {
+    if spec.auto_converge {
         flags |= sys::VIR_MIGRATE_AUTO_CONVERGE;
     }
-    if o.compressed == Some(true) {
+    if spec.compressed {
         flags |= sys::VIR_MIGRATE_COMPRESSED;
     }
-    if o.parallel_connections.is_some() {
+    if spec.parallel_connections.is_some() {
         flags |= sys::VIR_MIGRATE_PARALLEL;
     }
-    if o.allow_postcopy == Some(true) {
+    if spec.allow_postcopy {
         // Only allows the switch; it happens when asked (tune: postcopy).
         flags |= sys::VIR_MIGRATE_POSTCOPY;
     }
@@ -69,12 +94,11 @@ pub fn flags(spec: &MigrationSpec) -> u32 {
 
 /// The typed parameters of a request; `copy_disks` are the target devices
 /// (`vda`…) to copy in copy-storage mode (the disks not on shared storage).
-pub fn parameters(spec: &MigrationSpec, copy_disks: &[String]) -> MigrateParameters {
-    let o = &spec.options;
+pub fn parameters(spec: &Request, copy_disks: &[String]) -> MigrateParameters {
     MigrateParameters {
-        bandwidth: o.bandwidth_mib_s,
-        parallel_connections: o.parallel_connections.map(|n| n as i32),
-        migrate_disks: if spec.storage == StorageMode::Copy {
+        bandwidth: spec.bandwidth_mib_s,
+        parallel_connections: spec.parallel_connections.map(|n| n as i32),
+        migrate_disks: if spec.copy_storage {
             copy_disks.to_vec()
         } else {
             Vec::new()
@@ -96,12 +120,12 @@ pub fn migrate(
     conn: &Connect,
     uuid: &str,
     destination_uri: &str,
-    spec: &MigrationSpec,
+    spec: &Request,
     copy_disks: &[String],
 ) -> Result<(), Failure> {
     let dom = domain(host, conn, uuid)?;
-    if let Some(ms) = spec.options.max_downtime_ms {
-        if spec.mode != MigrationMode::Offline {
+    if let Some(ms) = spec.max_downtime_ms {
+        if spec.mode != Mode::Offline {
             dom.migrate_set_max_downtime(ms, 0).map_err(|e| {
                 failed(host, e, |m| format!("cannot set the maximum downtime: {m}"))
             })?;
@@ -279,67 +303,45 @@ pub fn finish_now(host: &str, conn: &Connect, uuid: &str) -> Result<(), Failure>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::api::migrations::MigrationOptions;
 
-    fn spec(mode: MigrationMode, persistence: Persistence, storage: StorageMode) -> MigrationSpec {
-        MigrationSpec {
-            host: "a".into(),
-            uuid: "u".into(),
-            destination: "b".into(),
+    fn spec(mode: Mode, permanent: bool, copy_storage: bool) -> Request {
+        Request {
             mode,
-            persistence,
-            storage,
-            options: MigrationOptions::default(),
+            permanent,
+            copy_storage,
+            ..Default::default()
         }
     }
 
     #[test]
     fn every_migration_is_peer_to_peer() {
-        use MigrationMode::*;
-        for mode in [Live, Paused, Offline] {
-            let f = flags(&spec(mode, Persistence::Permanent, StorageMode::Shared));
-            assert_ne!(f & sys::VIR_MIGRATE_PEER2PEER, 0, "{mode}");
+        for mode in [Mode::Live, Mode::Paused, Mode::Offline] {
+            let f = flags(&spec(mode, true, false));
+            assert_ne!(f & sys::VIR_MIGRATE_PEER2PEER, 0, "{mode:?}");
         }
     }
 
     #[test]
     fn flags_follow_mode_duration_and_storage() {
-        let live = flags(&spec(
-            MigrationMode::Live,
-            Persistence::Temporary,
-            StorageMode::Shared,
-        ));
+        let live = flags(&spec(Mode::Live, false, false));
         assert_ne!(live & sys::VIR_MIGRATE_LIVE, 0);
         assert_eq!(
             live & (sys::VIR_MIGRATE_PERSIST_DEST | sys::VIR_MIGRATE_UNDEFINE_SOURCE),
             0
         );
-        let paused = flags(&spec(
-            MigrationMode::Paused,
-            Persistence::Permanent,
-            StorageMode::Copy,
-        ));
+        let paused = flags(&spec(Mode::Paused, true, true));
         assert_eq!(paused & sys::VIR_MIGRATE_LIVE, 0);
         assert_ne!(paused & sys::VIR_MIGRATE_UNDEFINE_SOURCE, 0);
         assert_ne!(paused & sys::VIR_MIGRATE_NON_SHARED_DISK, 0);
-        let offline = flags(&spec(
-            MigrationMode::Offline,
-            Persistence::Permanent,
-            StorageMode::Shared,
-        ));
+        let offline = flags(&spec(Mode::Offline, true, false));
         assert_ne!(offline & sys::VIR_MIGRATE_OFFLINE, 0);
         assert_ne!(offline & sys::VIR_MIGRATE_PERSIST_DEST, 0);
-        let mut tuned = spec(
-            MigrationMode::Live,
-            Persistence::Temporary,
-            StorageMode::Shared,
-        );
-        tuned.options = MigrationOptions {
-            auto_converge: Some(true),
-            allow_postcopy: Some(true),
+        let tuned = Request {
+            auto_converge: true,
+            allow_postcopy: true,
             parallel_connections: Some(4),
             bandwidth_mib_s: Some(10),
-            ..Default::default()
+            ..spec(Mode::Live, false, false)
         };
         let f = flags(&tuned);
         for flag in [

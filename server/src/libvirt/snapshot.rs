@@ -1,21 +1,40 @@
 //! Guest snapshots (libvirt domain snapshots): list, create, revert, delete.
 //! Blocking functions on one connection.
 
-use super::error::Error;
-use app::api::{
-    guest_detail::{SnapshotAction, SnapshotInfo},
-    size::StorageName,
-};
 use virt::{connect::Connect, domain::Domain, domain_snapshot::DomainSnapshot, error::ErrorNumber};
 
 use super::{
     connection::Failure,
+    error::Error,
     guest::{lookup, refused},
     xml::{child, child_text, el, parse, XmlError},
 };
 
+/// A snapshot, as its definition describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub name: String,
+    pub description: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+    /// The guest's state when it was taken (`running`, `shutoff`).
+    pub state: String,
+    pub parent: Option<String>,
+    /// The guest is at this snapshot now.
+    pub current: bool,
+    /// It includes the guest's memory.
+    pub memory: bool,
+}
+
+/// What to do with a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotOp {
+    Revert,
+    Delete,
+}
+
 /// A snapshot definition as libvirt describes it.
-pub fn read(xml: &str, current: bool) -> Result<SnapshotInfo, XmlError> {
+pub fn read(xml: &str, current: bool) -> Result<Snapshot, XmlError> {
     let doc = parse("domainsnapshot", xml)?;
     let root = doc.root_element();
     let state = child_text(root, "state").unwrap_or_default();
@@ -24,7 +43,7 @@ pub fn read(xml: &str, current: bool) -> Result<SnapshotInfo, XmlError> {
         Some(_) => true,
         None => state == "running" || state == "paused",
     };
-    Ok(SnapshotInfo {
+    Ok(Snapshot {
         name: child_text(root, "name").unwrap_or_default(),
         description: child_text(root, "description"),
         created: child_text(root, "creationTime")
@@ -37,7 +56,7 @@ pub fn read(xml: &str, current: bool) -> Result<SnapshotInfo, XmlError> {
     })
 }
 
-pub fn list_of(dom: &Domain) -> Result<Vec<SnapshotInfo>, Failure> {
+pub fn list_of(dom: &Domain) -> Result<Vec<Snapshot>, Failure> {
     let mut all = Vec::new();
     for snap in dom.list_all_snapshots(0)? {
         let current = snap.is_current(0).unwrap_or(false);
@@ -50,7 +69,7 @@ pub fn list_of(dom: &Domain) -> Result<Vec<SnapshotInfo>, Failure> {
     Ok(all)
 }
 
-pub fn list(host: &str, conn: &Connect, uuid: &str) -> Result<Vec<SnapshotInfo>, Failure> {
+pub fn list(host: &str, conn: &Connect, uuid: &str) -> Result<Vec<Snapshot>, Failure> {
     list_of(&lookup(host, conn, uuid)?)
 }
 
@@ -70,13 +89,13 @@ pub fn create(
     host: &str,
     conn: &Connect,
     uuid: &str,
-    name: &StorageName,
+    name: &str,
     description: Option<&str>,
     memory: Option<bool>,
-) -> Result<SnapshotInfo, Failure> {
+) -> Result<Snapshot, Failure> {
     let dom = lookup(host, conn, uuid)?;
     let guest = dom.name()?;
-    if Domain::lookup_snapshot_by_name(&dom, name.as_str(), 0).is_ok() {
+    if Domain::lookup_snapshot_by_name(&dom, name, 0).is_ok() {
         return Err(Failure::Own(Error::Conflict(format!(
             "{guest} already has a snapshot named {name}"
         ))));
@@ -121,18 +140,18 @@ pub fn act(
     host: &str,
     conn: &Connect,
     uuid: &str,
-    name: &StorageName,
-    action: SnapshotAction,
-) -> Result<Vec<SnapshotInfo>, Failure> {
+    name: &str,
+    action: SnapshotOp,
+) -> Result<Vec<Snapshot>, Failure> {
     let dom = lookup(host, conn, uuid)?;
-    let snap = find(host, &dom, name.as_str())?;
-    match action {
-        SnapshotAction::Revert => snap.revert(0),
-        SnapshotAction::Delete => snap.delete(0),
-    }
-    .map_err(|e| {
+    let snap = find(host, &dom, name)?;
+    let (result, what) = match action {
+        SnapshotOp::Revert => (snap.revert(0), "revert"),
+        SnapshotOp::Delete => (snap.delete(0), "delete"),
+    };
+    result.map_err(|e| {
         refused(host, conn, e, |m| {
-            format!("cannot {} snapshot {name}: {m}", action.as_str())
+            format!("cannot {what} snapshot {name}: {m}")
         })
     })?;
     list_of(&dom)

@@ -3,10 +3,11 @@
 use app::api::{
     guest_detail::{
         AttachDisk, AttachNic, DeleteReport, DiskInfo, GraphicsInfo, GuestDetail, GuestStats,
-        GuestUpdate, NicInfo,
+        GuestUpdate, NicInfo, SnapshotInfo,
     },
     guest_new::{Firmware, GuestOptions, InstallSource, NetworkChoice, NewGuest, Nic},
     guests::{GuestAction, GuestState, GuestSummary},
+    migrations::{MigrationMode, MigrationSpec, Persistence, StorageMode},
     pools::{
         BuildKind, PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes,
     },
@@ -16,6 +17,8 @@ use app::api::{
 use crate::libvirt::{
     domain::{Guest, GuestRef, Lifecycle, RunState},
     guest::{self, Deleted, Detail, Edit, Install, NewDomain, NicChoice, Offer, Stats},
+    migration,
+    snapshot::Snapshot,
     storage_pool::{NewPool, Pool, PoolOp, PoolStatus},
     storage_volume::{NewVolume, VolOp, Volume},
     xml::{
@@ -413,6 +416,40 @@ impl From<Deleted> for DeleteReport {
             stopped: d.stopped,
             errors: d.errors,
         }
+    }
+}
+
+impl From<Snapshot> for SnapshotInfo {
+    fn from(s: Snapshot) -> Self {
+        SnapshotInfo {
+            name: s.name,
+            description: s.description,
+            created: s.created,
+            state: s.state,
+            parent: s.parent,
+            current: s.current,
+            memory: s.memory,
+        }
+    }
+}
+
+/// A checked migration in the libvirt layer's terms.
+pub fn migration_request(spec: &MigrationSpec) -> migration::Request {
+    let o = &spec.options;
+    migration::Request {
+        mode: match spec.mode {
+            MigrationMode::Live => migration::Mode::Live,
+            MigrationMode::Paused => migration::Mode::Paused,
+            MigrationMode::Offline => migration::Mode::Offline,
+        },
+        permanent: spec.persistence == Persistence::Permanent,
+        copy_storage: spec.storage == StorageMode::Copy,
+        max_downtime_ms: o.max_downtime_ms,
+        bandwidth_mib_s: o.bandwidth_mib_s,
+        auto_converge: o.auto_converge == Some(true),
+        compressed: o.compressed == Some(true),
+        parallel_connections: o.parallel_connections,
+        allow_postcopy: o.allow_postcopy == Some(true),
     }
 }
 

@@ -222,7 +222,21 @@ impl Guests for LibvirtGuests {
         let (id_, n, p) = (uuid.to_string(), name.clone(), pool.cloned());
         let hn = h.name().to_string();
         let plan = h
-            .run_mapped(move |conn| clone::plan(&hn, conn, &id_, &n, p.as_ref()))
+            .run_mapped(move |conn| {
+                let valid = |v: &str| {
+                    StorageName::parse("volume name", v)
+                        .map(drop)
+                        .map_err(Into::into)
+                };
+                clone::plan(
+                    &hn,
+                    conn,
+                    &id_,
+                    n.as_str(),
+                    p.as_ref().map(|p| p.as_str()),
+                    valid,
+                )
+            })
             .await?;
         let mut job = GuestJob {
             id: uuid::Uuid::new_v4().to_string(),
@@ -289,8 +303,10 @@ impl Guests for LibvirtGuests {
                 "reading the snapshots",
                 |h| async move {
                     let name = h.name().to_string();
-                    h.run_mapped(move |conn| snapshot::list(&name, conn, &id))
-                        .await
+                    let list = h
+                        .run_mapped(move |conn| snapshot::list(&name, conn, &id))
+                        .await?;
+                    Ok::<_, ApiError>(list.into_iter().map(SnapshotInfo::from).collect())
                 },
             )
             .await
@@ -317,10 +333,12 @@ impl Guests for LibvirtGuests {
                 "taking the snapshot",
                 |h| async move {
                     let hn = h.name().to_string();
-                    h.run_dedicated(move |conn| {
-                        snapshot::create(&hn, conn, &id, &n, d.as_deref(), memory)
-                    })
-                    .await
+                    let taken = h
+                        .run_dedicated(move |conn| {
+                            snapshot::create(&hn, conn, &id, n.as_str(), d.as_deref(), memory)
+                        })
+                        .await?;
+                    Ok::<_, ApiError>(SnapshotInfo::from(taken))
                 },
             )
             .await?;
@@ -344,8 +362,14 @@ impl Guests for LibvirtGuests {
                 "the snapshot action",
                 |h| async move {
                     let hn = h.name().to_string();
-                    h.run_dedicated(move |conn| snapshot::act(&hn, conn, &id, &n, action))
-                        .await
+                    let op = match action {
+                        SnapshotAction::Revert => snapshot::SnapshotOp::Revert,
+                        SnapshotAction::Delete => snapshot::SnapshotOp::Delete,
+                    };
+                    let list = h
+                        .run_dedicated(move |conn| snapshot::act(&hn, conn, &id, n.as_str(), op))
+                        .await?;
+                    Ok::<_, ApiError>(list.into_iter().map(SnapshotInfo::from).collect())
                 },
             )
             .await?;

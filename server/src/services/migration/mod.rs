@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
+use super::convert::migration_request;
 use crate::libvirt::{migration, preflight as facts};
 use crate::services::Host;
 use crate::services::HostRegistry;
@@ -344,13 +345,20 @@ impl MigrationJobs {
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = spawn_sampler(source.clone(), &spec.uuid, stop.clone(), tx);
         let migrate = {
-            let (source, spec) = (source.clone(), spec.clone());
+            let (source, request) = (source.clone(), migration_request(&spec));
+            let uuid = spec.uuid.clone();
             tokio::spawn(async move {
                 let host = source.name().to_string();
-                let uuid = spec.uuid.clone();
                 source
                     .run_dedicated(move |conn| {
-                        migration::migrate(&host, conn, &uuid, &destination_uri, &spec, &copy_disks)
+                        migration::migrate(
+                            &host,
+                            conn,
+                            &uuid,
+                            &destination_uri,
+                            &request,
+                            &copy_disks,
+                        )
                     })
                     .await
             })
