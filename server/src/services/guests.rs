@@ -70,15 +70,16 @@ impl LibvirtGuests {
         async move {
             let h = self.hosts.get(&host)?;
             let since = h.running_since(&uuid).map(rfc3339);
-            self.hosts
-                .act(&host, ACTION_TIMEOUT, "reading the guest", |h| async move {
-                    let name = h.name().to_string();
-                    let detail = h
-                        .run_mapped(move |conn| guest::detail(&name, conn, &uuid))
-                        .await?;
-                    Ok::<_, ApiError>(guest_detail(h.name(), detail, since))
-                })
-                .await
+            let detail = self
+                .hosts
+                .call(
+                    &host,
+                    ACTION_TIMEOUT,
+                    "reading the guest",
+                    move |h, conn| guest::detail(h, conn, &uuid),
+                )
+                .await?;
+            Ok(guest_detail(&host, detail, since))
         }
     }
 }
@@ -108,33 +109,30 @@ fn publish(jobs: &Mutex<VecDeque<GuestJob>>, hosts: &HostRegistry, job: &GuestJo
 #[async_trait]
 impl Guests for LibvirtGuests {
     async fn options(&self, host: &str) -> Result<GuestOptions, ApiError> {
-        self.hosts
-            .act(host, ACTION_TIMEOUT, "reading the host", |h| async move {
-                let offer = h.run_mapped(guest::options).await?;
-                Ok::<_, ApiError>(guest_options(h.name(), offer))
+        let offer = self
+            .hosts
+            .call(host, ACTION_TIMEOUT, "reading the host", |_, conn| {
+                guest::options(conn)
             })
-            .await
+            .await?;
+        Ok(guest_options(host, offer))
     }
 
     async fn create(&self, spec: &NewGuest) -> Result<GuestSummary, ApiError> {
-        let spec2 = new_domain(spec);
-        let summary = self
+        let new = new_domain(spec);
+        let h = self.hosts.get(&spec.host)?;
+        let uri = h.uri().to_string();
+        // Its own connection: a fully allocated disk can take minutes.
+        let created = self
             .hosts
-            .act(
+            .call_dedicated(
                 &spec.host,
                 LONG_ACTION_TIMEOUT,
                 "creating the guest",
-                |h| async move {
-                    let (name, uri) = (h.name().to_string(), h.uri().to_string());
-                    // Its own connection: a fully allocated disk can take minutes.
-                    let guest = h
-                        .run_dedicated(move |conn| guest::create(&name, &uri, conn, &spec2))
-                        .await?;
-                    Ok::<_, ApiError>(guest_summary(h.name(), guest))
-                },
+                move |name, conn| guest::create(name, &uri, conn, &new),
             )
             .await?;
-        let h = self.hosts.get(&spec.host)?;
+        let summary = guest_summary(&spec.host, created);
         h.note_guest(&summary.uuid, Some(summary.clone()));
         if let Some((pool, _)) = &spec.disk {
             self.volumes_changed(&spec.host, [pool.to_string()]);
@@ -148,15 +146,13 @@ impl Guests for LibvirtGuests {
 
     async fn stats(&self, host: &str, uuid: &str) -> Result<GuestStats, ApiError> {
         let uuid = uuid.to_string();
-        self.hosts
-            .act(host, ACTION_TIMEOUT, "reading the guest", |h| async move {
-                let name = h.name().to_string();
-                let stats = h
-                    .run_mapped(move |conn| guest::stats(&name, conn, &uuid))
-                    .await?;
-                Ok::<_, ApiError>(GuestStats::from(stats))
+        let stats = self
+            .hosts
+            .call(host, ACTION_TIMEOUT, "reading the guest", move |h, conn| {
+                guest::stats(h, conn, &uuid)
             })
-            .await
+            .await?;
+        Ok(GuestStats::from(stats))
     }
 
     async fn update(
@@ -167,11 +163,12 @@ impl Guests for LibvirtGuests {
     ) -> Result<GuestDetail, ApiError> {
         let (u, id) = (guest::Edit::from(update), uuid.to_string());
         self.hosts
-            .act(host, ACTION_TIMEOUT, "changing the guest", |h| async move {
-                let name = h.name().to_string();
-                h.run_mapped(move |conn| guest::update(&name, conn, &id, &u))
-                    .await
-            })
+            .call(
+                host,
+                ACTION_TIMEOUT,
+                "changing the guest",
+                move |h, conn| guest::update(h, conn, &id, &u),
+            )
             .await?;
         self.hosts.get(host)?.refresh_guest(uuid).await;
         self.detail_of(host, uuid).await
@@ -184,21 +181,16 @@ impl Guests for LibvirtGuests {
         delete_volumes: &[String],
     ) -> Result<DeleteReport, ApiError> {
         let (paths, id) = (delete_volumes.to_vec(), uuid.to_string());
-        let report = self
-            .hosts
-            .act(
-                host,
-                LONG_ACTION_TIMEOUT,
-                "deleting the guest",
-                |h| async move {
-                    let name = h.name().to_string();
-                    let deleted = h
-                        .run_mapped(move |conn| guest::delete(&name, conn, &id, &paths))
-                        .await?;
-                    Ok::<_, ApiError>(DeleteReport::from(deleted))
-                },
-            )
-            .await?;
+        let report = DeleteReport::from(
+            self.hosts
+                .call(
+                    host,
+                    LONG_ACTION_TIMEOUT,
+                    "deleting the guest",
+                    move |h, conn| guest::delete(h, conn, &id, &paths),
+                )
+                .await?,
+        );
         let h = self.hosts.get(host)?;
         // A transient guest's definition is gone when it stops; a persistent one's now.
         h.refresh_guest(uuid).await;
@@ -296,20 +288,16 @@ impl Guests for LibvirtGuests {
 
     async fn snapshots(&self, host: &str, uuid: &str) -> Result<Vec<SnapshotInfo>, ApiError> {
         let id = uuid.to_string();
-        self.hosts
-            .act(
+        let list = self
+            .hosts
+            .call(
                 host,
                 ACTION_TIMEOUT,
                 "reading the snapshots",
-                |h| async move {
-                    let name = h.name().to_string();
-                    let list = h
-                        .run_mapped(move |conn| snapshot::list(&name, conn, &id))
-                        .await?;
-                    Ok::<_, ApiError>(list.into_iter().map(SnapshotInfo::from).collect())
-                },
+                move |h, conn| snapshot::list(h, conn, &id),
             )
-            .await
+            .await?;
+        Ok(list.into_iter().map(SnapshotInfo::from).collect())
     }
 
     async fn create_snapshot(
@@ -325,23 +313,16 @@ impl Guests for LibvirtGuests {
             name.clone(),
             description.map(str::to_string),
         );
-        let info = self
-            .hosts
-            .act(
-                host,
-                LONG_ACTION_TIMEOUT,
-                "taking the snapshot",
-                |h| async move {
-                    let hn = h.name().to_string();
-                    let taken = h
-                        .run_dedicated(move |conn| {
-                            snapshot::create(&hn, conn, &id, n.as_str(), d.as_deref(), memory)
-                        })
-                        .await?;
-                    Ok::<_, ApiError>(SnapshotInfo::from(taken))
-                },
-            )
-            .await?;
+        let info = SnapshotInfo::from(
+            self.hosts
+                .call_dedicated(
+                    host,
+                    LONG_ACTION_TIMEOUT,
+                    "taking the snapshot",
+                    move |h, conn| snapshot::create(h, conn, &id, n.as_str(), d.as_deref(), memory),
+                )
+                .await?,
+        );
         self.hosts.get(host)?.refresh_guest(uuid).await;
         Ok(info)
     }
@@ -354,25 +335,22 @@ impl Guests for LibvirtGuests {
         action: SnapshotAction,
     ) -> Result<Vec<SnapshotInfo>, ApiError> {
         let (id, n) = (uuid.to_string(), snapshot_name.clone());
-        let list = self
+        let op = match action {
+            SnapshotAction::Revert => snapshot::SnapshotOp::Revert,
+            SnapshotAction::Delete => snapshot::SnapshotOp::Delete,
+        };
+        let list: Vec<SnapshotInfo> = self
             .hosts
-            .act(
+            .call_dedicated(
                 host,
                 LONG_ACTION_TIMEOUT,
                 "the snapshot action",
-                |h| async move {
-                    let hn = h.name().to_string();
-                    let op = match action {
-                        SnapshotAction::Revert => snapshot::SnapshotOp::Revert,
-                        SnapshotAction::Delete => snapshot::SnapshotOp::Delete,
-                    };
-                    let list = h
-                        .run_dedicated(move |conn| snapshot::act(&hn, conn, &id, n.as_str(), op))
-                        .await?;
-                    Ok::<_, ApiError>(list.into_iter().map(SnapshotInfo::from).collect())
-                },
+                move |h, conn| snapshot::act(h, conn, &id, n.as_str(), op),
             )
-            .await?;
+            .await?
+            .into_iter()
+            .map(SnapshotInfo::from)
+            .collect();
         self.hosts.get(host)?.refresh_guest(uuid).await;
         Ok(list)
     }

@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 
 use super::host::Host;
 use crate::config::HostConfig;
+use crate::libvirt::{connection::Failure, Connect};
 
 /// How long a page waits for one host before showing it as not answering.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(8);
@@ -121,5 +122,45 @@ impl HostRegistry {
                 ))
             })?
             .map_err(Into::into)
+    }
+
+    /// Runs blocking libvirt work `f(host name, connection)` on host `name`'s
+    /// connection, off the runtime, bounded by `limit`.
+    pub async fn call<T, F>(
+        &self,
+        name: &str,
+        limit: Duration,
+        what: impl std::fmt::Display,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&str, &Connect) -> Result<T, Failure> + Send + 'static,
+    {
+        self.act(name, limit, what, |h| async move {
+            let host = h.name().to_string();
+            h.run_mapped(move |conn| f(&host, conn)).await
+        })
+        .await
+    }
+
+    /// Like `call`, on a connection of its own (long work: copies, transfers,
+    /// snapshots), so that the host's shared connection stays free for pages.
+    pub async fn call_dedicated<T, F>(
+        &self,
+        name: &str,
+        limit: Duration,
+        what: impl std::fmt::Display,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&str, &Connect) -> Result<T, Failure> + Send + 'static,
+    {
+        self.act(name, limit, what, |h| async move {
+            let host = h.name().to_string();
+            h.run_dedicated(move |conn| f(&host, conn)).await
+        })
+        .await
     }
 }

@@ -64,18 +64,12 @@ impl LibvirtStorage {
         let name = pool.to_string();
         let summary = self
             .hosts
-            .act(host, ACTION_TIMEOUT, "reading the pool", |h| async move {
-                let host = h.name().to_string();
-                let pool = h
-                    .run_mapped(move |conn| {
-                        storage_pool::summary(&storage_pool::find(&host, conn, &name)?)
-                    })
-                    .await?;
-                Ok::<_, ApiError>(pool_summary(h.name(), pool))
+            .call(host, ACTION_TIMEOUT, "reading the pool", move |h, conn| {
+                storage_pool::summary(&storage_pool::find(h, conn, &name)?)
             })
             .await;
         match summary {
-            Ok(summary) => self.note_pool(host, pool.as_str(), Some(summary)),
+            Ok(read) => self.note_pool(host, pool.as_str(), Some(pool_summary(host, read))),
             Err(e) => tracing::warn!(host, "cannot read pool {pool} after a change: {e}"),
         }
     }
@@ -94,7 +88,8 @@ impl LibvirtStorage {
         });
     }
 
-    /// Streams a volume into `tx` on a connection of its own (see `storage_volume::download`).
+    /// Streams a volume into `tx` on a connection of its own (see
+    /// `storage_volume::download`); no time limit.
     pub async fn download(
         &self,
         host: &str,
@@ -119,17 +114,17 @@ impl LibvirtStorage {
     ) -> Result<storage_volume::DownloadInfo, ApiError> {
         let (pool, name) = (pool.clone(), name.clone());
         self.hosts
-            .act(host, ACTION_TIMEOUT, "reading the volume", |h| async move {
-                let host = h.name().to_string();
-                h.run_mapped(move |conn| {
-                    storage_volume::download_info(&host, conn, pool.as_str(), name.as_str())
-                })
-                .await
-            })
+            .call(
+                host,
+                ACTION_TIMEOUT,
+                "reading the volume",
+                move |h, conn| storage_volume::download_info(h, conn, pool.as_str(), name.as_str()),
+            )
             .await
     }
 
-    /// Writes `length` bytes from `rx` into a volume, on a connection of its own.
+    /// Writes `length` bytes from `rx` into a volume, on a connection of its
+    /// own; no time limit.
     pub async fn upload(
         &self,
         host: &str,
@@ -161,17 +156,13 @@ impl Storage for LibvirtStorage {
     }
 
     async fn pool_types(&self, host: &str) -> Result<PoolTypes, ApiError> {
-        self.hosts
-            .act(
-                host,
-                ACTION_TIMEOUT,
-                "reading the pool types",
-                |h| async move {
-                    let caps = h.run_mapped(storage_pool::capabilities).await?;
-                    Ok::<_, ApiError>(pool_types(h.name(), caps))
-                },
-            )
-            .await
+        let caps = self
+            .hosts
+            .call(host, ACTION_TIMEOUT, "reading the pool types", |_, conn| {
+                storage_pool::capabilities(conn)
+            })
+            .await?;
+        Ok(pool_types(host, caps))
     }
 
     async fn scan(&self, host: &str, spec: &ScanSpec) -> Result<Vec<PoolSource>, ApiError> {
@@ -182,15 +173,13 @@ impl Storage for LibvirtStorage {
             initiator_iqn: spec.initiator_iqn.clone(),
             ..Default::default()
         };
-        self.hosts
-            .act(host, ACTION_TIMEOUT, "the scan", |h| async move {
-                let name = h.name().to_string();
-                let found = h
-                    .run_mapped(move |conn| storage_pool::scan(&name, conn, &kind, &hint))
-                    .await?;
-                Ok::<_, ApiError>(found.into_iter().map(pool_source).collect())
+        let found = self
+            .hosts
+            .call(host, ACTION_TIMEOUT, "the scan", move |h, conn| {
+                storage_pool::scan(h, conn, &kind, &hint)
             })
-            .await
+            .await?;
+        Ok(found.into_iter().map(pool_source).collect())
     }
 
     async fn create_pool(&self, host: &str, spec: &PoolSpec) -> Result<PoolSummary, ApiError> {
@@ -199,21 +188,16 @@ impl Storage for LibvirtStorage {
         // Building can format a device: allow it the long bound.
         let created = self
             .hosts
-            .act(
+            .call(
                 host,
                 LONG_ACTION_TIMEOUT,
                 "creating the pool",
-                |h| async move {
-                    let name = h.name().to_string();
-                    let pool = h
-                        .run_mapped(move |conn| storage_pool::create(&name, conn, &spec))
-                        .await?;
-                    Ok::<_, ApiError>(pool_summary(h.name(), pool))
-                },
+                move |h, conn| storage_pool::create(h, conn, &spec),
             )
             .await;
         match created {
             Ok(pool) => {
+                let pool = pool_summary(host, pool);
                 self.note_pool(host, &pool.name, Some(pool.clone()));
                 Ok(pool)
             }
@@ -240,29 +224,14 @@ impl Storage for LibvirtStorage {
         } else {
             ACTION_TIMEOUT
         };
+        let what = format!("{action} of pool {pool}");
         let result = self
             .hosts
-            .act(
-                host,
-                limit,
-                format!("{action} of pool {pool}"),
-                |h| async move {
-                    let host = h.name().to_string();
-                    let pool = h
-                        .run_mapped(move |conn| {
-                            storage_pool::act(
-                                &host,
-                                conn,
-                                name.as_str(),
-                                action.into(),
-                                delete_storage,
-                            )
-                        })
-                        .await?;
-                    Ok::<_, ApiError>(pool.map(|p| pool_summary(h.name(), p)))
-                },
-            )
-            .await?;
+            .call(host, limit, what, move |h, conn| {
+                storage_pool::act(h, conn, name.as_str(), action.into(), delete_storage)
+            })
+            .await?
+            .map(|p| pool_summary(host, p));
         self.note_pool(host, pool.as_str(), result.clone());
         if matches!(
             action,
@@ -278,26 +247,20 @@ impl Storage for LibvirtStorage {
         host: &str,
         pool: &StorageName,
     ) -> Result<Vec<VolumeSummary>, ApiError> {
-        let (pool, pool_name) = (pool.clone(), pool.clone());
-        self.hosts
-            .act(
+        let name = pool.clone();
+        let volumes = self
+            .hosts
+            .call(
                 host,
                 ACTION_TIMEOUT,
                 "listing the volumes",
-                |h| async move {
-                    let host = h.name().to_string();
-                    let volumes = h
-                        .run_mapped(move |conn| storage_volume::list(&host, conn, pool.as_str()))
-                        .await?;
-                    Ok::<_, ApiError>(
-                        volumes
-                            .into_iter()
-                            .map(|v| volume_summary(h.name(), pool_name.as_str(), v))
-                            .collect(),
-                    )
-                },
+                move |h, conn| storage_volume::list(h, conn, name.as_str()),
             )
-            .await
+            .await?;
+        Ok(volumes
+            .into_iter()
+            .map(|v| volume_summary(host, pool.as_str(), v))
+            .collect())
     }
 
     async fn create_volume(
@@ -310,24 +273,16 @@ impl Storage for LibvirtStorage {
         // Full allocation writes the whole volume.
         let volume = self
             .hosts
-            .act(
+            .call_dedicated(
                 host,
                 LONG_ACTION_TIMEOUT,
                 "creating the volume",
-                |h| async move {
-                    let host = h.name().to_string();
-                    let volume = h
-                        .run_dedicated(move |conn| {
-                            storage_volume::create(&host, conn, p.as_str(), &spec)
-                        })
-                        .await?;
-                    Ok::<_, ApiError>(volume_summary(h.name(), pool.as_str(), volume))
-                },
+                move |h, conn| storage_volume::create(h, conn, p.as_str(), &spec),
             )
             .await?;
         self.volumes_changed(host, pool);
         self.pool_changed(host, pool).await;
-        Ok(volume)
+        Ok(volume_summary(host, pool.as_str(), volume))
     }
 
     async fn volume_action(
@@ -341,21 +296,15 @@ impl Storage for LibvirtStorage {
         let (p, v, op) = (pool.clone(), volume.clone(), VolOp::from(op));
         let result = self
             .hosts
-            .act(host, LONG_ACTION_TIMEOUT, what, |h| async move {
-                let host = h.name().to_string();
-                let volume = h
-                    .run_dedicated(move |conn| {
-                        if let VolOp::Resize(capacity) = op {
-                            refuse_shrinking(&host, conn, p.as_str(), v.as_str(), capacity)?;
-                        }
-                        storage_volume::act(&host, conn, p.as_str(), v.as_str(), &op)
-                    })
-                    .await?;
-                Ok::<_, ApiError>(volume.map(|v| volume_summary(h.name(), pool.as_str(), v)))
+            .call_dedicated(host, LONG_ACTION_TIMEOUT, what, move |h, conn| {
+                if let VolOp::Resize(capacity) = op {
+                    refuse_shrinking(h, conn, p.as_str(), v.as_str(), capacity)?;
+                }
+                storage_volume::act(h, conn, p.as_str(), v.as_str(), &op)
             })
             .await?;
         self.volumes_changed(host, pool);
         self.pool_changed(host, pool).await;
-        Ok(result)
+        Ok(result.map(|v| volume_summary(host, pool.as_str(), v)))
     }
 }
