@@ -261,7 +261,10 @@ export async function login(page, url, password) {
   await page.getByRole('button', { name: 'Log in', exact: true }).click({ timeout: 30_000 });
   await waitForPath(page, '/guests', 30_000);
   await waitForHydration(page);
-  await page.locator('table.guests tbody tr').first().waitFor({ timeout: TIMEOUT });
+  // The page, not its data: the count line is there once the guests were
+  // read, also when there are none ("0 guests" on a fresh lab). Tests that
+  // need a row wait for it after making their guests.
+  await page.locator('p.count[aria-live]').first().waitFor({ timeout: TIMEOUT });
 }
 
 /** The row of guest `name` on `host`. */
