@@ -137,11 +137,7 @@ impl HostRegistry {
         T: Send + 'static,
         F: FnOnce(&str, &Connect) -> Result<T, Failure> + Send + 'static,
     {
-        self.act(name, limit, what, |h| async move {
-            let host = h.name().to_string();
-            h.run_mapped(move |conn| f(&host, conn)).await
-        })
-        .await
+        self.call_on(name, limit, what, false, f).await
     }
 
     /// Like `call`, on a connection of its own (long work: copies, transfers,
@@ -157,9 +153,29 @@ impl HostRegistry {
         T: Send + 'static,
         F: FnOnce(&str, &Connect) -> Result<T, Failure> + Send + 'static,
     {
+        self.call_on(name, limit, what, true, f).await
+    }
+
+    async fn call_on<T, F>(
+        &self,
+        name: &str,
+        limit: Duration,
+        what: impl std::fmt::Display,
+        dedicated: bool,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&str, &Connect) -> Result<T, Failure> + Send + 'static,
+    {
         self.act(name, limit, what, |h| async move {
             let host = h.name().to_string();
-            h.run_dedicated(move |conn| f(&host, conn)).await
+            let work = move |conn: &Connect| f(&host, conn);
+            if dedicated {
+                h.run_dedicated(work).await
+            } else {
+                h.run_mapped(work).await
+            }
         })
         .await
     }
