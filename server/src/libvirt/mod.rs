@@ -1,22 +1,28 @@
-//! The libvirt backend, laid out by libvirt object:
-//! - `connection`: one connection per host, opened lazily, reopened after failure,
-//!   every blocking call on tokio's blocking pool; dedicated connections for long calls;
-//! - `registry`: the configured hosts and what every action shares (find the host,
-//!   bound the call, announce the change);
+//! The libvirt layer: libvirt and its XML, nothing else. It depends on `virt`
+//! (and the XML crates), never on the app, axum, Leptos, sessions or the
+//! server's configuration; it has its own error (`error::Error`) and its own
+//! plain data types, so it could be lifted into a crate of its own. The
+//! services (`crate::services`) turn both into the API's terms. By libvirt
+//! object:
+//! - `connection`: `HostConnection`, one per host, kept up by a supervisor
+//!   task off the request path (keepalive, close and event callbacks,
+//!   reconnects with back-off); what it reads goes to the host's
+//!   `HostWatcher`. Every blocking call runs on tokio's blocking pool
+//!   (`run`, `run_mapped`), long ones on a connection of their own
+//!   (`run_dedicated`);
 //! - `host`: host facts (versions, CPU, memory);
-//! - `domain`: guests (list, summary, lifecycle actions, the disks they use);
-//! - `guest`: what a host offers a new guest, creating one, its overview,
-//!   usage, edits and delete; `snapshot`: its snapshots; `clone`: copies;
-//!   `guests::LibvirtGuests` implements the `Guests` port over them;
-//! - `storage_pool`, `storage_volume`: pools and volumes, including streamed transfers;
-//! - `migration`: flags, the peer-to-peer migrate call, job statistics, abort and tuning;
-//! - `preflight`: facts of both hosts and the checks made from them;
-//! - `xml`: libvirt's XML documents, built and parsed per object;
-//! - `sys`: the few calls `virt` does not wrap;
-//! - `error`: libvirt errors mapped to the API's errors.
-//!
-//! `LibvirtFleet` implements the app's `Fleet` port (hosts and guests),
-//! `storage::LibvirtStorage` its `Storage` port.
+//! - `domain`: guests (list, run state, lifecycle actions, the disks they use);
+//! - `guest/`: what a host offers a new guest and creating one, the overview
+//!   and usage, edits, delete; `snapshot`: snapshots; `clone`: a checked plan,
+//!   the copies, the new definition;
+//! - `storage_pool`, `storage_volume`: pools and volumes, streamed transfers;
+//! - `migration`: flags, the peer-to-peer migrate call, job statistics,
+//!   abort and tuning; `preflight`: the facts both hosts give for the checks;
+//! - `console`: the serial console stream and the VNC display's address;
+//! - `xml/`: libvirt's XML documents, built and parsed per object;
+//! - `sys`: every use of `virt::sys` — the calls `virt` does not wrap, the
+//!   event loop, and the flag constants the layer uses;
+//! - `error`: the layer's error, kept close to libvirt's message.
 
 pub mod clone;
 pub mod connection;
@@ -35,7 +41,6 @@ pub mod sys;
 pub mod xml;
 
 pub use connection::HostConnection;
-pub use domain::find as domain_find;
 pub use error::Error;
 /// A libvirt connection, as the closures given to `HostConnection::run…` see it.
 pub use virt::connect::Connect;
