@@ -213,14 +213,13 @@ impl<K: JobKind> Jobs<K> {
     }
 
     /// Ends a job: `f` sets its end state; it is stored, leaves the running
-    /// ones, and is announced.
+    /// ones, and is announced. Until it is stored the job reads as running
+    /// (whoever sees it ended can rely on the database holding the end).
     pub async fn finish(&self, job: &Job<K>, f: impl FnOnce(&mut K::Snapshot)) -> K::Snapshot {
-        let snapshot = {
-            let mut s = job.snapshot.lock().expect("job lock");
-            f(&mut s);
-            s.clone()
-        };
+        let mut snapshot = job.snapshot();
+        f(&mut snapshot);
         self.save(job, &snapshot).await;
+        *job.snapshot.lock().expect("job lock") = snapshot.clone();
         self.running
             .lock()
             .expect("jobs lock")
