@@ -421,16 +421,10 @@ mod tests {
         }
     }
 
-    async fn registry(
-        pool: &SqlitePool,
-    ) -> (Jobs<Test>, broadcast::Receiver<ServerEvent>, SqlitePool) {
+    fn registry(pool: &SqlitePool) -> (Jobs<Test>, broadcast::Receiver<ServerEvent>) {
         let (events, rx) = broadcast::channel(16);
         let hosts = HostRegistry::new(&[], events);
-        (
-            Jobs::new(JobTable::<Test>::new(pool.clone()), hosts),
-            rx,
-            pool.clone(),
-        )
+        (Jobs::new(JobTable::<Test>::new(pool.clone()), hosts), rx)
     }
 
     async fn stored(pool: &SqlitePool, id: &str) -> Snap {
@@ -446,7 +440,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
         let pool = crate::db::connect(&url).await.unwrap();
-        let (jobs, mut rx, _) = registry(&pool).await;
+        let (jobs, mut rx) = registry(&pool);
 
         let a = jobs
             .start(snap("a", "2026-01-01T00:00:00Z"), &Value::Null, |_| None)
@@ -491,7 +485,7 @@ mod tests {
 
         // A restart: a new registry on the same database.
         drop(jobs);
-        let (jobs, _rx, _) = registry(&pool).await;
+        let (jobs, _rx) = registry(&pool);
         assert_eq!(jobs.get("b").await.unwrap().unwrap().state, "failed");
         let left = jobs.recorded_running().await;
         assert_eq!(left.len(), 1, "{left:?}");
