@@ -219,11 +219,13 @@ impl Application {
         let storage = Arc::new(LibvirtStorage::new(registry.clone()));
         let migrations = MigrationJobs::new(registry.clone(), pool.clone());
         migrations.recover().await;
+        let guests = Arc::new(LibvirtGuests::new(registry.clone(), pool.clone()));
+        guests.recover().await;
         let audit = Arc::new(SqlAudit::new(pool.clone()));
         audit.clone().keep_pruned(config.audit_retention_days);
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
-            guests: Arc::new(LibvirtGuests::new(registry.clone())),
+            guests,
             storage: storage.clone(),
             migrations: Arc::new(MigrationService(migrations)),
             accounts: Arc::new(accounts),

@@ -254,6 +254,51 @@ pub fn remove_copies(host: &str, conn: &Connect, paths: &[String]) -> String {
     note
 }
 
+/// What recovery found of a clone that was running when virtdeck stopped.
+pub enum Leftovers {
+    /// A guest of the clone's name exists (the clone may have been defined
+    /// before the stop): nothing was removed.
+    GuestDefined,
+    /// The copies found were removed; these could not be (libvirt's words).
+    Removed { kept: Vec<String> },
+}
+
+/// Removes the volumes (pool, name) that a clone named `name` began to copy,
+/// unless a guest of that name exists. Volumes not there (never created, or
+/// removed already) are skipped; one libvirt still writes is refused by it
+/// and reported.
+pub fn remove_leftovers(
+    host: &str,
+    conn: &Connect,
+    name: &str,
+    volumes: &[(String, String)],
+) -> Result<Leftovers, Failure> {
+    if conn.lookup_domain_by_name(name).is_ok() {
+        return Ok(Leftovers::GuestDefined);
+    }
+    let mut kept = Vec::new();
+    for (pool, volume) in volumes {
+        let Ok(p) = conn.lookup_storage_pool_by_name(pool) else {
+            kept.push(format!("{volume} in pool {pool} (the pool is not there)"));
+            continue;
+        };
+        let Ok(v) = p.lookup_storage_vol_by_name(volume) else {
+            continue;
+        };
+        if let Err(e) = v.delete(0) {
+            tracing::error!(
+                host,
+                pool,
+                volume,
+                "cannot remove a clone's partial copy: {}",
+                e.message()
+            );
+            kept.push(format!("{volume} in pool {pool} ({})", e.message()));
+        }
+    }
+    Ok(Leftovers::Removed { kept })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The libvirt layer: libvirt and its XML, nothing else. It depends on `virt`
-//! (and the XML crates), never on the app, axum, Leptos, sessions or the
-//! server's configuration; it has its own error (`error::Error`) and its own
+//! (and the XML crates), never on the web application's crate, its HTTP or
+//! UI framework, sessions or the server's configuration; it has its own error (`error::Error`) and its own
 //! plain data types, so it could be lifted into a crate of its own. The
 //! services (`crate::services`) turn both into the API's terms. By libvirt
 //! object:

@@ -1,11 +1,12 @@
 //! `LibvirtGuests`: the app's `Guests` port over the host registry. Runs the
 //! blocking work of `guest`, `snapshot` and `clone` off the runtime, records
-//! what changed in the host's cache (so `/ws` announces it), and keeps the
-//! clone jobs.
+//! what changed in the host's cache (so `/ws` announces it), and runs the
+//! clone jobs (a `Jobs` registry of kind `CloneJob`, kept in the `jobs`
+//! table: after a restart they still answer, and one that was running is
+//! ended with what became of its partial copies).
 
 use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
@@ -24,7 +25,10 @@ use app::{
     backend::Guests,
 };
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sqlx::SqlitePool;
 
+use super::jobs::{Job, JobKind, JobTable, Jobs};
 use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
 use super::{
     convert::{guest_detail, guest_options, guest_summary, new_domain},
@@ -32,19 +36,122 @@ use super::{
 };
 use crate::libvirt::{clone, domain, guest, rfc3339, snapshot};
 
-/// How many ended jobs are remembered.
-const KEPT_JOBS: usize = 50;
+/// Clone jobs, as `GuestJob`s in the `jobs` table.
+pub struct CloneJob;
+
+impl JobKind for CloneJob {
+    type Snapshot = GuestJob;
+    const KIND: &'static str = "clone";
+
+    fn id(job: &GuestJob) -> &str {
+        &job.id
+    }
+
+    fn state(job: &GuestJob) -> String {
+        match job.state {
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+        .into()
+    }
+
+    fn started_at(job: &GuestJob) -> &str {
+        &job.started_at
+    }
+
+    fn event(job: &GuestJob) -> ServerEvent {
+        ServerEvent::GuestJob(Box::new(job.clone()))
+    }
+}
+
+/// What a clone job keeps for recovery: the volumes it began to copy (each
+/// noted before its copy starts), which are the clone's own.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CloneNotes {
+    /// Pool and volume name.
+    started: Vec<(String, String)>,
+}
 
 pub struct LibvirtGuests {
     hosts: Arc<HostRegistry>,
-    jobs: Arc<Mutex<VecDeque<GuestJob>>>,
+    jobs: Arc<Jobs<CloneJob>>,
 }
 
 impl LibvirtGuests {
-    pub fn new(hosts: Arc<HostRegistry>) -> Self {
+    pub fn new(hosts: Arc<HostRegistry>, pool: SqlitePool) -> Self {
         LibvirtGuests {
+            jobs: Arc::new(Jobs::new(JobTable::<CloneJob>::new(pool), hosts.clone())),
             hosts,
-            jobs: Arc::default(),
+        }
+    }
+
+    /// Ends the clone jobs that were running when virtdeck stopped (their
+    /// copy died with the process): each is marked failed, saying what became
+    /// of the volumes it had begun to copy, which are removed if the host
+    /// lets them be.
+    pub async fn recover(&self) {
+        for (stored, notes) in self.jobs.recorded_running().await {
+            let notes: CloneNotes = serde_json::from_value(notes).unwrap_or_default();
+            let reason = self.remove_leftovers(&stored, &notes).await;
+            tracing::warn!(id = %stored.id, clone = %stored.name, "a clone was running when virtdeck stopped: {reason}");
+            let job = self.jobs.adopt(stored);
+            self.jobs
+                .finish(&job, |j| {
+                    j.state = JobState::Failed;
+                    j.phase = "failed".into();
+                    j.error = Some(reason);
+                    j.ended_at = Some(rfc3339(SystemTime::now()));
+                })
+                .await;
+        }
+    }
+
+    /// Removes what a clone that stopped with virtdeck had copied; answers
+    /// the reason its job failed, saying what is left.
+    async fn remove_leftovers(&self, job: &GuestJob, notes: &CloneNotes) -> String {
+        if notes.started.is_empty() {
+            return "virtdeck restarted before the copy began; nothing was left behind".into();
+        }
+        let listed = notes
+            .started
+            .iter()
+            .map(|(pool, volume)| format!("{volume} in pool {pool}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (name, volumes) = (job.name.clone(), notes.started.clone());
+        let outcome = self
+            .hosts
+            .act(
+                &job.host,
+                ACTION_TIMEOUT,
+                "removing a clone's partial copies",
+                |h| async move {
+                    let hn = h.name().to_string();
+                    h.run_mapped(move |conn| clone::remove_leftovers(&hn, conn, &name, &volumes))
+                        .await
+                },
+            )
+            .await;
+        match outcome {
+            Ok(clone::Leftovers::GuestDefined) => format!(
+                "virtdeck restarted while the clone was made, and host {} has a guest named {}: \
+                 check it; its copies were kept ({listed})",
+                job.host, job.name
+            ),
+            Ok(clone::Leftovers::Removed { kept }) if kept.is_empty() => format!(
+                "virtdeck restarted while the copy ran; the partial copies were removed ({listed})"
+            ),
+            Ok(clone::Leftovers::Removed { kept }) => format!(
+                "virtdeck restarted while the copy ran; these partial copies could not be \
+                 removed, delete them on the storage page: {}",
+                kept.join(", ")
+            ),
+            Err(e) => format!(
+                "virtdeck restarted while the copy ran, and its partial copies could not be \
+                 removed ({e}): check host {}'s pools for {listed}",
+                job.host
+            ),
         }
     }
 
@@ -82,28 +189,6 @@ impl LibvirtGuests {
             Ok(guest_detail(&host, detail, since))
         }
     }
-}
-
-/// Updates the job in the list and announces it.
-fn publish(jobs: &Mutex<VecDeque<GuestJob>>, hosts: &HostRegistry, job: &GuestJob) {
-    {
-        let mut list = jobs.lock().expect("jobs lock");
-        match list.iter_mut().find(|j| j.id == job.id) {
-            Some(j) => *j = job.clone(),
-            None => {
-                list.push_front(job.clone());
-                while list.len() > KEPT_JOBS {
-                    match list.iter().rposition(|j| j.state != JobState::Running) {
-                        Some(i) => {
-                            list.remove(i);
-                        }
-                        None => break,
-                    }
-                }
-            }
-        }
-    }
-    hosts.announce(ServerEvent::GuestJob(Box::new(job.clone())));
 }
 
 #[async_trait]
@@ -230,7 +315,7 @@ impl Guests for LibvirtGuests {
                 )
             })
             .await?;
-        let mut job = GuestJob {
+        let job = GuestJob {
             id: uuid::Uuid::new_v4().to_string(),
             kind: "clone".into(),
             host: host.to_string(),
@@ -248,42 +333,43 @@ impl Guests for LibvirtGuests {
             error: None,
             result: None,
         };
-        publish(&self.jobs, &self.hosts, &job);
         let id = job.id.clone();
+        let job = self
+            .jobs
+            .start(job, &serde_json::Value::Null, |_| None)
+            .await?;
         let (jobs, hosts) = (self.jobs.clone(), self.hosts.clone());
         tokio::spawn(async move {
-            let outcome = run_clone(&h, &jobs, &hosts, &mut job, plan).await;
-            job.ended_at = Some(rfc3339(SystemTime::now()));
-            match outcome {
-                Ok(summary) => {
-                    h.note_guest(&summary.uuid, Some(summary.clone()));
-                    job.state = JobState::Done;
-                    job.percent = 100.0;
-                    job.bytes_done = job.bytes_total;
-                    job.phase = format!("{} is ready", summary.name);
-                    job.result = Some(summary);
-                }
-                Err(e) => {
-                    job.state = JobState::Failed;
-                    job.phase = "failed".into();
-                    job.error = Some(e.to_string());
-                }
+            let outcome = run_clone(&h, &jobs, &hosts, &job, plan).await;
+            if let Ok(summary) = &outcome {
+                h.note_guest(&summary.uuid, Some(summary.clone()));
             }
-            publish(&jobs, &hosts, &job);
+            jobs.finish(&job, |j| {
+                j.ended_at = Some(rfc3339(SystemTime::now()));
+                match outcome {
+                    Ok(summary) => {
+                        j.state = JobState::Done;
+                        j.percent = 100.0;
+                        j.bytes_done = j.bytes_total;
+                        j.phase = format!("{} is ready", summary.name);
+                        j.result = Some(summary);
+                    }
+                    Err(e) => {
+                        j.state = JobState::Failed;
+                        j.phase = "failed".into();
+                        j.error = Some(e.to_string());
+                    }
+                }
+            })
+            .await;
         });
         Ok(id)
     }
 
     async fn job(&self, id: &str) -> Result<GuestJob, ApiError> {
-        self.jobs
-            .lock()
-            .expect("jobs lock")
-            .iter()
-            .find(|j| j.id == id)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("there is no guest job {:?}", app::api::clip(id)))
-            })
+        self.jobs.get(id).await?.ok_or_else(|| {
+            ApiError::NotFound(format!("there is no guest job {:?}", app::api::clip(id)))
+        })
     }
 
     async fn snapshots(&self, host: &str, uuid: &str) -> Result<Vec<SnapshotInfo>, ApiError> {
@@ -359,18 +445,30 @@ impl Guests for LibvirtGuests {
 /// Copies every disk (a sampler reports the bytes written) and defines the clone.
 async fn run_clone(
     h: &Arc<Host>,
-    jobs: &Arc<Mutex<VecDeque<GuestJob>>>,
+    jobs: &Jobs<CloneJob>,
     hosts: &Arc<HostRegistry>,
-    job: &mut GuestJob,
+    job: &Job<CloneJob>,
     plan: clone::Plan,
 ) -> Result<GuestSummary, ApiError> {
     let total = plan.disks.len();
+    let bytes_total = plan.bytes().max(1) as f64;
     let mut done_bytes = 0u64;
     let mut made: Vec<(String, String)> = Vec::new();
+    let mut notes = CloneNotes::default();
     let host = h.name().to_string();
     for (i, disk) in plan.disks.iter().enumerate() {
-        job.phase = format!("copying disk {} ({} of {total})", disk.target, i + 1);
-        publish(jobs, hosts, job);
+        // Noted before the copy starts: recovery removes only what is noted.
+        notes
+            .started
+            .push((disk.pool.clone(), disk.new_name.clone()));
+        jobs.note(job, &serde_json::to_value(&notes).unwrap_or_default())
+            .await;
+        jobs.update(job, |j| {
+            j.bytes_done = done_bytes;
+            j.percent = 100.0 * done_bytes as f64 / bytes_total;
+            j.phase = format!("copying disk {} ({} of {total})", disk.target, i + 1);
+        })
+        .await;
         let (hn, d) = (host.clone(), disk.clone());
         let copy = h.run_dedicated(move |conn| clone::copy_disk(&hn, conn, &d));
         tokio::pin!(copy);
@@ -382,9 +480,12 @@ async fn run_clone(
                 _ = tick.tick() => {
                     let d = disk.clone();
                     if let Ok(Some(now)) = h.run(move |conn| Ok(clone::copied(conn, &d))).await {
-                        job.bytes_done = done_bytes + now.min(disk.allocation.max(1));
-                        job.percent = 100.0 * job.bytes_done as f64 / job.bytes_total.max(1) as f64;
-                        publish(jobs, hosts, job);
+                        let bytes = done_bytes + now.min(disk.allocation.max(1));
+                        jobs.progress(job, |j| {
+                            j.bytes_done = bytes;
+                            j.percent = 100.0 * bytes as f64 / bytes_total;
+                        })
+                        .await;
                     }
                 }
             }
@@ -392,8 +493,6 @@ async fn run_clone(
         match result {
             Ok(path) => {
                 done_bytes += disk.allocation.max(1);
-                job.bytes_done = done_bytes;
-                job.percent = 100.0 * done_bytes as f64 / job.bytes_total.max(1) as f64;
                 made.push((disk.target.clone(), path));
             }
             Err(e) => {
@@ -407,8 +506,12 @@ async fn run_clone(
             }
         }
     }
-    job.phase = "defining the clone".into();
-    publish(jobs, hosts, job);
+    jobs.update(job, |j| {
+        j.bytes_done = done_bytes;
+        j.percent = 100.0 * done_bytes as f64 / bytes_total;
+        j.phase = "defining the clone".into();
+    })
+    .await;
     let hn = host.clone();
     let pools: Vec<String> = plan.disks.iter().map(|d| d.pool.clone()).collect();
     let result = h

@@ -4,6 +4,8 @@
 //! - `registry`: the configured hosts and what every action shares (find the
 //!   host, bound the call, announce the change);
 //! - `hosts`: `LibvirtFleet`, the `Fleet` port (hosts, guests, lifecycle);
+//! - `jobs`: the registry every kind of job shares (running ones in memory,
+//!   all in the database, snapshots published, recovery at start, cancel);
 //! - `guests`: `LibvirtGuests`, the `Guests` port (create, detail, edit,
 //!   snapshots, delete) and the clone jobs;
 //! - `storage`: `LibvirtStorage`, the `Storage` port (pools, volumes, transfers);
@@ -15,6 +17,7 @@ mod error;
 pub mod guests;
 pub mod host;
 pub mod hosts;
+pub mod jobs;
 pub mod migration;
 pub mod registry;
 pub mod storage;

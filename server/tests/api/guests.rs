@@ -358,6 +358,107 @@ async fn a_clone_is_a_new_guest_with_its_own_disks() {
 }
 
 #[tokio::test]
+async fn a_clone_job_survives_a_restart() {
+    let app = spawn_app(vec![]).await;
+    let c = app.admin().await;
+    let (status, r) = app
+        .post(
+            &c,
+            "/api/guests/clone",
+            &json!({"host": "demo-alpha", "uuid": BUILD01, "name": "build02"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let ended = wait_job(&app, &c, &id).await;
+    assert_eq!(ended["state"], "done", "{ended}");
+
+    let app = app.restart().await;
+    let c = app.admin().await;
+    let (status, job) = app.get(&c, &format!("/api/guests/jobs?id={id}")).await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job, ended, "the job reads back as it ended");
+    assert_eq!(job["result"]["name"], "build02");
+    assert_eq!(job["percent"], 100.0);
+    let (status, _) = app.get(&c, "/api/guests/jobs?id=nonesuch").await;
+    assert_eq!(status, 404);
+}
+
+/// A clone job as the database holds it while it runs.
+async fn store_running_clone(app: &TestApp, id: &str, name: &str, started: Value) {
+    let job = json!({
+        "id": id, "kind": "clone", "host": "demo-alpha", "uuid": BUILD01,
+        "source_name": "build01", "name": name, "user": "admin", "state": "running",
+        "phase": "copying disk vda (1 of 1)", "bytes_done": 1, "bytes_total": 2,
+        "percent": 50.0, "started_at": "2026-01-01T00:00:00Z", "ended_at": null,
+        "error": null, "result": null
+    });
+    let pool = sqlx::SqlitePool::connect(&app.database()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, state, snapshot, notes, started_at, updated_at) \
+         VALUES (?, 'clone', 'running', ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(job.to_string())
+    .bind(json!({ "started": started }).to_string())
+    .bind("2026-01-01T00:00:00Z")
+    .bind("2026-01-01T00:00:01Z")
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_clone_running_at_a_restart_fails_and_its_partial_copy_is_removed() {
+    let app = spawn_app(vec![]).await;
+    let c = app.admin().await;
+    // What the copy had written when virtdeck stopped.
+    let (status, vol) = app
+        .post(
+            &c,
+            "/api/volumes",
+            &json!({"host": "demo-alpha", "pool": "default", "name": "build07.raw",
+                    "format": "raw", "capacity": "1G", "allocation": "sparse"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{vol}");
+    // Its first disk copied, the second (never begun on the host) noted.
+    store_running_clone(
+        &app,
+        "job-copying",
+        "build07",
+        json!([["default", "build07.raw"], ["default", "build07-vdb.raw"]]),
+    )
+    .await;
+    store_running_clone(&app, "job-planned", "build08", json!([])).await;
+
+    let app = app.restart().await;
+    let c = app.admin().await;
+    let (status, job) = app.get(&c, "/api/guests/jobs?id=job-copying").await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(job["ended_at"].is_string(), "{job}");
+    let error = job["error"].as_str().unwrap();
+    assert!(
+        error.contains("virtdeck restarted while the copy ran; the partial copies were removed")
+            && error.contains("build07.raw in pool default"),
+        "{error}"
+    );
+    assert!(!volume_names(&app, &c, "default")
+        .await
+        .contains(&"build07.raw".to_string()));
+    let (_, job) = app.get(&c, "/api/guests/jobs?id=job-planned").await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("before the copy began"),
+        "{job}"
+    );
+}
+
+#[tokio::test]
 async fn snapshots_are_taken_listed_as_a_tree_reverted_and_deleted() {
     let app = spawn_app(vec![]).await;
     let c = app.admin().await;

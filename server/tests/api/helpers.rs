@@ -60,6 +60,17 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A second `Application` on the same database file and the same fixture
+    /// hosts, as after a restart (for apps from `spawn_app(vec![])`; the first
+    /// server still listens, unused; libvirt's test driver keeps the hosts'
+    /// state, as libvirtd would).
+    pub async fn restart(self) -> TestApp {
+        let hosts = fixture_hosts(&self.dir.path().join("hosts"));
+        spawn_app_in(self.dir, hosts).await
+    }
+}
+
 /// Starts the server on a free port with its own database, the fixture hosts
 /// and `extra_hosts` after them.
 pub async fn spawn_app(extra_hosts: Vec<HostConfig>) -> TestApp {

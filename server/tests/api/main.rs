@@ -7,6 +7,7 @@ mod backend;
 mod guests;
 mod helpers;
 mod http;
+mod jobs;
 mod lab;
 mod lab_console;
 mod lab_guests;

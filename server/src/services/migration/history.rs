@@ -1,9 +1,14 @@
-//! Migration jobs in the database: written when a job starts and when it
-//! ends, read for the history and, at start-up, to find jobs that were running
-//! when virtdeck stopped.
+//! Migration jobs in the database, the `Store` of their job registry:
+//! written when a job starts, while it runs and when it ends, read for the
+//! history and, at start-up, to find jobs that were running when virtdeck
+//! stopped. The notes of a migration are its `copy_disks`.
 
 use app::api::migrations::{JobStatus, MigrationJob, MigrationOptions};
+use async_trait::async_trait;
+use serde_json::Value;
 use sqlx::{Row, SqlitePool};
+
+use crate::services::jobs::Store;
 
 const COLUMNS: &str = "id, host, uuid, guest, destination, mode, persistence, storage, options, \
     copy_disks, username, status, progress, error, started_at, ended_at, downtime_ms";
@@ -21,8 +26,11 @@ impl History {
     pub fn new(pool: SqlitePool) -> Self {
         History { pool }
     }
+}
 
-    pub async fn insert(&self, job: &MigrationJob, copy_disks: &[String]) -> sqlx::Result<()> {
+#[async_trait]
+impl Store<MigrationJob> for History {
+    async fn insert(&self, job: &MigrationJob, copy_disks: &Value) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO migrations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
@@ -35,7 +43,7 @@ impl History {
         .bind(job.persistence.to_string())
         .bind(job.storage.to_string())
         .bind(to_json(&job.options))
-        .bind(to_json(&copy_disks))
+        .bind(to_json(copy_disks))
         .bind(&job.user)
         .bind(job.status.to_string())
         .bind(job.progress.as_ref().map(to_json))
@@ -49,7 +57,7 @@ impl History {
     }
 
     /// Writes what changes while and after a job runs.
-    pub async fn update(&self, job: &MigrationJob) -> sqlx::Result<()> {
+    async fn update(&self, job: &MigrationJob) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE migrations SET status = ?, progress = ?, error = ?, ended_at = ?, \
              downtime_ms = ?, options = ? WHERE id = ?",
@@ -66,7 +74,16 @@ impl History {
         .map(|_| ())
     }
 
-    pub async fn get(&self, id: &str) -> sqlx::Result<Option<MigrationJob>> {
+    async fn note(&self, id: &str, copy_disks: &Value) -> sqlx::Result<()> {
+        sqlx::query("UPDATE migrations SET copy_disks = ? WHERE id = ?")
+            .bind(to_json(copy_disks))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    async fn get(&self, id: &str) -> sqlx::Result<Option<MigrationJob>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM migrations WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -75,7 +92,7 @@ impl History {
     }
 
     /// Newest first.
-    pub async fn list(&self, offset: u32, limit: u32) -> sqlx::Result<Vec<MigrationJob>> {
+    async fn list(&self, offset: u32, limit: u32) -> sqlx::Result<Vec<MigrationJob>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM migrations ORDER BY started_at DESC, id LIMIT ? OFFSET ?"
         ))
@@ -87,13 +104,22 @@ impl History {
     }
 
     /// Jobs recorded as running (at start-up: left from before a restart).
-    pub async fn running(&self) -> sqlx::Result<Vec<MigrationJob>> {
+    async fn running(&self) -> sqlx::Result<Vec<(MigrationJob, Value)>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM migrations WHERE status = 'running' ORDER BY started_at"
         ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(read).collect())
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let copy_disks = r.try_get::<String, _>("copy_disks").unwrap_or_default();
+                (
+                    read(r),
+                    serde_json::from_str(&copy_disks).unwrap_or(Value::Null),
+                )
+            })
+            .collect())
     }
 }
 

@@ -1,20 +1,20 @@
-//! Migration jobs: the registry held with the other services (not a global),
-//! one task per job. A job runs the blocking migrate call on a libvirt
+//! Migration jobs: a `Jobs` registry (`services::jobs`) of kind `Migration`,
+//! held with the other services (not a global), one task per job. A job runs the blocking migrate call on a libvirt
 //! connection of its own with no time limit, and beside it a sampler on a
 //! second connection reads libvirt's job statistics every 0.3 s; each
 //! sample becomes a `migration_progress` snapshot on the event channel. The
-//! history is in the database (`history`); jobs still running when virtdeck
-//! stopped are found again at start-up (`recover`) and followed to their end.
+//! history is in the database (`history`, the registry's store: the
+//! `migrations` table); jobs still running when virtdeck stopped are found
+//! again at start-up (`recover`) and followed to their end.
 
 mod history;
 pub mod preflight;
 pub mod progress;
 
 use std::{
-    collections::HashMap,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        Arc,
     },
     time::{Duration, Instant},
 };
@@ -34,8 +34,10 @@ use tokio::sync::mpsc;
 
 use super::convert::migration_request;
 use crate::libvirt::{migration, preflight as facts};
-use crate::services::Host;
-use crate::services::HostRegistry;
+use crate::services::{
+    jobs::{Job, JobKind, Jobs},
+    Host, HostRegistry,
+};
 use history::History;
 use progress::Tracker;
 
@@ -52,41 +54,44 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
-/// A job that is running now.
-struct Running {
-    job: Mutex<MigrationJob>,
-    cancel_requested: AtomicBool,
-}
+/// Migrations as jobs: kept in the `migrations` table (`History`), announced
+/// as `migration_progress`.
+pub struct Migration;
 
-impl Running {
-    fn snapshot(&self) -> MigrationJob {
-        self.job.lock().expect("job lock").clone()
+impl JobKind for Migration {
+    type Snapshot = MigrationJob;
+    const KIND: &'static str = "migration";
+
+    fn id(job: &MigrationJob) -> &str {
+        &job.id
+    }
+
+    fn state(job: &MigrationJob) -> String {
+        job.status.to_string()
+    }
+
+    fn started_at(job: &MigrationJob) -> &str {
+        &job.started_at
+    }
+
+    fn event(job: &MigrationJob) -> ServerEvent {
+        ServerEvent::MigrationProgress(Box::new(job.message()))
     }
 }
 
+type Running = Job<Migration>;
+
 pub struct MigrationJobs {
     hosts: Arc<HostRegistry>,
-    history: History,
-    running: Mutex<HashMap<String, Arc<Running>>>,
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!("migration history: {e}");
-    ApiError::internal()
+    jobs: Jobs<Migration>,
 }
 
 impl MigrationJobs {
     pub fn new(hosts: Arc<HostRegistry>, pool: SqlitePool) -> Arc<Self> {
         Arc::new(MigrationJobs {
+            jobs: Jobs::new(History::new(pool), hosts.clone()),
             hosts,
-            history: History::new(pool),
-            running: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn announce(&self, job: &MigrationJob) {
-        self.hosts
-            .announce(ServerEvent::MigrationProgress(Box::new(job.message())));
     }
 
     /// The facts of both hosts and what they make of this migration.
@@ -138,21 +143,9 @@ impl MigrationJobs {
     /// Finds jobs that were running when virtdeck stopped and follows each to
     /// its end (the source host's libvirtd kept driving them).
     pub async fn recover(self: &Arc<Self>) {
-        let stored = match self.history.running().await {
-            Ok(s) => s,
-            Err(e) => return tracing::error!("cannot read running migrations: {e}"),
-        };
-        for job in stored {
+        for (job, _) in self.jobs.recorded_running().await {
             tracing::info!(id = %job.id, guest = %job.guest, "following a migration that was running before the restart");
-            let id = job.id.clone();
-            let running = Arc::new(Running {
-                job: Mutex::new(job),
-                cancel_requested: AtomicBool::new(false),
-            });
-            self.running
-                .lock()
-                .expect("jobs lock")
-                .insert(id, running.clone());
+            let running = self.jobs.adopt(job);
             let jobs = self.clone();
             tokio::spawn(async move { jobs.follow_adopted(running).await });
         }
@@ -174,12 +167,7 @@ impl MigrationJobs {
                     Ok(Some(sample)) if sample.active => {
                         let p = tracker.update(&sample);
                         last = Some(p.clone());
-                        let snapshot = {
-                            let mut j = running.job.lock().expect("job lock");
-                            j.progress = Some(p);
-                            j.clone()
-                        };
-                        self.announce(&snapshot);
+                        self.jobs.progress(&running, |j| j.progress = Some(p)).await;
                     }
                     // No job on the guest (or no guest left on the source): over.
                     Ok(Some(_)) | Ok(None) | Err(_) => break,
@@ -301,21 +289,17 @@ impl MigrationJobs {
         error: Option<String>,
         downtime_ms: Option<u64>,
     ) {
-        let job = {
-            let mut j = running.job.lock().expect("job lock");
-            j.status = status;
-            j.progress = progress;
-            j.error = error;
-            j.downtime_ms = downtime_ms;
-            j.ended_at = Some(now());
-            j.clone()
-        };
-        if let Err(e) = self.history.update(&job).await {
-            tracing::error!(id = %job.id, "cannot record the end of a migration: {e}");
-        }
-        self.running.lock().expect("jobs lock").remove(&job.id);
+        let job = self
+            .jobs
+            .finish(running, |j| {
+                j.status = status;
+                j.progress = progress;
+                j.error = error;
+                j.downtime_ms = downtime_ms;
+                j.ended_at = Some(now());
+            })
+            .await;
         tracing::info!(id = %job.id, guest = %job.guest, status = %job.status, error = job.error.as_deref().unwrap_or(""), "migration ended");
-        self.announce(&job);
         for host in [&job.host, &job.destination] {
             let Ok(h) = self.hosts.get(host) else {
                 continue;
@@ -375,12 +359,7 @@ impl MigrationJobs {
                     }
                     let p = tracker.update(&sample);
                     last = Some(p.clone());
-                    let snapshot = {
-                        let mut j = running.job.lock().expect("job lock");
-                        j.progress = Some(p);
-                        j.clone()
-                    };
-                    self.announce(&snapshot);
+                    self.jobs.progress(&running, |j| j.progress = Some(p)).await;
                 }
             }
         };
@@ -406,8 +385,8 @@ impl MigrationJobs {
                 .await;
             }
             Err(e) => {
-                let cancelled = running.cancel_requested.load(Ordering::Relaxed)
-                    || migration::was_aborted_message(e.message());
+                let cancelled =
+                    running.cancel_requested() || migration::was_aborted_message(e.message());
                 let place = match self.locate(&job).await {
                     Located::Destination => format!("The guest is running on {}.", job.destination),
                     Located::Source(state) => {
@@ -427,14 +406,12 @@ impl MigrationJobs {
 
     /// A migration of guest `uuid` on `host` is running.
     pub fn busy(&self, host: &str, uuid: &str) -> bool {
-        self.running.lock().expect("jobs lock").values().any(|r| {
-            let j = r.job.lock().expect("job lock");
-            j.host == host && j.uuid.eq_ignore_ascii_case(uuid)
-        })
+        self.jobs
+            .any_running(|j| j.host == host && j.uuid.eq_ignore_ascii_case(uuid))
     }
 
     fn running_job(&self, id: &str) -> Option<Arc<Running>> {
-        self.running.lock().expect("jobs lock").get(id).cloned()
+        self.jobs.running(id)
     }
 }
 
@@ -518,29 +495,18 @@ impl Migrations for MigrationService {
             ended_at: None,
             downtime_ms: None,
         };
-        let running = Arc::new(Running {
-            job: Mutex::new(job.clone()),
-            cancel_requested: AtomicBool::new(false),
-        });
-        {
-            // One job per guest: checked again under the lock (two clicks at once).
-            let mut map = self.0.running.lock().expect("jobs lock");
-            if map.values().any(|r| {
-                let j = r.job.lock().expect("job lock");
-                j.host == spec.host && j.uuid == spec.uuid
-            }) {
-                return Err(ApiError::Conflict(
-                    "another migration of this guest is running".into(),
-                ));
-            }
-            map.insert(job.id.clone(), running.clone());
-        }
-        if let Err(e) = self.0.history.insert(&job, &evaluation.copy_disks).await {
-            self.0.running.lock().expect("jobs lock").remove(&job.id);
-            return Err(internal(e));
-        }
+        // One job per guest: checked again under the registry's lock (two clicks at once).
+        let copy_disks = serde_json::to_value(&evaluation.copy_disks).unwrap_or_default();
+        let running = self
+            .0
+            .jobs
+            .start(job.clone(), &copy_disks, |j| {
+                (j.host == spec.host && j.uuid == spec.uuid).then(|| {
+                    ApiError::Conflict("another migration of this guest is running".into())
+                })
+            })
+            .await?;
         tracing::info!(id = %job.id, guest = %job.guest, from = %job.host, to = %job.destination, mode = %job.mode, "migration started");
-        self.0.announce(&job);
         let jobs = self.0.clone();
         let spec = spec.clone();
         tokio::spawn(jobs.run(
@@ -554,35 +520,23 @@ impl Migrations for MigrationService {
     }
 
     async fn list(&self, offset: u32, limit: u32) -> Result<Vec<MigrationJob>, ApiError> {
-        let stored = self.0.history.list(offset, limit).await.map_err(internal)?;
-        Ok(stored
-            .into_iter()
-            .map(|job| match self.0.running_job(&job.id) {
-                Some(r) => r.snapshot(),
-                None => job,
-            })
-            .collect())
+        self.0.jobs.list(offset, limit).await
     }
 
     async fn get(&self, id: &str) -> Result<MigrationJob, ApiError> {
-        if let Some(r) = self.0.running_job(id) {
-            return Ok(r.snapshot());
-        }
         self.0
-            .history
+            .jobs
             .get(id)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("there is no migration {id}")))
     }
 
     async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError> {
-        let running = self.0.running_job(id).ok_or_else(|| {
+        let running = self.0.jobs.cancel(id).ok_or_else(|| {
             ApiError::Conflict(format!(
                 "migration {id} is not running (it ended, or there is none)"
             ))
         })?;
-        running.cancel_requested.store(true, Ordering::Relaxed);
         let job = running.snapshot();
         let source = self.0.hosts.get(&job.host)?;
         let (host, uuid) = (job.host.clone(), job.uuid.clone());
@@ -625,19 +579,18 @@ impl Migrations for MigrationService {
                 Ok(())
             })
             .await?;
-        let job = {
-            let mut j = running.job.lock().expect("job lock");
-            if let Some(b) = tuning.bandwidth_mib_s {
-                j.options.bandwidth_mib_s = Some(b);
-            }
-            if let Some(ms) = tuning.max_downtime_ms {
-                j.options.max_downtime_ms = Some(ms);
-            }
-            j.clone()
-        };
-        if let Err(e) = self.0.history.update(&job).await {
-            tracing::warn!("cannot record the tuning: {e}");
-        }
+        let job = self
+            .0
+            .jobs
+            .update(&running, |j| {
+                if let Some(b) = tuning.bandwidth_mib_s {
+                    j.options.bandwidth_mib_s = Some(b);
+                }
+                if let Some(ms) = tuning.max_downtime_ms {
+                    j.options.max_downtime_ms = Some(ms);
+                }
+            })
+            .await;
         Ok(job)
     }
 
