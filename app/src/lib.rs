@@ -4,6 +4,8 @@
 //! the backend as `backend::Services` in the Leptos context.
 
 #![recursion_limit = "256"]
+// Runs in the browser and inside the server: no unsafe code, ever.
+#![forbid(unsafe_code)]
 
 pub mod api;
 #[cfg(feature = "ssr")]

@@ -2,6 +2,8 @@
 
 // Leptos views nest deeply in their types; the pages need more than 128.
 #![recursion_limit = "256"]
+// No unsafe code, ever.
+#![forbid(unsafe_code)]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -17,7 +17,6 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
-    Json,
 };
 use tower_sessions::{
     cookie::{time::Duration, SameSite},
@@ -140,7 +139,7 @@ pub async fn gate(
                     outcome: Outcome::Refused(error.message()),
                 })
                 .await;
-            api_error(status, error)
+            (status, error).into_response()
         }
     };
     let bearer = bearer_token(req.headers()).map(str::to_owned);
@@ -209,7 +208,7 @@ pub async fn gate(
                 );
                 return refuse_as(StatusCode::UNAUTHORIZED, "request", error).await;
             }
-            Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         },
         None => current_user(&state, &session).await,
     };
@@ -236,7 +235,7 @@ pub async fn gate(
                             outcome: Outcome::Refused(error.message()),
                         })
                         .await;
-                    return api_error(StatusCode::FORBIDDEN, error);
+                    return error.into_response();
                 }
             }
             req.extensions_mut().insert(current);
@@ -256,7 +255,7 @@ pub async fn gate(
         Ok(None) => to_login(&req),
         Err(e) => {
             tracing::error!("session store: {e}");
-            api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal())
+            ApiError::internal().into_response()
         }
     }
 }
@@ -332,10 +331,6 @@ async fn current_user(
             tower_sessions::session_store::Error::Backend("the session index".into()),
         )),
     }
-}
-
-fn api_error(status: StatusCode, error: ApiError) -> Response {
-    (status, Json(error)).into_response()
 }
 
 /// A 429 (the hashing queue is full) says when to come back.
@@ -499,7 +494,7 @@ pub async fn login_form(
             .await;
             if let Err(e) = pending {
                 tracing::error!("session store: {e}");
-                return api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal());
+                return ApiError::internal().into_response();
             }
             Redirect::to(&format!("/login?totp=1&next={}", encode_component(&next))).into_response()
         }
@@ -512,7 +507,7 @@ pub async fn login_form(
                 .await
             {
                 Ok(sid) => sid,
-                Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+                Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
             };
             let started = async {
                 session.cycle_id().await?;
@@ -522,11 +517,7 @@ pub async fn login_form(
             .await;
             if let Err(e) = started {
                 tracing::error!("session store: {e}");
-                return (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(ApiError::internal()),
-                )
-                    .into_response();
+                return ApiError::internal().into_response();
             }
             audit
                 .record(
@@ -546,11 +537,7 @@ pub async fn login_form(
             resp.extensions_mut().insert(LoginFailed);
             resp
         }
-        Err(e) => (
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Json(e),
-        )
-            .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -617,7 +604,7 @@ pub async fn login_totp_form(
         .await
     {
         Ok(sid) => sid,
-        Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     };
     let started = async {
         session.cycle_id().await?;
@@ -628,7 +615,7 @@ pub async fn login_totp_form(
     .await;
     if let Err(e) = started {
         tracing::error!("session store: {e}");
-        return api_error(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal());
+        return ApiError::internal().into_response();
     }
     audit
         .write(AuditEntry {

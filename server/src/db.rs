@@ -21,7 +21,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database {database_url}"))?;
-    sqlx::migrate!("./migrations")
+    sqlx::migrate!("./schema")
         .run(&pool)
         .await
         .context("cannot apply the database migrations")?;

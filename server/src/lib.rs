@@ -3,6 +3,10 @@
 
 // Leptos views nest deeply in their types; the pages need more than 128.
 #![recursion_limit = "256"]
+// Unsafe code only where allowed by name (libvirt's FFI in `libvirt/sys.rs`),
+// and every unsafe block says why it is sound.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod accounts;
 pub mod audit;

@@ -1,5 +1,8 @@
 // Leptos views nest deeply in their types; the pages need more than 128.
 #![recursion_limit = "256"]
+// No unsafe code here: libvirt's FFI lives in the library (`libvirt/sys.rs`).
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use std::process::ExitCode;
 

@@ -13,11 +13,10 @@ use app::{
 use axum::{
     body::Body,
     extract::{FromRef, Request, State},
-    http::StatusCode,
     middleware,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post, put},
-    Json, Router,
+    Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
@@ -338,7 +337,7 @@ async fn server_fns(State(state): State<AppState>, req: Request<Body>) -> Respon
             req.method(),
             app::api::clip(req.uri().path())
         ));
-        return (StatusCode::NOT_FOUND, Json(error)).into_response();
+        return error.into_response();
     }
     let services = state.services.clone();
     handle_server_fns_with_context(move || provide_context(services.clone()), req)

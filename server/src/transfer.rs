@@ -19,7 +19,7 @@ use app::backend::{AuditEntry, Outcome};
 use axum::{
     body::Body,
     extract::{Query, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, HeaderMap},
     response::{IntoResponse, Response},
     Json,
 };
@@ -29,10 +29,10 @@ use tokio::sync::mpsc;
 
 use crate::{libvirt::storage_volume::UploadInto, startup::AppState};
 
-/// An API error as the HTTP API sends it.
+/// An API error as the HTTP API sends it: `ApiError`'s own `IntoResponse`
+/// (kept for the consoles' callers; `e.into_response()` says the same).
 pub fn error_response(e: ApiError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(e)).into_response()
+    e.into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,7 +103,7 @@ pub async fn upload(
 ) -> Response {
     let user = match operator(&state, current, "volume.upload", &target(&q)).await {
         Ok(u) => u,
-        Err(e) => return error_response(e),
+        Err(e) => return e.into_response(),
     };
     // Its own task: if the client goes away mid-upload, the request's future
     // is dropped, but the clean-up (removing a half-made volume) and the
@@ -124,10 +124,10 @@ pub async fn upload(
     });
     match work.await {
         Ok(Ok(volume)) => Json(volume).into_response(),
-        Ok(Err(e)) => error_response(e),
+        Ok(Err(e)) => e.into_response(),
         Err(join) => {
             tracing::error!("upload task failed: {join}");
-            error_response(ApiError::internal())
+            ApiError::internal().into_response()
         }
     }
 }
@@ -200,7 +200,7 @@ pub async fn download(
 ) -> Response {
     let user = match operator(&state, current, "volume.download", &target(&q)).await {
         Ok(u) => u,
-        Err(e) => return error_response(e),
+        Err(e) => return e.into_response(),
     };
     let prepared = async {
         let (pool, name) = names(&q)?;
@@ -220,7 +220,7 @@ pub async fn download(
         .await;
     let (pool, name, info) = match prepared {
         Ok(p) => p,
-        Err(e) => return error_response(e),
+        Err(e) => return e.into_response(),
     };
     let (tx, rx) = mpsc::channel(8);
     let storage = state.storage.clone();

@@ -13,7 +13,6 @@ use axum::{
     },
     http::StatusCode,
     response::{IntoResponse, Response},
-    Json,
 };
 use std::time::Duration;
 
@@ -35,11 +34,11 @@ pub async fn handler(
     // A page of another site must not open a socket with the user's cookie.
     if !crate::auth::same_origin(&headers, state.public_origin.as_deref()) {
         let error = ApiError::Unauthorized("this socket is only for virtdeck's own pages".into());
-        return (StatusCode::FORBIDDEN, Json(error)).into_response();
+        return (StatusCode::FORBIDDEN, error).into_response();
     }
     // The gate found the session's user (and refused a request without one).
     let Some(axum::Extension(CurrentUser { user, sid, token })) = current else {
-        return (StatusCode::UNAUTHORIZED, Json(ApiError::unauthorized())).into_response();
+        return ApiError::unauthorized().into_response();
     };
     let events = state.events.subscribe();
     let accounts = state.services.accounts.clone();

@@ -131,6 +131,19 @@ impl ApiError {
     }
 }
 
+/// How the server sends an error outside the server functions (the gate,
+/// uploads, sockets, consoles): its status and
+/// `{"error": "<kind>", "message": "<text>"}`, as the server functions do.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::StatusCode;
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}
+
 impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 

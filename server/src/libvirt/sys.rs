@@ -86,9 +86,11 @@ pub fn compare_hypervisor_cpu(
     cpu_xml: &str,
 ) -> Result<CpuFit, Error> {
     use std::ffi::CString;
-    let c = |s: Option<&str>| s.map(|s| CString::new(s).unwrap_or_default());
-    let (arch, machine, virt_type) = (c(arch), c(machine), c(virt_type));
-    let cpu = CString::new(cpu_xml).unwrap_or_default();
+    // A string with a NUL byte is refused (`InvalidArg`), never cut short or
+    // sent empty.
+    let c = |s: Option<&str>| s.map(CString::new).transpose();
+    let (arch, machine, virt_type) = (c(arch)?, c(machine)?, c(virt_type)?);
+    let cpu = CString::new(cpu_xml)?;
     let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
     // SAFETY: every pointer is either null (allowed by the API) or a valid
     // NUL-terminated string that outlives the call.
@@ -419,5 +421,29 @@ pub fn node_available_memory(conn: &Connect) -> Result<u64, Error> {
             .map(|p| p.value)
             .sum();
         Ok(kib * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use virt::error::{ErrorNumber, ErrorNumberEnum};
+
+    #[test]
+    fn a_cpu_comparison_with_a_nul_byte_is_refused_not_sent_empty() {
+        let conn = Connect::open(Some("test:///default")).expect("the test driver opens");
+        let invalid = ErrorNumberEnum::from(ErrorNumber::InvalidArg);
+        let xml = "<cpu><model>host\0</model></cpu>";
+        let e = compare_hypervisor_cpu(&conn, None, None, None, xml).unwrap_err();
+        assert_eq!(e.code(), invalid, "{e}");
+        let cpu = "<cpu/>";
+        for (arch, machine, virt_type) in [
+            (Some("x86\0_64"), None, None),
+            (None, Some("q35\0"), None),
+            (None, None, Some("\0kvm")),
+        ] {
+            let e = compare_hypervisor_cpu(&conn, arch, machine, virt_type, cpu).unwrap_err();
+            assert_eq!(e.code(), invalid, "{e}");
+        }
     }
 }
