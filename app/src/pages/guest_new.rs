@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::storage::{UploadNotice, UploadVolume};
+use super::storage::UploadVolume;
 use crate::{
     api::{
         guest_new::{
@@ -22,7 +22,7 @@ use crate::{
         volumes::{list_volumes, VolumeSummary},
         ApiError,
     },
-    components::ErrorNotice,
+    components::{notice::Notice, ErrorNotice},
 };
 
 const STEPS: [&str; 8] = [
@@ -560,8 +560,8 @@ fn InstallStep(form: RwSignal<Form>, pools: Signal<Vec<PoolSummary>>) -> impl In
                             </summary>
                             <UploadVolume
                                 pool
-                                on_done=Callback::new(move |notice: UploadNotice| {
-                                    if let UploadNotice::Done(_) = notice {
+                                on_done=Callback::new(move |notice: Notice| {
+                                    if let Notice::Done(_) = notice {
                                         volumes.refetch();
                                     }
                                 })
