@@ -1,16 +1,24 @@
-//! The shell of a modal form: a backdrop that closes it when clicked, the
-//! dialog itself, and Escape to close it.
+//! What modal dialogs share: Escape to close them, and the shell of a modal
+//! form (a backdrop that closes it when clicked, the dialog itself).
 
-use leptos::{ev::SubmitEvent, prelude::*};
+use leptos::{
+    ev::{KeyboardEvent, SubmitEvent},
+    prelude::*,
+};
+
+/// A `keydown` handler for a dialog's own element: Escape closes it.
+pub fn escape_closes(on_close: Callback<()>) -> impl Fn(KeyboardEvent) + Clone + 'static {
+    move |ev| {
+        if ev.key() == "Escape" {
+            on_close.run(());
+        }
+    }
+}
 
 /// Escape closes the page's own dialogs, wherever the focus is (a button
 /// that was just disabled drops it to the page).
 pub fn close_on_escape(on_close: Callback<()>) {
-    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.key() == "Escape" {
-            on_close.run(());
-        }
-    });
+    let handle = window_event_listener(leptos::ev::keydown, escape_closes(on_close));
     on_cleanup(move || handle.remove());
 }
 
