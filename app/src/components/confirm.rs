@@ -3,6 +3,8 @@
 
 use leptos::{html, prelude::*};
 
+use super::dialog::escape_closes;
+
 #[component]
 pub fn Confirm(
     /// The question, e.g. "Force off web01?".
@@ -32,11 +34,7 @@ pub fn Confirm(
                 aria-labelledby="confirm-title"
                 aria-describedby="confirm-detail"
                 on:click=|ev| ev.stop_propagation()
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" {
-                        on_cancel.run(());
-                    }
-                }
+                on:keydown=escape_closes(on_cancel)
             >
                 <h2 id="confirm-title">{title}</h2>
                 <p id="confirm-detail">{detail}</p>
@@ -93,11 +91,7 @@ pub fn Prompt(
                 aria-modal="true"
                 aria-labelledby="prompt-title"
                 on:click=|ev| ev.stop_propagation()
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" {
-                        on_cancel.run(());
-                    }
-                }
+                on:keydown=escape_closes(on_cancel)
                 on:submit=submit
             >
                 <h2 id="prompt-title">{title}</h2>

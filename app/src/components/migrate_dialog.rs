@@ -14,7 +14,7 @@ use crate::{
         },
         ApiError,
     },
-    components::{migration_progress::MigrationProgressView, ErrorNotice},
+    components::{dialog::escape_closes, migration_progress::MigrationProgressView, ErrorNotice},
 };
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -241,11 +241,7 @@ pub fn MigrateDialog(
                 aria-modal="true"
                 aria-labelledby="migrate-title"
                 on:click=|ev| ev.stop_propagation()
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" {
-                        on_close.run(());
-                    }
-                }
+                on:keydown=escape_closes(on_close)
             >
                 <header class="modal-head">
                     <h2 id="migrate-title">{title}</h2>

@@ -23,10 +23,13 @@ use crate::{
         },
         hosts::{list_hosts, HostState, HostSummary},
         migrations::{list_migrations, ProgressMessage},
-        ApiError,
     },
     components::{
-        confirm::Confirm, format, live::use_server_events, migrate_dialog::MigrateDialog,
+        confirm::Confirm,
+        format,
+        live::use_server_events,
+        migrate_dialog::MigrateDialog,
+        notice::{Notice, NoticeLine},
         ErrorNotice, StateBadge,
     },
 };
@@ -78,13 +81,6 @@ pub fn GuestsPage() -> impl IntoView {
 struct Pending {
     key: (String, String),
     action: GuestAction,
-}
-
-/// The outcome of the last action, shown above the table.
-#[derive(Clone)]
-enum Notice {
-    Done(String),
-    Failed(ApiError),
 }
 
 #[component]
@@ -370,14 +366,7 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
                 <button type="submit" class="secondary">"Apply"</button>
             </noscript>
         </form>
-        {move || {
-            notice
-                .get()
-                .map(|n| match n {
-                    Notice::Done(text) => view! { <div class="notice ok" role="status">{text}</div> }.into_any(),
-                    Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
-                })
-        }}
+        <NoticeLine notice />
         <Transition fallback=|| view! { <p class="muted">"Loading guests…"</p> }>
             {move || {
                 data.get().map(|(at, page, c)| match (page, c) {

@@ -12,9 +12,12 @@ use crate::{
             get_settings, list_users, validate_password, validate_username, CreateUser,
             SetSettings, UpdateUser, UserInfo,
         },
-        ApiError,
     },
-    components::{confirm::Prompt, ErrorNotice},
+    components::{
+        confirm::Prompt,
+        notice::{Notice, NoticeLine},
+        ErrorNotice,
+    },
 };
 
 #[component]
@@ -25,16 +28,18 @@ pub fn UsersPage() -> impl IntoView {
         move || (create.version().get(), update.version().get()),
         |_| list_users(),
     );
-    let notice = RwSignal::new(None::<Result<String, ApiError>>);
-    Effect::new(move |_| match update.value().get() {
-        Some(Ok(u)) => notice.set(Some(Ok(format!(
-            "{} is now {}{}.",
-            u.username,
-            u.role,
-            if u.disabled { ", disabled" } else { "" }
-        )))),
-        Some(Err(e)) => notice.set(Some(Err(e))),
-        None => {}
+    let notice = RwSignal::new(None::<Notice>);
+    Effect::new(move |_| {
+        if let Some(result) = update.value().get() {
+            notice.set(Some(Notice::from_result(result.map(|u| {
+                format!(
+                    "{} is now {}{}.",
+                    u.username,
+                    u.role,
+                    if u.disabled { ", disabled" } else { "" }
+                )
+            }))));
+        }
     });
     let resetting = RwSignal::new(None::<String>);
     view! {
@@ -44,10 +49,7 @@ pub fn UsersPage() -> impl IntoView {
             <p class="muted">
                 "Viewers read everything except host addresses; operators also act on guests, storage and migrations; admins also manage users."
             </p>
-            {move || notice.get().map(|n| match n {
-                Ok(text) => view! { <div class="notice ok" role="status">{text}</div> }.into_any(),
-                Err(error) => view! { <ErrorNotice error /> }.into_any(),
-            })}
+            <NoticeLine notice />
             <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || users.get().map(|r| match r {
                     Ok(list) => view! { <UserTable list update resetting /> }.into_any(),
@@ -179,11 +181,9 @@ fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
                 </select>
             </label>
             {move || problem().map(|p| view! { <p class="notice error" role="alert">{p}</p> })}
-            {move || match create.value().get() {
-                Some(Ok(u)) => Some(view! { <div class="notice ok" role="status">{format!("Created {} ({}).", u.username, u.role)}</div> }.into_any()),
-                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
-                None => None,
-            }}
+            {move || create.value().get().map(|result| {
+                Notice::from_result(result.map(|u| format!("Created {} ({}).", u.username, u.role))).view()
+            })}
             <div class="buttons">
                 <button type="submit" disabled=move || create.pending().get() || problem().is_some()>"Create user"</button>
             </div>

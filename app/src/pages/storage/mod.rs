@@ -14,13 +14,18 @@ use crate::{
         events::ServerEvent,
         hosts::{list_hosts, HostSummary},
         pools::{group_by_name, list_pools, PoolAction, PoolActionFn, PoolState, PoolSummary},
-        ApiError,
     },
-    components::{confirm::Confirm, live::use_server_events, usage::UsageBar, ErrorNotice},
+    components::{
+        confirm::Confirm,
+        live::use_server_events,
+        notice::{Notice, NoticeLine},
+        usage::UsageBar,
+        ErrorNotice,
+    },
 };
 
 use pool_form::PoolForm;
-pub(crate) use volumes::{Notice as UploadNotice, UploadVolume};
+pub(crate) use volumes::UploadVolume;
 
 #[component]
 pub fn StoragePage() -> impl IntoView {
@@ -53,12 +58,6 @@ pub fn PoolStateBadge(state: PoolState) -> impl IntoView {
         PoolState::Degraded | PoolState::Inaccessible => "state-crashed",
     };
     view! { <span class=format!("badge {class}")>{state.to_string()}</span> }
-}
-
-#[derive(Clone)]
-enum Notice {
-    Done(String),
-    Failed(ApiError),
 }
 
 #[component]
@@ -216,14 +215,7 @@ fn PoolList(pools: Vec<PoolSummary>, hosts: Vec<HostSummary>) -> impl IntoView {
                 <input type="search" placeholder="Search pools by name" aria-label="Search pools by name" bind:value=search />
             </label>
         </div>
-        {move || {
-            notice
-                .get()
-                .map(|n| match n {
-                    Notice::Done(text) => view! { <div class="notice ok" role="status">{text}</div> }.into_any(),
-                    Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
-                })
-        }}
+        <NoticeLine notice />
         <table class="data pools">
             <thead>
                 <tr>

@@ -21,6 +21,7 @@ use crate::{
     components::{
         confirm::{Confirm, Prompt},
         live::use_server_events,
+        notice::{Notice, NoticeLine},
         upload::{self, Progress},
         usage::UsageBar,
         ErrorNotice, StateBadge,
@@ -57,12 +58,6 @@ pub fn PoolPage() -> impl IntoView {
             </Suspense>
         </main>
     }
-}
-
-#[derive(Clone)]
-pub(crate) enum Notice {
-    Done(String),
-    Failed(ApiError),
 }
 
 /// A volume action as the page asks for it.
@@ -222,14 +217,7 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                 />
             </label>
         </div>
-        {move || {
-            notice
-                .get()
-                .map(|n| match n {
-                    Notice::Done(text) => view! { <div class="notice ok" role="status">{text}</div> }.into_any(),
-                    Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
-                })
-        }}
+        <NoticeLine notice />
         <Transition fallback=|| view! { <p class="muted">"Loading volumes…"</p> }>
             {move || {
                 let download_base = download_base.clone();

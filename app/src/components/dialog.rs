@@ -1,0 +1,49 @@
+//! What modal dialogs share: Escape to close them, and the shell of a modal
+//! form (a backdrop that closes it when clicked, the dialog itself).
+
+use leptos::{
+    ev::{KeyboardEvent, SubmitEvent},
+    prelude::*,
+};
+
+/// A `keydown` handler for a dialog's own element: Escape closes it.
+pub fn escape_closes(on_close: Callback<()>) -> impl Fn(KeyboardEvent) + Clone + 'static {
+    move |ev| {
+        if ev.key() == "Escape" {
+            on_close.run(());
+        }
+    }
+}
+
+/// Escape closes the page's own dialogs, wherever the focus is (a button
+/// that was just disabled drops it to the page).
+pub fn close_on_escape(on_close: Callback<()>) {
+    let handle = window_event_listener(leptos::ev::keydown, escape_closes(on_close));
+    on_cleanup(move || handle.remove());
+}
+
+/// A modal `<form role="dialog">` over a backdrop; `labelled_by` is the id of
+/// its title, inside `children`. A click on the backdrop or Escape closes it.
+#[component]
+pub fn ModalForm(
+    labelled_by: &'static str,
+    on_close: Callback<()>,
+    on_submit: impl FnMut(SubmitEvent) + 'static,
+    children: Children,
+) -> impl IntoView {
+    close_on_escape(on_close);
+    view! {
+        <div class="modal-backdrop" on:click=move |_| on_close.run(())>
+            <form
+                class="modal"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby=labelled_by
+                on:click=|ev| ev.stop_propagation()
+                on:submit=on_submit
+            >
+                {children()}
+            </form>
+        </div>
+    }
+}
