@@ -3,15 +3,33 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString, IntoStaticStr, VariantArray};
 
-use super::ApiError;
+use super::{validate::variants, ApiError};
 
 /// What a user may do. Ordered: each role can do everything of the ones
 /// before it.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+    VariantArray,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     /// Reads everything but host URIs; changes nothing.
     #[default]
@@ -23,32 +41,21 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+    /// Lowest first.
+    pub const ALL: [Role; 3] = variants(Role::VARIANTS);
 
+    /// The wire name (`viewer`, `operator`, `admin`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Result<Role, ApiError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "{:?} is not a role: use admin, operator or viewer",
-                    super::clip(s)
-                ))
-            })
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        s.parse().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "{:?} is not a role: use admin, operator or viewer",
+                super::clip(s)
+            ))
+        })
     }
 }
 
@@ -282,7 +289,20 @@ pub async fn current_user() -> Result<SessionUser, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, Role};
+
+    #[test]
+    fn roles_have_one_name_for_serde_and_strum() {
+        assert_eq!(Role::ALL, [Role::Viewer, Role::Operator, Role::Admin]);
+        for role in Role::ALL {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(Role::parse(role.as_str()), Ok(role));
+        }
+        assert_eq!(
+            Role::parse("Admin").unwrap_err().to_string(),
+            "\"Admin\" is not a role: use admin, operator or viewer"
+        );
+    }
 
     #[test]
     fn only_paths_on_this_site_are_followed_after_login() {

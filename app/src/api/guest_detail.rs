@@ -5,12 +5,14 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString, IntoStaticStr};
 
 use super::{
     clip,
     guest_new::{Firmware, MAX_MEMORY_MIB, MAX_VCPUS},
     guests::{validate_uuid, GuestSummary},
     size::{NumArg, StorageName},
+    validate::{parse_choice, Choice},
     ApiError,
 };
 
@@ -181,15 +183,7 @@ const DISK_BUSES: [&str; 4] = ["virtio", "sata", "scsi", "ide"];
 const NIC_MODELS: [&str; 4] = ["virtio", "e1000e", "e1000", "rtl8139"];
 
 fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
-    if allowed.contains(&value) {
-        Ok(value.to_string())
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "{what}: {:?} is not one of {}",
-            clip(value),
-            allowed.join(", ")
-        )))
-    }
+    super::validate::one_of(Choice::NotOneOf(what), value, allowed)
 }
 
 /// Checks a MAC address (`52:54:00:12:34:56`).
@@ -389,8 +383,22 @@ pub struct SnapshotInfo {
     pub memory: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum SnapshotAction {
     Revert,
     Delete,
@@ -398,20 +406,11 @@ pub enum SnapshotAction {
 
 impl SnapshotAction {
     pub fn parse(text: &str) -> Result<Self, ApiError> {
-        match text {
-            "revert" => Ok(SnapshotAction::Revert),
-            "delete" => Ok(SnapshotAction::Delete),
-            other => Err(ApiError::BadRequest(format!(
-                "action: {:?} is not one of revert, delete",
-                clip(other)
-            ))),
-        }
+        parse_choice(Choice::NotOneOf("action"), text)
     }
+    /// The wire name (`revert`, `delete`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotAction::Revert => "revert",
-            SnapshotAction::Delete => "delete",
-        }
+        self.into()
     }
 }
 
@@ -742,6 +741,13 @@ mod tests {
             SnapshotAction::parse("revert").unwrap(),
             SnapshotAction::Revert
         );
-        assert!(SnapshotAction::parse("Revert").is_err());
+        assert_eq!(
+            SnapshotAction::parse("Revert").unwrap_err().to_string(),
+            "action: \"Revert\" is not one of revert, delete"
+        );
+        assert_eq!(
+            serde_json::to_value(SnapshotAction::Delete).unwrap(),
+            SnapshotAction::Delete.as_str()
+        );
     }
 }

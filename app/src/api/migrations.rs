@@ -9,9 +9,14 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, EnumString, IntoEnumIterator};
+use strum::{Display, EnumIter, EnumString};
 
-use super::{clip, guests::validate_uuid, ApiError};
+use super::{
+    clip,
+    guests::validate_uuid,
+    validate::{parse_choice, Choice},
+    ApiError,
+};
 
 /// How the guest travels.
 #[derive(
@@ -139,20 +144,6 @@ pub struct MigrationSpec {
     pub options: MigrationOptions,
 }
 
-fn parse_choice<T: IntoEnumIterator + std::str::FromStr + std::fmt::Display>(
-    what: &str,
-    text: &str,
-) -> Result<T, ApiError> {
-    text.parse().map_err(|_| {
-        let names: Vec<String> = T::iter().map(|v| v.to_string()).collect();
-        ApiError::BadRequest(format!(
-            "{what} {:?}: expected one of {}",
-            clip(text),
-            names.join(", ")
-        ))
-    })
-}
-
 impl MigrationRequest {
     /// Checks the request alone, including the flag combinations libvirt refuses.
     pub fn validate(&self) -> Result<MigrationSpec, ApiError> {
@@ -164,17 +155,17 @@ impl MigrationRequest {
                 clip(&self.host)
             )));
         }
-        let mode: MigrationMode = parse_choice("mode", &self.mode)?;
+        let mode: MigrationMode = parse_choice(Choice::Expected("mode"), &self.mode)?;
         let persistence: Persistence = match &self.persistence {
             None => match mode {
                 MigrationMode::Offline => Persistence::Permanent,
                 _ => Persistence::Temporary,
             },
-            Some(p) => parse_choice("persistence", p)?,
+            Some(p) => parse_choice(Choice::Expected("persistence"), p)?,
         };
         let storage: StorageMode = match &self.storage {
             None => StorageMode::Shared,
-            Some(s) => parse_choice("storage", s)?,
+            Some(s) => parse_choice(Choice::Expected("storage"), s)?,
         };
         let o = &self.options;
         if mode == MigrationMode::Offline {

@@ -12,6 +12,7 @@ use super::{
     clip,
     guests::GuestState,
     size::{ByteSize, SizeArg, StorageName},
+    validate::{parse_choice, Choice},
     ApiError,
 };
 
@@ -228,14 +229,7 @@ impl VolumeOp {
         capacity: &SizeArg,
         new_name: Option<&str>,
     ) -> Result<VolumeOp, ApiError> {
-        let action: VolumeAction = action.parse().map_err(|_| {
-            let names: Vec<String> = VolumeAction::iter().map(|a| a.to_string()).collect();
-            ApiError::BadRequest(format!(
-                "unknown volume action {:?}; expected one of: {}",
-                clip(action),
-                names.join(", ")
-            ))
-        })?;
+        let action: VolumeAction = parse_choice(Choice::Unknown("volume action"), action)?;
         Ok(match action {
             VolumeAction::Delete => VolumeOp::Delete,
             VolumeAction::Wipe => VolumeOp::Wipe,

@@ -8,7 +8,7 @@ use super::{BuildKind, PoolField as F, PoolField, PoolSource, PoolSummary, PoolT
 use crate::api::{
     clip,
     size::StorageName,
-    validate::{validate_hostname, validate_iqn, validate_path, validate_simple_name},
+    validate::{validate_hostname, validate_iqn, validate_path, validate_simple_name, Choice},
     ApiError,
 };
 /// `POST /api/pools`: a new pool on one host (`host`) or several (`hosts`).
@@ -106,12 +106,8 @@ impl NewPool {
             .ok()
             .filter(|t| *t != PoolType::Other)
             .ok_or_else(|| {
-                let names: Vec<&str> = PoolType::all().map(<&str>::from).collect();
-                bad(format!(
-                    "unknown pool type {:?}; expected one of: {}",
-                    clip(&self.pool_type),
-                    names.join(", ")
-                ))
+                Choice::Unknown("pool type")
+                    .refuse(&self.pool_type, PoolType::all().map(<&str>::from))
             })?;
         let several = self.hosts.as_ref().is_some_and(|h| h.len() > 1);
         let non_empty = |v: &Option<String>| {

@@ -2,10 +2,13 @@
 //! page's grouping of same-named pools across hosts.
 
 use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, EnumString, IntoEnumIterator};
+use strum::{Display, EnumIter, EnumString};
 
 use super::{PoolField, PoolField as F, PoolType};
-use crate::api::{clip, ApiError};
+use crate::api::{
+    validate::{parse_choice, Choice},
+    ApiError,
+};
 /// A pool's run state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Display)]
 #[serde(rename_all = "snake_case")]
@@ -186,14 +189,7 @@ pub enum PoolAction {
 
 impl PoolAction {
     pub fn parse(text: &str) -> Result<PoolAction, ApiError> {
-        text.parse().map_err(|_| {
-            let names: Vec<String> = PoolAction::iter().map(|a| a.to_string()).collect();
-            ApiError::BadRequest(format!(
-                "unknown pool action {:?}; expected one of: {}",
-                clip(text),
-                names.join(", ")
-            ))
-        })
+        parse_choice(Choice::Unknown("pool action"), text)
     }
 
     pub fn label(self) -> &'static str {
