@@ -155,7 +155,10 @@ pub fn safe_next(next: Option<&str>) -> String {
 /// Checks the password and starts a session (the session id changes at login).
 #[server(prefix = "/api", endpoint = "login", input = Json)]
 pub async fn login(username: String, password: String) -> Result<LoginAnswer, ApiError> {
-    use super::ssr;
+    use super::{
+        audit::{AuditAction, Target},
+        ssr,
+    };
     use crate::backend::{AuditEntry, Outcome};
     ssr::respond(
         async {
@@ -177,8 +180,8 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
                     .write(AuditEntry {
                         user: None,
                         client: client.as_deref(),
-                        action: "login",
-                        target: &format!("user {}", super::clip(&username)),
+                        action: AuditAction::Login.as_str(),
+                        target: Target::user(&username).as_str(),
                         outcome: Outcome::Failed("wrong username or password"),
                     })
                     .await;
@@ -197,8 +200,8 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
                 .write(AuditEntry {
                     user: Some(&user.username),
                     client: client.as_deref(),
-                    action: "login",
-                    target: &format!("user {}", user.username),
+                    action: AuditAction::Login.as_str(),
+                    target: Target::user(&user.username).as_str(),
                     outcome: Outcome::Ok,
                 })
                 .await;
@@ -212,7 +215,10 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
 /// the authenticator app, or one of the recovery codes (each works once).
 #[server(name = LoginTotp, prefix = "/api", endpoint = "login/totp", input = Json)]
 pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
-    use super::ssr;
+    use super::{
+        audit::{AuditAction, Target},
+        ssr,
+    };
     use crate::backend::{AuditEntry, Outcome};
     ssr::respond(
         async {
@@ -224,15 +230,15 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
                 ));
             };
             let ok = code.len() <= 64 && services.accounts.totp_verify(user.id, &code).await?;
-            let target = format!("user {}", user.username);
+            let target = Target::user(&user.username);
             if !ok {
                 services
                     .audit
                     .write(AuditEntry {
                         user: Some(&user.username),
                         client: client.as_deref(),
-                        action: "login.totp",
-                        target: &target,
+                        action: AuditAction::LoginTotp.as_str(),
+                        target: target.as_str(),
                         outcome: Outcome::Failed("wrong or used code"),
                     })
                     .await;
@@ -246,8 +252,8 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
                 .write(AuditEntry {
                     user: Some(&user.username),
                     client: client.as_deref(),
-                    action: "login",
-                    target: &target,
+                    action: AuditAction::Login.as_str(),
+                    target: target.as_str(),
                     outcome: Outcome::Ok,
                 })
                 .await;
@@ -260,7 +266,10 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
 /// Ends the session. Logging out without a session is not an error.
 #[server(prefix = "/api", endpoint = "logout", input = Json)]
 pub async fn logout() -> Result<(), ApiError> {
-    use super::ssr;
+    use super::{
+        audit::{AuditAction, Target},
+        ssr,
+    };
     ssr::respond(
         async {
             let services = ssr::services()?;
@@ -269,8 +278,8 @@ pub async fn logout() -> Result<(), ApiError> {
                     .audit
                     .record(
                         Some(&user),
-                        "logout",
-                        &format!("user {}", user.username),
+                        AuditAction::Logout.as_str(),
+                        Target::user(&user.username).as_str(),
                         Ok(()),
                     )
                     .await;

@@ -377,19 +377,14 @@ pub async fn guest_options(host: String) -> Result<GuestOptions, ApiError> {
 /// failure nothing is left behind: no volume, no definition.
 #[server(name = CreateGuestFn, prefix = "/api", endpoint = "guests", input = Json)]
 pub async fn create_guest(#[server(flatten)] args: NewGuestArgs) -> Result<GuestSummary, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        let target = Target::guest(&args.host, &args.name);
+        ctx.audited(AuditAction::GuestCreate, target, async {
             let spec = args.validate()?;
             ctx.services.guests.create(&spec).await
-        }
-        .await;
-        let target = format!(
-            "guest {} on host {}",
-            super::clip(&args.name),
-            super::clip(&args.host)
-        );
-        ctx.audit("guest.create", &target, &result).await;
-        result
+        })
+        .await
     })
     .await
 }

@@ -285,26 +285,18 @@ pub async fn guest_action(
     uuid: String,
     action: String,
 ) -> Result<GuestSummary, ApiError> {
-    use super::clip;
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
-            let action = GuestAction::parse(&action)?;
-            validate_uuid(&uuid)?;
-            if ctx.services.migrations.busy(&host, &uuid) {
-                return Err(ApiError::Conflict(
-                    "the guest is being migrated: wait for the migration to end, or cancel it"
-                        .into(),
-                ));
-            }
-            ctx.services.fleet.guest_action(&host, &uuid, action).await
-        }
-        .await;
-        // Refused requests are recorded too: they are attempts to change a guest.
-        let target = format!("guest {} on host {}", clip(&uuid), clip(&host));
+        let parsed = GuestAction::parse(&action);
         // The action's own name, never the client's text.
-        let name = GuestAction::parse(&action).map_or("invalid", GuestAction::as_str);
-        ctx.audit(&format!("guest.{name}"), &target, &result).await;
-        result
+        let audit = AuditAction::guest(parsed.as_ref().ok().copied());
+        ctx.audited(audit, Target::guest(&host, &uuid), async {
+            let action = parsed?;
+            validate_uuid(&uuid)?;
+            ctx.ensure_not_migrating(&host, &uuid)?;
+            ctx.services.fleet.guest_action(&host, &uuid, action).await
+        })
+        .await
     })
     .await
 }

@@ -439,16 +439,6 @@ pub fn validate_job_id(id: &str) -> Result<(), ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{:?} is not a migration id", clip(id))))
 }
 
-#[cfg(feature = "ssr")]
-fn target(spec_host: &str, uuid: &str, destination: &str) -> String {
-    format!(
-        "guest {} on host {} to host {}",
-        clip(uuid),
-        clip(spec_host),
-        clip(destination)
-    )
-}
-
 /// Runs the pre-flight checks of a migration without starting it.
 #[server(name = PreflightFn, prefix = "/api", endpoint = "migrations/preflight", input = Json)]
 pub async fn preflight(
@@ -473,27 +463,19 @@ pub struct Started {
 pub async fn start_migration(
     #[server(flatten)] request: MigrationRequest,
 ) -> Result<Started, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        let action = AuditAction::migration_start(request.mode.parse().ok());
+        let target = Target::migration_of(&request.host, &request.uuid, &request.destination);
+        ctx.audited(action, target, async {
             let spec = request.validate()?;
             ctx.services
                 .migrations
                 .start(&ctx.user.username, &spec)
                 .await
                 .map(|id| Started { id })
-        }
-        .await;
-        let action = match request.mode.parse::<MigrationMode>() {
-            Ok(m) => format!("migration.start.{m}"),
-            Err(_) => "migration.start.invalid".to_string(),
-        };
-        ctx.audit(
-            &action,
-            &target(&request.host, &request.uuid, &request.destination),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -522,19 +504,17 @@ pub async fn list_migrations(
 /// Cancels a running migration: the guest keeps running on the source.
 #[server(name = CancelMigration, prefix = "/api", endpoint = "migrations/cancel", input = Json)]
 pub async fn cancel_migration(id: String) -> Result<MigrationJob, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
-            validate_job_id(&id)?;
-            ctx.services.migrations.cancel(&id).await
-        }
-        .await;
-        ctx.audit(
-            "migration.cancel",
-            &format!("migration {}", clip(&id)),
-            &result,
+        ctx.audited(
+            AuditAction::MigrationCancel,
+            Target::migration(&id),
+            async {
+                validate_job_id(&id)?;
+                ctx.services.migrations.cancel(&id).await
+            },
         )
-        .await;
-        result
+        .await
     })
     .await
 }
@@ -545,20 +525,14 @@ pub async fn tune_migration(
     id: String,
     #[server(flatten)] tuning: Tuning,
 ) -> Result<MigrationJob, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        ctx.audited(AuditAction::MigrationTune, Target::migration(&id), async {
             validate_job_id(&id)?;
             tuning.validate()?;
             ctx.services.migrations.tune(&id, &tuning).await
-        }
-        .await;
-        ctx.audit(
-            "migration.tune",
-            &format!("migration {}", clip(&id)),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }

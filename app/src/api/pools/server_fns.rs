@@ -8,7 +8,12 @@ use super::{CreatedPools, NewPool, PoolSource, PoolSummary, PoolTypes, ScanReque
 use super::{HostPoolResult, PoolAction, ScanSpec};
 use crate::api::ApiError;
 #[cfg(feature = "ssr")]
-use crate::api::{auth::Role, clip, size::StorageName, ssr};
+use crate::api::{
+    audit::{AuditAction, Target},
+    auth::Role,
+    size::StorageName,
+    ssr,
+};
 
 /// Every pool on every reachable host.
 #[server(prefix = "/api", endpoint = "pools", input = GetUrl)]
@@ -44,7 +49,7 @@ pub async fn scan_pool_sources(
 #[server(prefix = "/api", endpoint = "pools", input = Json)]
 pub async fn create_pool(#[server(flatten)] request: NewPool) -> Result<CreatedPools, ApiError> {
     ssr::authorized_as(Role::Operator, |ctx| async move {
-        let target = |host: &str| format!("pool {} on host {}", clip(&request.name), clip(host));
+        let target = |host: &str| Target::pool(host, &request.name);
         let checked = request
             .target_hosts()
             .and_then(|hosts| Ok((hosts, request.validate()?)));
@@ -57,7 +62,8 @@ pub async fn create_pool(#[server(flatten)] request: NewPool) -> Result<CreatedP
                     .or_else(|| request.hosts.as_ref().map(|h| h.join(",")))
                     .unwrap_or_default();
                 let result: Result<(), _> = Err(e.clone());
-                ctx.audit("pool.create", &target(&hosts), &result).await;
+                ctx.audit(AuditAction::PoolCreate, &target(&hosts), &result)
+                    .await;
                 return Err(e);
             }
         };
@@ -73,7 +79,8 @@ pub async fn create_pool(#[server(flatten)] request: NewPool) -> Result<CreatedP
         }))
         .await;
         for (host, result) in &results {
-            ctx.audit("pool.create", &target(host), result).await;
+            ctx.audit(AuditAction::PoolCreate, &target(host), result)
+                .await;
         }
         if single {
             let (_, result) = results.into_iter().next().expect("one host");
@@ -115,8 +122,10 @@ pub async fn pool_action(
     #[server(default)] delete_storage: bool,
 ) -> Result<Option<PoolSummary>, ApiError> {
     ssr::authorized_as(Role::Operator, |ctx| async move {
-        let result = async {
-            let action = PoolAction::parse(&action)?;
+        let parsed = PoolAction::parse(&action);
+        let audit = AuditAction::pool(parsed.as_ref().ok().copied(), delete_storage);
+        ctx.audited(audit, Target::pool(&host, &pool), async {
+            let action = parsed?;
             let name = StorageName::parse("pool name", &pool)?;
             if delete_storage && action != PoolAction::Delete {
                 return Err(ApiError::BadRequest(
@@ -127,17 +136,8 @@ pub async fn pool_action(
                 .storage
                 .pool_action(&host, &name, action, delete_storage)
                 .await
-        }
-        .await;
-        let verb = match (action.as_str(), delete_storage) {
-            ("delete", true) => "delete+storage".to_string(),
-            (a, _) => PoolAction::parse(a)
-                .map(|a| a.to_string())
-                .unwrap_or_else(|_| "invalid".into()),
-        };
-        let target = format!("pool {} on host {}", clip(&pool), clip(&host));
-        ctx.audit(&format!("pool.{verb}"), &target, &result).await;
-        result
+        })
+        .await
     })
     .await
 }
