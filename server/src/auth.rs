@@ -6,6 +6,7 @@ use crate::startup::AppState;
 use app::{
     api::{
         access::{self, Access},
+        audit::{AuditAction, Target},
         auth::SessionUser,
         ssr::{CurrentUser, PENDING_KEY, SID_KEY, USER_KEY},
         ApiError,
@@ -124,8 +125,8 @@ pub async fn gate(
     next: Next,
 ) -> Response {
     let client = client_of(&req);
-    let what = format!("{} {}", req.method(), app::api::clip(req.uri().path()));
-    let refuse_as = |status: StatusCode, action: &'static str, error: ApiError| {
+    let what = Target::request(req.method().as_str(), req.uri().path()).to_string();
+    let refuse_as = |status: StatusCode, action: AuditAction, error: ApiError| {
         let audit = state.services.audit.clone();
         let client = client.map(|c| c.to_string());
         let what = what.clone();
@@ -134,7 +135,7 @@ pub async fn gate(
                 .write(AuditEntry {
                     user: None,
                     client: client.as_deref(),
-                    action,
+                    action: action.as_str(),
                     target: &what,
                     outcome: Outcome::Refused(error.message()),
                 })
@@ -151,13 +152,18 @@ pub async fn gate(
     {
         let error =
             ApiError::Forbidden("refused: this request came from a page of another site".into());
-        return refuse_as(StatusCode::FORBIDDEN, "request", error).await;
+        return refuse_as(StatusCode::FORBIDDEN, AuditAction::Request, error).await;
     }
     if !body_type_ok(&req) {
         let error = ApiError::BadRequest(
             "send the request body as JSON, with content-type: application/json".into(),
         );
-        return refuse_as(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request", error).await;
+        return refuse_as(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AuditAction::Request,
+            error,
+        )
+        .await;
     }
     if is_login(&req) {
         let ip = client.map(|c| c.ip());
@@ -166,7 +172,8 @@ pub async fn gate(
             let error = ApiError::TooManyRequests(format!(
                 "too many failed logins from this address; try again in {secs} s"
             ));
-            let mut resp = refuse_as(StatusCode::TOO_MANY_REQUESTS, "login", error).await;
+            let mut resp =
+                refuse_as(StatusCode::TOO_MANY_REQUESTS, AuditAction::Login, error).await;
             resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
             return resp;
         }
@@ -191,7 +198,8 @@ pub async fn gate(
         Some(token) => match state.services.accounts.check_token(token).await {
             Ok(Some((user, id))) => {
                 if let Some(error) = token_refusal(&path) {
-                    let mut resp = refuse_as(StatusCode::FORBIDDEN, "request", error).await;
+                    let mut resp =
+                        refuse_as(StatusCode::FORBIDDEN, AuditAction::Request, error).await;
                     resp.headers_mut()
                         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                     return resp;
@@ -206,7 +214,7 @@ pub async fn gate(
                 let error = ApiError::Unauthorized(
                     "this API token is unknown, revoked or expired, or its user is disabled".into(),
                 );
-                return refuse_as(StatusCode::UNAUTHORIZED, "request", error).await;
+                return refuse_as(StatusCode::UNAUTHORIZED, AuditAction::Request, error).await;
             }
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         },
@@ -230,7 +238,7 @@ pub async fn gate(
                         .write(AuditEntry {
                             user: Some(&current.user.username),
                             client: client.map(|c| c.to_string()).as_deref(),
-                            action: "request",
+                            action: AuditAction::Request.as_str(),
                             target: &what,
                             outcome: Outcome::Refused(error.message()),
                         })
@@ -244,7 +252,7 @@ pub async fn gate(
         Ok(None) if path.starts_with("/api/") || is_socket(&path) => {
             let mut resp = refuse_as(
                 StatusCode::UNAUTHORIZED,
-                "request",
+                AuditAction::Request,
                 ApiError::unauthorized(),
             )
             .await;
@@ -458,13 +466,13 @@ pub async fn login_form(
     let origin_ok = headers.contains_key(header::ORIGIN)
         && same_origin(&headers, state.public_origin.as_deref());
     let audit = &state.services.audit;
-    let target = format!("user {}", app::api::clip(&form.username));
+    let target = Target::user(&form.username);
     if !(origin_ok || same_site_fetch) {
         audit
             .record(
                 None,
-                "login",
-                &target,
+                AuditAction::Login.as_str(),
+                target.as_str(),
                 Err("refused: the form was not posted by virtdeck's own page"),
             )
             .await;
@@ -522,8 +530,8 @@ pub async fn login_form(
             audit
                 .record(
                     Some(&user),
-                    "login",
-                    &format!("user {}", user.username),
+                    AuditAction::Login.as_str(),
+                    Target::user(&user.username).as_str(),
                     Ok(()),
                 )
                 .await;
@@ -531,7 +539,12 @@ pub async fn login_form(
         }
         Ok(None) => {
             audit
-                .record(None, "login", &target, Err("wrong username or password"))
+                .record(
+                    None,
+                    AuditAction::Login.as_str(),
+                    target.as_str(),
+                    Err("wrong username or password"),
+                )
                 .await;
             let mut resp = Redirect::to(&back).into_response();
             resp.extensions_mut().insert(LoginFailed);
@@ -578,14 +591,14 @@ pub async fn login_totp_form(
             .await
             .unwrap_or(false);
     let audit = &state.services.audit;
-    let target = format!("user {}", user.username);
+    let target = Target::user(&user.username);
     if !ok {
         audit
             .write(AuditEntry {
                 user: Some(&user.username),
                 client: Some(&client),
-                action: "login.totp",
-                target: &target,
+                action: AuditAction::LoginTotp.as_str(),
+                target: target.as_str(),
                 outcome: Outcome::Failed("wrong or used code"),
             })
             .await;
@@ -621,8 +634,8 @@ pub async fn login_totp_form(
         .write(AuditEntry {
             user: Some(&user.username),
             client: Some(&client),
-            action: "login",
-            target: &target,
+            action: AuditAction::Login.as_str(),
+            target: target.as_str(),
             outcome: Outcome::Ok,
         })
         .await;

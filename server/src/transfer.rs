@@ -8,6 +8,7 @@
 //! - `GET /api/volumes/download?host=…&pool=…&name=…` answers the content.
 
 use app::api::{
+    audit::{AuditAction, Target},
     auth::{Role, SessionUser},
     clip,
     size::StorageName,
@@ -47,12 +48,7 @@ pub struct VolumeRef {
 }
 
 fn target(q: &VolumeRef) -> String {
-    format!(
-        "volume {} in pool {} on host {}",
-        clip(&q.name),
-        clip(&q.pool),
-        clip(&q.host)
-    )
+    Target::volume(&q.host, &q.pool, &q.name).to_string()
 }
 
 /// The gate's user of this request, who must be an operator: volume
@@ -60,7 +56,7 @@ fn target(q: &VolumeRef) -> String {
 async fn operator(
     state: &AppState,
     current: Option<axum::Extension<CurrentUser>>,
-    action: &str,
+    action: AuditAction,
     target: &str,
 ) -> Result<SessionUser, ApiError> {
     let Some(axum::Extension(CurrentUser { user, .. })) = current else {
@@ -77,7 +73,7 @@ async fn operator(
             .write(AuditEntry {
                 user: Some(&user.username),
                 client: None,
-                action,
+                action: action.as_str(),
                 target,
                 outcome: Outcome::Refused(error.message()),
             })
@@ -101,7 +97,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let user = match operator(&state, current, "volume.upload", &target(&q)).await {
+    let user = match operator(&state, current, AuditAction::VolumeUpload, &target(&q)).await {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
@@ -115,7 +111,7 @@ pub async fn upload(
             .audit
             .record(
                 Some(&user),
-                "volume.upload",
+                AuditAction::VolumeUpload.as_str(),
                 &target(&q),
                 result.as_ref().map(|_| ()).map_err(|e| e.message()),
             )
@@ -198,7 +194,7 @@ pub async fn download(
     current: Option<axum::Extension<CurrentUser>>,
     Query(q): Query<VolumeRef>,
 ) -> Response {
-    let user = match operator(&state, current, "volume.download", &target(&q)).await {
+    let user = match operator(&state, current, AuditAction::VolumeDownload, &target(&q)).await {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
@@ -213,7 +209,7 @@ pub async fn download(
         .audit
         .record(
             Some(&user),
-            "volume.download",
+            AuditAction::VolumeDownload.as_str(),
             &target(&q),
             prepared.as_ref().map(|_| ()).map_err(|e| e.message()),
         )

@@ -3,15 +3,33 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString, IntoStaticStr, VariantArray};
 
-use super::ApiError;
+use super::{validate::variants, ApiError};
 
 /// What a user may do. Ordered: each role can do everything of the ones
 /// before it.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+    VariantArray,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     /// Reads everything but host URIs; changes nothing.
     #[default]
@@ -23,32 +41,21 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+    /// Lowest first.
+    pub const ALL: [Role; 3] = variants(Role::VARIANTS);
 
+    /// The wire name (`viewer`, `operator`, `admin`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Result<Role, ApiError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "{:?} is not a role: use admin, operator or viewer",
-                    super::clip(s)
-                ))
-            })
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        s.parse().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "{:?} is not a role: use admin, operator or viewer",
+                super::clip(s)
+            ))
+        })
     }
 }
 
@@ -148,7 +155,10 @@ pub fn safe_next(next: Option<&str>) -> String {
 /// Checks the password and starts a session (the session id changes at login).
 #[server(prefix = "/api", endpoint = "login", input = Json)]
 pub async fn login(username: String, password: String) -> Result<LoginAnswer, ApiError> {
-    use super::ssr;
+    use super::{
+        audit::{AuditAction, Target},
+        ssr,
+    };
     use crate::backend::{AuditEntry, Outcome};
     ssr::respond(
         async {
@@ -170,8 +180,8 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
                     .write(AuditEntry {
                         user: None,
                         client: client.as_deref(),
-                        action: "login",
-                        target: &format!("user {}", super::clip(&username)),
+                        action: AuditAction::Login.as_str(),
+                        target: Target::user(&username).as_str(),
                         outcome: Outcome::Failed("wrong username or password"),
                     })
                     .await;
@@ -190,8 +200,8 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
                 .write(AuditEntry {
                     user: Some(&user.username),
                     client: client.as_deref(),
-                    action: "login",
-                    target: &format!("user {}", user.username),
+                    action: AuditAction::Login.as_str(),
+                    target: Target::user(&user.username).as_str(),
                     outcome: Outcome::Ok,
                 })
                 .await;
@@ -205,7 +215,10 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
 /// the authenticator app, or one of the recovery codes (each works once).
 #[server(name = LoginTotp, prefix = "/api", endpoint = "login/totp", input = Json)]
 pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
-    use super::ssr;
+    use super::{
+        audit::{AuditAction, Target},
+        ssr,
+    };
     use crate::backend::{AuditEntry, Outcome};
     ssr::respond(
         async {
@@ -217,15 +230,15 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
                 ));
             };
             let ok = code.len() <= 64 && services.accounts.totp_verify(user.id, &code).await?;
-            let target = format!("user {}", user.username);
+            let target = Target::user(&user.username);
             if !ok {
                 services
                     .audit
                     .write(AuditEntry {
                         user: Some(&user.username),
                         client: client.as_deref(),
-                        action: "login.totp",
-                        target: &target,
+                        action: AuditAction::LoginTotp.as_str(),
+                        target: target.as_str(),
                         outcome: Outcome::Failed("wrong or used code"),
                     })
                     .await;
@@ -239,8 +252,8 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
                 .write(AuditEntry {
                     user: Some(&user.username),
                     client: client.as_deref(),
-                    action: "login",
-                    target: &target,
+                    action: AuditAction::Login.as_str(),
+                    target: target.as_str(),
                     outcome: Outcome::Ok,
                 })
                 .await;
@@ -253,7 +266,10 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
 /// Ends the session. Logging out without a session is not an error.
 #[server(prefix = "/api", endpoint = "logout", input = Json)]
 pub async fn logout() -> Result<(), ApiError> {
-    use super::ssr;
+    use super::{
+        audit::{AuditAction, Target},
+        ssr,
+    };
     ssr::respond(
         async {
             let services = ssr::services()?;
@@ -262,8 +278,8 @@ pub async fn logout() -> Result<(), ApiError> {
                     .audit
                     .record(
                         Some(&user),
-                        "logout",
-                        &format!("user {}", user.username),
+                        AuditAction::Logout.as_str(),
+                        Target::user(&user.username).as_str(),
                         Ok(()),
                     )
                     .await;
@@ -282,7 +298,20 @@ pub async fn current_user() -> Result<SessionUser, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, Role};
+
+    #[test]
+    fn roles_have_one_name_for_serde_and_strum() {
+        assert_eq!(Role::ALL, [Role::Viewer, Role::Operator, Role::Admin]);
+        for role in Role::ALL {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(Role::parse(role.as_str()), Ok(role));
+        }
+        assert_eq!(
+            Role::parse("Admin").unwrap_err().to_string(),
+            "\"Admin\" is not a role: use admin, operator or viewer"
+        );
+    }
 
     #[test]
     fn only_paths_on_this_site_are_followed_after_login() {

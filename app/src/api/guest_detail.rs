@@ -5,12 +5,16 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString, IntoStaticStr};
 
+#[cfg(feature = "ssr")]
+use super::audit::{AuditAction as A, Target};
 use super::{
     clip,
     guest_new::{Firmware, MAX_MEMORY_MIB, MAX_VCPUS},
     guests::{validate_uuid, GuestSummary},
     size::{NumArg, StorageName},
+    validate::{parse_choice, Choice},
     ApiError,
 };
 
@@ -181,15 +185,7 @@ const DISK_BUSES: [&str; 4] = ["virtio", "sata", "scsi", "ide"];
 const NIC_MODELS: [&str; 4] = ["virtio", "e1000e", "e1000", "rtl8139"];
 
 fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
-    if allowed.contains(&value) {
-        Ok(value.to_string())
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "{what}: {:?} is not one of {}",
-            clip(value),
-            allowed.join(", ")
-        )))
-    }
+    super::validate::one_of(Choice::NotOneOf(what), value, allowed)
 }
 
 /// Checks a MAC address (`52:54:00:12:34:56`).
@@ -389,8 +385,22 @@ pub struct SnapshotInfo {
     pub memory: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum SnapshotAction {
     Revert,
     Delete,
@@ -398,20 +408,11 @@ pub enum SnapshotAction {
 
 impl SnapshotAction {
     pub fn parse(text: &str) -> Result<Self, ApiError> {
-        match text {
-            "revert" => Ok(SnapshotAction::Revert),
-            "delete" => Ok(SnapshotAction::Delete),
-            other => Err(ApiError::BadRequest(format!(
-                "action: {:?} is not one of revert, delete",
-                clip(other)
-            ))),
-        }
+        parse_choice(Choice::NotOneOf("action"), text)
     }
+    /// The wire name (`revert`, `delete`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotAction::Revert => "revert",
-            SnapshotAction::Delete => "delete",
-        }
+        self.into()
     }
 }
 
@@ -432,11 +433,6 @@ pub fn validate_description(text: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(text.to_string())
-}
-
-#[cfg(feature = "ssr")]
-fn target(host: &str, uuid: &str) -> String {
-    format!("guest {} on host {}", clip(uuid), clip(host))
 }
 
 /// The overview of one guest, read from libvirt now.
@@ -467,29 +463,21 @@ pub async fn update_guest(
     #[server(flatten)] args: GuestUpdateArgs,
 ) -> Result<GuestDetail, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
-            let update = args.validate()?;
-            if ctx.services.migrations.busy(&args.host, &args.uuid) {
-                return Err(busy());
-            }
-            ctx.services
-                .guests
-                .update(&args.host, &args.uuid, &update)
-                .await
-        }
-        .await;
-        ctx.audit("guest.update", &target(&args.host, &args.uuid), &result)
-            .await;
-        result
+        ctx.audited(
+            A::GuestUpdate,
+            Target::guest(&args.host, &args.uuid),
+            async {
+                let update = args.validate()?;
+                ctx.ensure_not_migrating(&args.host, &args.uuid)?;
+                ctx.services
+                    .guests
+                    .update(&args.host, &args.uuid, &update)
+                    .await
+            },
+        )
+        .await
     })
     .await
-}
-
-#[cfg(feature = "ssr")]
-fn busy() -> ApiError {
-    ApiError::Conflict(
-        "the guest is being migrated: wait for the migration to end, or cancel it".into(),
-    )
 }
 
 /// Deletes a guest: forces it off if running, removes its definition with
@@ -502,23 +490,18 @@ pub async fn delete_guest(
     #[server(default)] delete_volumes: Vec<String>,
 ) -> Result<DeleteReport, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        ctx.audited(A::GuestDelete, Target::guest(&host, &uuid), async {
             validate_uuid(&uuid)?;
             if delete_volumes.len() > 64 {
                 return Err(ApiError::BadRequest("at most 64 volumes".into()));
             }
-            if ctx.services.migrations.busy(&host, &uuid) {
-                return Err(busy());
-            }
+            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services
                 .guests
                 .delete(&host, &uuid, &delete_volumes)
                 .await
-        }
-        .await;
-        ctx.audit("guest.delete", &target(&host, &uuid), &result)
-            .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -534,27 +517,22 @@ pub async fn clone_guest(
     #[server(default)] pool: Option<String>,
 ) -> Result<JobRef, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        ctx.audited(A::GuestClone, Target::guest(&host, &uuid), async {
             validate_uuid(&uuid)?;
             let name = StorageName::parse("guest name", &name)?;
             let pool = match pool.as_deref().filter(|p| !p.is_empty()) {
                 None => None,
                 Some(p) => Some(StorageName::parse("pool name", p)?),
             };
-            if ctx.services.migrations.busy(&host, &uuid) {
-                return Err(busy());
-            }
+            ctx.ensure_not_migrating(&host, &uuid)?;
             let id = ctx
                 .services
                 .guests
                 .clone_guest(&ctx.user.username, &host, &uuid, &name, pool.as_ref())
                 .await?;
             Ok(JobRef { id })
-        }
-        .await;
-        ctx.audit("guest.clone", &target(&host, &uuid), &result)
-            .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -586,25 +564,20 @@ pub async fn create_snapshot(
     #[server(default)] memory: Option<bool>,
 ) -> Result<SnapshotInfo, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        ctx.audited(A::GuestSnapshotCreate, Target::guest(&host, &uuid), async {
             validate_uuid(&uuid)?;
             let name = StorageName::parse("snapshot name", &name)?;
             let description = description
                 .as_deref()
                 .map(validate_description)
                 .transpose()?;
-            if ctx.services.migrations.busy(&host, &uuid) {
-                return Err(busy());
-            }
+            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services
                 .guests
                 .create_snapshot(&host, &uuid, &name, description.as_deref(), memory)
                 .await
-        }
-        .await;
-        ctx.audit("guest.snapshot.create", &target(&host, &uuid), &result)
-            .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -619,27 +592,18 @@ pub async fn snapshot_action(
 ) -> Result<Vec<SnapshotInfo>, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let parsed = SnapshotAction::parse(&action);
-        let result = async {
+        let audit = A::snapshot(parsed.as_ref().ok().copied());
+        ctx.audited(audit, Target::guest(&host, &uuid), async {
             validate_uuid(&uuid)?;
-            let action = parsed.clone()?;
+            let action = parsed?;
             let snapshot = StorageName::parse("snapshot name", &snapshot)?;
-            if ctx.services.migrations.busy(&host, &uuid) {
-                return Err(busy());
-            }
+            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services
                 .guests
                 .snapshot_action(&host, &uuid, &snapshot, action)
                 .await
-        }
-        .await;
-        let name = parsed.map_or("invalid", |a| a.as_str());
-        ctx.audit(
-            &format!("guest.snapshot.{name}"),
-            &target(&host, &uuid),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -742,6 +706,13 @@ mod tests {
             SnapshotAction::parse("revert").unwrap(),
             SnapshotAction::Revert
         );
-        assert!(SnapshotAction::parse("Revert").is_err());
+        assert_eq!(
+            SnapshotAction::parse("Revert").unwrap_err().to_string(),
+            "action: \"Revert\" is not one of revert, delete"
+        );
+        assert_eq!(
+            serde_json::to_value(SnapshotAction::Delete).unwrap(),
+            SnapshotAction::Delete.as_str()
+        );
     }
 }

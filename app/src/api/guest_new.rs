@@ -4,17 +4,35 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString, IntoStaticStr};
 
 use super::{
     guests::GuestSummary,
     size::{NumArg, SizeArg, StorageName},
+    validate::{one_of, parse_choice, Choice},
     volumes::{validate_new_volume, VolumeSpec},
     ApiError,
 };
 
 /// The guest's firmware.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Firmware {
     #[default]
     Bios,
@@ -22,11 +40,9 @@ pub enum Firmware {
 }
 
 impl Firmware {
+    /// The wire name (`bios`, `uefi`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Firmware::Bios => "bios",
-            Firmware::Uefi => "uefi",
-        }
+        self.into()
     }
 
     pub fn label(self) -> &'static str {
@@ -36,14 +52,11 @@ impl Firmware {
         }
     }
 
+    /// A wire name; empty means the default (BIOS).
     pub fn parse(text: &str) -> Result<Firmware, ApiError> {
         match text {
-            "" | "bios" => Ok(Firmware::Bios),
-            "uefi" => Ok(Firmware::Uefi),
-            other => Err(ApiError::BadRequest(format!(
-                "firmware: {:?} is not one of bios, uefi",
-                super::clip(other)
-            ))),
+            "" => Ok(Firmware::default()),
+            text => parse_choice(Choice::NotOneOf("firmware"), text),
         }
     }
 }
@@ -273,12 +286,7 @@ impl NewGuestArgs {
             .into_iter()
             .find(|p| p.id == preset_id)
             .ok_or_else(|| {
-                let ids: Vec<String> = presets().into_iter().map(|p| p.id).collect();
-                ApiError::BadRequest(format!(
-                    "os: {:?} is not one of {}",
-                    super::clip(preset_id),
-                    ids.join(", ")
-                ))
+                Choice::NotOneOf("os").refuse(preset_id, presets().into_iter().map(|p| p.id))
             })?;
         let memory_mib =
             self.memory_mib
@@ -293,13 +301,7 @@ impl NewGuestArgs {
         let firmware = Firmware::parse(self.firmware.as_deref().unwrap_or(""))?;
         let accel = match self.accel.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(a @ ("kvm" | "qemu")) => Some(a.to_string()),
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "accel: {:?} is not one of kvm, qemu",
-                    super::clip(other)
-                )));
-            }
+            Some(a) => Some(one_of(Choice::NotOneOf("accel"), a, &["kvm", "qemu"])?),
         };
         let install = match &self.install {
             None => {
@@ -375,19 +377,14 @@ pub async fn guest_options(host: String) -> Result<GuestOptions, ApiError> {
 /// failure nothing is left behind: no volume, no definition.
 #[server(name = CreateGuestFn, prefix = "/api", endpoint = "guests", input = Json)]
 pub async fn create_guest(#[server(flatten)] args: NewGuestArgs) -> Result<GuestSummary, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        let target = Target::guest(&args.host, &args.name);
+        ctx.audited(AuditAction::GuestCreate, target, async {
             let spec = args.validate()?;
             ctx.services.guests.create(&spec).await
-        }
-        .await;
-        let target = format!(
-            "guest {} on host {}",
-            super::clip(&args.name),
-            super::clip(&args.host)
-        );
-        ctx.audit("guest.create", &target, &result).await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -395,6 +392,19 @@ pub async fn create_guest(#[server(flatten)] args: NewGuestArgs) -> Result<Guest
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn firmware_has_one_name_for_serde_and_strum() {
+        for fw in [Firmware::Bios, Firmware::Uefi] {
+            assert_eq!(serde_json::to_value(fw).unwrap(), fw.as_str());
+            assert_eq!(Firmware::parse(fw.as_str()), Ok(fw));
+        }
+        assert_eq!(Firmware::parse(""), Ok(Firmware::Bios));
+        assert_eq!(
+            Firmware::parse("UEFI").unwrap_err().to_string(),
+            "firmware: \"UEFI\" is not one of bios, uefi"
+        );
+    }
 
     fn args() -> NewGuestArgs {
         NewGuestArgs {

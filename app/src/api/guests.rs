@@ -1,16 +1,35 @@
 //! Guests: `GET /api/guests`, `POST /api/guests/action`.
 
-use std::{fmt, str::FromStr};
-
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString, IntoStaticStr, VariantArray};
 
-use super::ApiError;
+pub use super::validate::validate_uuid;
+use super::{
+    validate::{parse_choice, variants, Choice},
+    ApiError,
+};
 
 /// A guest's run state, as libvirt reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+    VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum GuestState {
     Running,
     Paused,
@@ -23,29 +42,11 @@ pub enum GuestState {
 }
 
 impl GuestState {
-    pub const ALL: [GuestState; 8] = [
-        GuestState::Running,
-        GuestState::Paused,
-        GuestState::Shutoff,
-        GuestState::Shutdown,
-        GuestState::Crashed,
-        GuestState::Pmsuspended,
-        GuestState::Blocked,
-        GuestState::Nostate,
-    ];
+    pub const ALL: [GuestState; 8] = variants(GuestState::VARIANTS);
 
     /// The wire name (`running`, `paused`, …).
     pub fn as_str(self) -> &'static str {
-        match self {
-            GuestState::Running => "running",
-            GuestState::Paused => "paused",
-            GuestState::Shutoff => "shutoff",
-            GuestState::Shutdown => "shutdown",
-            GuestState::Crashed => "crashed",
-            GuestState::Pmsuspended => "pmsuspended",
-            GuestState::Blocked => "blocked",
-            GuestState::Nostate => "nostate",
-        }
+        self.into()
     }
 
     /// What a person reads.
@@ -74,19 +75,25 @@ impl GuestState {
     }
 }
 
-impl FromStr for GuestState {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        GuestState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or(())
-    }
-}
-
 /// A lifecycle action on a guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    AsRefStr,
+    VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum GuestAction {
     Start,
     Shutdown,
@@ -98,24 +105,16 @@ pub enum GuestAction {
 }
 
 impl GuestAction {
-    pub const ALL: [GuestAction; 6] = [
-        GuestAction::Start,
-        GuestAction::Shutdown,
-        GuestAction::Reboot,
-        GuestAction::Destroy,
-        GuestAction::Suspend,
-        GuestAction::Resume,
-    ];
+    pub const ALL: [GuestAction; 6] = variants(GuestAction::VARIANTS);
 
+    /// The wire name (`start`, `shutdown`, …).
     pub fn as_str(self) -> &'static str {
-        match self {
-            GuestAction::Start => "start",
-            GuestAction::Shutdown => "shutdown",
-            GuestAction::Reboot => "reboot",
-            GuestAction::Destroy => "destroy",
-            GuestAction::Suspend => "suspend",
-            GuestAction::Resume => "resume",
-        }
+        self.into()
+    }
+
+    /// Parses a wire name; anything else is a 400 naming the actions.
+    pub fn parse(text: &str) -> Result<GuestAction, ApiError> {
+        parse_choice(Choice::Unknown("action"), text)
     }
 
     /// The button label.
@@ -148,29 +147,6 @@ impl GuestAction {
     }
 }
 
-impl fmt::Display for GuestAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for GuestAction {
-    type Err = ApiError;
-    fn from_str(s: &str) -> Result<Self, ApiError> {
-        GuestAction::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = GuestAction::ALL.iter().map(|a| a.as_str()).collect();
-                ApiError::BadRequest(format!(
-                    "unknown action {:?}; expected one of: {}",
-                    super::clip(s),
-                    names.join(", ")
-                ))
-            })
-    }
-}
-
 /// One guest as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuestSummary {
@@ -191,25 +167,6 @@ impl GuestSummary {
     /// The key that names a guest across the fleet.
     pub fn key(&self) -> (String, String) {
         (self.host.clone(), self.uuid.clone())
-    }
-}
-
-/// Checks that `uuid` is a canonical UUID (`8-4-4-4-12` hex digits).
-pub fn validate_uuid(uuid: &str) -> Result<(), ApiError> {
-    let groups: Vec<&str> = uuid.split('-').collect();
-    let lens = [8, 4, 4, 4, 12];
-    let ok = groups.len() == 5
-        && groups
-            .iter()
-            .zip(lens)
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "{:?} is not a guest UUID (expected 8-4-4-4-12 hexadecimal digits)",
-            super::clip(uuid)
-        )))
     }
 }
 
@@ -246,14 +203,7 @@ impl GuestQuery {
     pub fn apply(&self, all: Vec<GuestSummary>) -> Result<Vec<GuestSummary>, ApiError> {
         let state = match self.state.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(s) => Some(s.parse::<GuestState>().map_err(|_| {
-                let names: Vec<&str> = GuestState::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::BadRequest(format!(
-                    "unknown state {:?}; expected one of: {}",
-                    super::clip(s),
-                    names.join(", ")
-                ))
-            })?),
+            Some(s) => Some(parse_choice::<GuestState>(Choice::Unknown("state"), s)?),
         };
         let host = self.host.as_deref().filter(|h| !h.is_empty());
         let needle = self.q.as_deref().unwrap_or("").trim().to_lowercase();
@@ -335,28 +285,18 @@ pub async fn guest_action(
     uuid: String,
     action: String,
 ) -> Result<GuestSummary, ApiError> {
-    use super::clip;
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
-            let action: GuestAction = action.parse()?;
-            validate_uuid(&uuid)?;
-            if ctx.services.migrations.busy(&host, &uuid) {
-                return Err(ApiError::Conflict(
-                    "the guest is being migrated: wait for the migration to end, or cancel it"
-                        .into(),
-                ));
-            }
-            ctx.services.fleet.guest_action(&host, &uuid, action).await
-        }
-        .await;
-        // Refused requests are recorded too: they are attempts to change a guest.
-        let target = format!("guest {} on host {}", clip(&uuid), clip(&host));
+        let parsed = GuestAction::parse(&action);
         // The action's own name, never the client's text.
-        let name = action
-            .parse::<GuestAction>()
-            .map_or("invalid", |a| a.as_str());
-        ctx.audit(&format!("guest.{name}"), &target, &result).await;
-        result
+        let audit = AuditAction::guest(parsed.as_ref().ok().copied());
+        ctx.audited(audit, Target::guest(&host, &uuid), async {
+            let action = parsed?;
+            validate_uuid(&uuid)?;
+            ctx.ensure_not_migrating(&host, &uuid)?;
+            ctx.services.fleet.guest_action(&host, &uuid, action).await
+        })
+        .await
     })
     .await
 }
@@ -368,32 +308,16 @@ mod tests {
     #[test]
     fn actions_parse_from_their_wire_names_only() {
         for action in GuestAction::ALL {
-            assert_eq!(action.as_str().parse::<GuestAction>(), Ok(action));
+            assert_eq!(GuestAction::parse(action.as_str()), Ok(action));
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
         }
-        let err = "Start".parse::<GuestAction>().unwrap_err();
+        let err = GuestAction::parse("Start").unwrap_err();
         assert!(
             err.to_string().contains("expected one of: start, shutdown"),
             "{err}"
         );
         let long = "x".repeat(10_000);
-        assert!(long.parse::<GuestAction>().unwrap_err().to_string().len() < 300);
-    }
-
-    #[test]
-    fn uuids_must_be_canonical() {
-        assert!(validate_uuid("6b1f7c3e-0a11-4c5e-9a01-00000000a001").is_ok());
-        for bad in [
-            "",
-            "6b1f7c3e0a114c5e9a0100000000a001",
-            "6b1f7c3e-0a11-4c5e-9a01-00000000a00g",
-            "../../etc",
-            "<a>",
-        ] {
-            assert!(
-                matches!(validate_uuid(bad), Err(ApiError::BadRequest(_))),
-                "{bad}"
-            );
-        }
+        assert!(GuestAction::parse(&long).unwrap_err().to_string().len() < 300);
     }
 
     #[test]
@@ -401,6 +325,7 @@ mod tests {
         for state in GuestState::ALL {
             assert!(!state.actions().is_empty(), "{state:?}");
             assert_eq!(state.as_str().parse::<GuestState>(), Ok(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
         }
         assert!(GuestState::Running
             .actions()

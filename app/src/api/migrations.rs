@@ -9,9 +9,14 @@
 use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, EnumString, IntoEnumIterator};
+use strum::{Display, EnumIter, EnumString};
 
-use super::{clip, guests::validate_uuid, ApiError};
+use super::{
+    clip,
+    guests::validate_uuid,
+    validate::{parse_choice, Choice},
+    ApiError,
+};
 
 /// How the guest travels.
 #[derive(
@@ -139,20 +144,6 @@ pub struct MigrationSpec {
     pub options: MigrationOptions,
 }
 
-fn parse_choice<T: IntoEnumIterator + std::str::FromStr + std::fmt::Display>(
-    what: &str,
-    text: &str,
-) -> Result<T, ApiError> {
-    text.parse().map_err(|_| {
-        let names: Vec<String> = T::iter().map(|v| v.to_string()).collect();
-        ApiError::BadRequest(format!(
-            "{what} {:?}: expected one of {}",
-            clip(text),
-            names.join(", ")
-        ))
-    })
-}
-
 impl MigrationRequest {
     /// Checks the request alone, including the flag combinations libvirt refuses.
     pub fn validate(&self) -> Result<MigrationSpec, ApiError> {
@@ -164,17 +155,17 @@ impl MigrationRequest {
                 clip(&self.host)
             )));
         }
-        let mode: MigrationMode = parse_choice("mode", &self.mode)?;
+        let mode: MigrationMode = parse_choice(Choice::Expected("mode"), &self.mode)?;
         let persistence: Persistence = match &self.persistence {
             None => match mode {
                 MigrationMode::Offline => Persistence::Permanent,
                 _ => Persistence::Temporary,
             },
-            Some(p) => parse_choice("persistence", p)?,
+            Some(p) => parse_choice(Choice::Expected("persistence"), p)?,
         };
         let storage: StorageMode = match &self.storage {
             None => StorageMode::Shared,
-            Some(s) => parse_choice("storage", s)?,
+            Some(s) => parse_choice(Choice::Expected("storage"), s)?,
         };
         let o = &self.options;
         if mode == MigrationMode::Offline {
@@ -448,16 +439,6 @@ pub fn validate_job_id(id: &str) -> Result<(), ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{:?} is not a migration id", clip(id))))
 }
 
-#[cfg(feature = "ssr")]
-fn target(spec_host: &str, uuid: &str, destination: &str) -> String {
-    format!(
-        "guest {} on host {} to host {}",
-        clip(uuid),
-        clip(spec_host),
-        clip(destination)
-    )
-}
-
 /// Runs the pre-flight checks of a migration without starting it.
 #[server(name = PreflightFn, prefix = "/api", endpoint = "migrations/preflight", input = Json)]
 pub async fn preflight(
@@ -482,27 +463,19 @@ pub struct Started {
 pub async fn start_migration(
     #[server(flatten)] request: MigrationRequest,
 ) -> Result<Started, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        let action = AuditAction::migration_start(request.mode.parse().ok());
+        let target = Target::migration_of(&request.host, &request.uuid, &request.destination);
+        ctx.audited(action, target, async {
             let spec = request.validate()?;
             ctx.services
                 .migrations
                 .start(&ctx.user.username, &spec)
                 .await
                 .map(|id| Started { id })
-        }
-        .await;
-        let action = match request.mode.parse::<MigrationMode>() {
-            Ok(m) => format!("migration.start.{m}"),
-            Err(_) => "migration.start.invalid".to_string(),
-        };
-        ctx.audit(
-            &action,
-            &target(&request.host, &request.uuid, &request.destination),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -531,19 +504,17 @@ pub async fn list_migrations(
 /// Cancels a running migration: the guest keeps running on the source.
 #[server(name = CancelMigration, prefix = "/api", endpoint = "migrations/cancel", input = Json)]
 pub async fn cancel_migration(id: String) -> Result<MigrationJob, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
-            validate_job_id(&id)?;
-            ctx.services.migrations.cancel(&id).await
-        }
-        .await;
-        ctx.audit(
-            "migration.cancel",
-            &format!("migration {}", clip(&id)),
-            &result,
+        ctx.audited(
+            AuditAction::MigrationCancel,
+            Target::migration(&id),
+            async {
+                validate_job_id(&id)?;
+                ctx.services.migrations.cancel(&id).await
+            },
         )
-        .await;
-        result
+        .await
     })
     .await
 }
@@ -554,20 +525,14 @@ pub async fn tune_migration(
     id: String,
     #[server(flatten)] tuning: Tuning,
 ) -> Result<MigrationJob, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        ctx.audited(AuditAction::MigrationTune, Target::migration(&id), async {
             validate_job_id(&id)?;
             tuning.validate()?;
             ctx.services.migrations.tune(&id, &tuning).await
-        }
-        .await;
-        ctx.audit(
-            "migration.tune",
-            &format!("migration {}", clip(&id)),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }

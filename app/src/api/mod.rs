@@ -19,6 +19,7 @@ pub mod size;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod users;
+pub mod validate;
 pub mod volumes;
 
 pub use error::ApiError;

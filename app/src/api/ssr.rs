@@ -9,6 +9,7 @@ use leptos_axum::ResponseOptions;
 use tower_sessions::Session;
 
 use super::{
+    audit::{AuditAction, Target},
     auth::{Role, SessionUser},
     ApiError,
 };
@@ -46,9 +47,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Runs `work`, a mutating action, and writes its audit record; answers
+    /// its result. Requests refused by `work` (malformed, not allowed) are
+    /// recorded too: they are attempts.
+    pub async fn audited<T>(
+        &self,
+        action: AuditAction,
+        target: Target,
+        work: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let result = work.await;
+        self.audit(action, &target, &result).await;
+        result
+    }
+
     /// Writes one audit record for a mutating action and its outcome
     /// (`refused` when it was not allowed or not understood).
-    pub async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, ApiError>) {
+    pub async fn audit<T>(
+        &self,
+        action: AuditAction,
+        target: &Target,
+        result: &Result<T, ApiError>,
+    ) {
         let message = result
             .as_ref()
             .err()
@@ -59,11 +79,21 @@ impl Ctx {
             .write(AuditEntry {
                 user: Some(&self.user.username),
                 client: self.client.as_deref(),
-                action,
-                target,
+                action: action.as_str(),
+                target: target.as_str(),
                 outcome: Outcome::of(result, &message),
             })
             .await;
+    }
+
+    /// Refuses (409) to change guest `uuid` of `host` while it is being migrated.
+    pub fn ensure_not_migrating(&self, host: &str, uuid: &str) -> Result<(), ApiError> {
+        if self.services.migrations.busy(host, uuid) {
+            return Err(ApiError::Conflict(
+                "the guest is being migrated: wait for the migration to end, or cancel it".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -78,7 +108,7 @@ pub async fn client_address() -> Option<String> {
 /// `METHOD /path` of the current request, for the audit log.
 fn request_line() -> String {
     use_context::<axum::http::request::Parts>()
-        .map(|p| format!("{} {}", p.method, super::clip(p.uri.path())))
+        .map(|p| Target::request(p.method.as_str(), p.uri.path()).to_string())
         .unwrap_or_default()
 }
 
@@ -166,7 +196,7 @@ where
                     .write(AuditEntry {
                         user: Some(&user.username),
                         client: client.as_deref(),
-                        action: "request",
+                        action: AuditAction::Request.as_str(),
                         target: &request_line(),
                         outcome: Outcome::Refused(error.message()),
                     })

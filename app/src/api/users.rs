@@ -7,6 +7,8 @@ use leptos::server;
 use leptos::server_fn::codec::{GetUrl, Json};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use super::audit::{AuditAction as A, Target};
 use super::{auth::Role, ApiError};
 
 /// A user as the users page shows it.
@@ -157,7 +159,7 @@ pub async fn create_user(
     role: String,
 ) -> Result<UserInfo, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
-        let result = async {
+        ctx.audited(A::UserCreate, Target::user(&username), async {
             validate_username(&username)?;
             let role = Role::parse(&role)?;
             validate_password(&username, &password)?;
@@ -165,11 +167,8 @@ pub async fn create_user(
                 .accounts
                 .create_user(&username, &password, role)
                 .await
-        }
-        .await;
-        let target = format!("user {}", super::clip(&username));
-        ctx.audit("user.create", &target, &result).await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -184,7 +183,13 @@ pub async fn update_user(
     #[server(default)] password: Option<String>,
 ) -> Result<UserInfo, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
-        let result = async {
+        let what = match (&role, disabled, password.is_some()) {
+            (_, Some(true), _) => A::UserDisable,
+            (_, Some(false), _) => A::UserEnable,
+            (Some(_), _, _) => A::UserRole,
+            _ => A::UserPassword,
+        };
+        ctx.audited(what, Target::user(&username), async {
             validate_username(&username)?;
             let role = role.as_deref().map(Role::parse).transpose()?;
             if let Some(p) = &password {
@@ -208,17 +213,8 @@ pub async fn update_user(
                 password: password.clone(),
             };
             ctx.services.accounts.update_user(&username, &update).await
-        }
-        .await;
-        let what = match (&role, disabled, password.is_some()) {
-            (_, Some(true), _) => "user.disable",
-            (_, Some(false), _) => "user.enable",
-            (Some(_), _, _) => "user.role",
-            _ => "user.password",
-        };
-        let target = format!("user {}", super::clip(&username));
-        ctx.audit(what, &target, &result).await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -228,7 +224,7 @@ pub async fn update_user(
 #[server(name = ChangePassword, prefix = "/api", endpoint = "me/password", input = Json)]
 pub async fn change_password(current: String, new: String) -> Result<(), ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
-        let result = async {
+        ctx.audited(A::UserPassword, Target::user(&ctx.user.username), async {
             validate_password(&ctx.user.username, &new)?;
             if current == new {
                 return Err(ApiError::BadRequest(
@@ -239,11 +235,8 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
                 .accounts
                 .change_password(ctx.user.id, &current, &new, ctx.sid.as_deref())
                 .await
-        }
-        .await;
-        let target = format!("user {}", ctx.user.username);
-        ctx.audit("user.password", &target, &result).await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -264,10 +257,12 @@ pub async fn my_sessions() -> Result<Vec<SessionInfo>, ApiError> {
 #[server(name = EndSession, prefix = "/api", endpoint = "me/sessions/end", input = Json)]
 pub async fn end_session(id: i64) -> Result<(), ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
-        let result = ctx.services.accounts.end_session(ctx.user.id, id).await;
-        let target = format!("session {id} of user {}", ctx.user.username);
-        ctx.audit("session.end", &target, &result).await;
-        result
+        ctx.audited(
+            A::SessionEnd,
+            Target::session(id, &ctx.user.username),
+            ctx.services.accounts.end_session(ctx.user.id, id),
+        )
+        .await
     })
     .await
 }
@@ -288,36 +283,36 @@ pub async fn create_token(
     #[server(default)] expires_at: Option<String>,
 ) -> Result<NewToken, ApiError> {
     super::ssr::authorized(|ctx| async move {
-        let result = async {
-            let name = name.trim().to_string();
-            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-                return Err(ApiError::BadRequest(
-                    "a token needs a name of 1 to 64 characters".into(),
-                ));
-            }
-            let role = match role.as_deref() {
-                Some(r) => Role::parse(r)?,
-                None => ctx.user.role,
-            };
-            if role > ctx.user.role {
-                return Err(ApiError::Forbidden(format!(
-                    "a token cannot do more than you: your role is {}",
-                    ctx.user.role
-                )));
-            }
-            ctx.services
-                .accounts
-                .create_token(ctx.user.id, &name, role, expires_at.as_deref())
-                .await
-        }
-        .await;
-        let target = format!(
-            "token {:?} of user {}",
-            super::clip(&name),
-            ctx.user.username
-        );
-        ctx.audit("token.create", &target, &result).await;
-        result
+        ctx.audited(
+            A::TokenCreate,
+            Target::new_token(&name, &ctx.user.username),
+            async {
+                let name = name.trim().to_string();
+                if name.is_empty()
+                    || name.chars().count() > 64
+                    || name.chars().any(char::is_control)
+                {
+                    return Err(ApiError::BadRequest(
+                        "a token needs a name of 1 to 64 characters".into(),
+                    ));
+                }
+                let role = match role.as_deref() {
+                    Some(r) => Role::parse(r)?,
+                    None => ctx.user.role,
+                };
+                if role > ctx.user.role {
+                    return Err(ApiError::Forbidden(format!(
+                        "a token cannot do more than you: your role is {}",
+                        ctx.user.role
+                    )));
+                }
+                ctx.services
+                    .accounts
+                    .create_token(ctx.user.id, &name, role, expires_at.as_deref())
+                    .await
+            },
+        )
+        .await
     })
     .await
 }
@@ -326,10 +321,12 @@ pub async fn create_token(
 #[server(name = RevokeToken, prefix = "/api", endpoint = "tokens/revoke", input = Json)]
 pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
     super::ssr::authorized(|ctx| async move {
-        let result = ctx.services.accounts.revoke_token(ctx.user.id, id).await;
-        let target = format!("token {id} of user {}", ctx.user.username);
-        ctx.audit("token.revoke", &target, &result).await;
-        result
+        ctx.audited(
+            A::TokenRevoke,
+            Target::token(id, &ctx.user.username),
+            ctx.services.accounts.revoke_token(ctx.user.id, id),
+        )
+        .await
     })
     .await
 }
@@ -351,14 +348,12 @@ pub async fn totp_start() -> Result<TotpSetup, ApiError> {
 #[server(name = TotpConfirm, prefix = "/api", endpoint = "me/totp/confirm", input = Json)]
 pub async fn totp_confirm(code: String) -> Result<Vec<String>, ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
-        let result = ctx
-            .services
-            .accounts
-            .totp_confirm(ctx.user.id, code.trim())
-            .await;
-        let target = format!("user {}", ctx.user.username);
-        ctx.audit("user.totp.enable", &target, &result).await;
-        result
+        ctx.audited(
+            A::UserTotpEnable,
+            Target::user(&ctx.user.username),
+            ctx.services.accounts.totp_confirm(ctx.user.id, code.trim()),
+        )
+        .await
     })
     .await
 }
@@ -367,14 +362,12 @@ pub async fn totp_confirm(code: String) -> Result<Vec<String>, ApiError> {
 #[server(name = TotpDisable, prefix = "/api", endpoint = "me/totp/disable", input = Json)]
 pub async fn totp_disable(password: String) -> Result<(), ApiError> {
     super::ssr::authorized(|ctx| async move {
-        let result = ctx
-            .services
-            .accounts
-            .totp_disable(ctx.user.id, &password)
-            .await;
-        let target = format!("user {}", ctx.user.username);
-        ctx.audit("user.totp.disable", &target, &result).await;
-        result
+        ctx.audited(
+            A::UserTotpDisable,
+            Target::user(&ctx.user.username),
+            ctx.services.accounts.totp_disable(ctx.user.id, &password),
+        )
+        .await
     })
     .await
 }
@@ -401,22 +394,23 @@ pub async fn get_settings() -> Result<Settings, ApiError> {
 #[server(name = SetSettings, prefix = "/api", endpoint = "settings", input = Json)]
 pub async fn set_settings(require_totp_for_admins: bool) -> Result<Settings, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
-        let result = async {
-            if require_totp_for_admins && !ctx.user.totp {
-                return Err(ApiError::Conflict(
-                    "turn on your own two-factor login first (Account page)".into(),
-                ));
-            }
-            let settings = Settings {
-                require_totp_for_admins,
-            };
-            ctx.services.accounts.set_settings(&settings).await?;
-            Ok(settings)
-        }
-        .await;
-        let target = format!("require_totp_for_admins={require_totp_for_admins}");
-        ctx.audit("settings.update", &target, &result).await;
-        result
+        ctx.audited(
+            A::SettingsUpdate,
+            Target::setting("require_totp_for_admins", require_totp_for_admins),
+            async {
+                if require_totp_for_admins && !ctx.user.totp {
+                    return Err(ApiError::Conflict(
+                        "turn on your own two-factor login first (Account page)".into(),
+                    ));
+                }
+                let settings = Settings {
+                    require_totp_for_admins,
+                };
+                ctx.services.accounts.set_settings(&settings).await?;
+                Ok(settings)
+            },
+        )
+        .await
     })
     .await
 }

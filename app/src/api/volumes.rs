@@ -12,6 +12,7 @@ use super::{
     clip,
     guests::GuestState,
     size::{ByteSize, SizeArg, StorageName},
+    validate::{parse_choice, Choice},
     ApiError,
 };
 
@@ -228,14 +229,7 @@ impl VolumeOp {
         capacity: &SizeArg,
         new_name: Option<&str>,
     ) -> Result<VolumeOp, ApiError> {
-        let action: VolumeAction = action.parse().map_err(|_| {
-            let names: Vec<String> = VolumeAction::iter().map(|a| a.to_string()).collect();
-            ApiError::BadRequest(format!(
-                "unknown volume action {:?}; expected one of: {}",
-                clip(action),
-                names.join(", ")
-            ))
-        })?;
+        let action: VolumeAction = parse_choice(Choice::Unknown("volume action"), action)?;
         Ok(match action {
             VolumeAction::Delete => VolumeOp::Delete,
             VolumeAction::Wipe => VolumeOp::Wipe,
@@ -257,16 +251,6 @@ impl VolumeOp {
             VolumeOp::Clone(_) => VolumeAction::Clone,
         }
     }
-}
-
-#[cfg(feature = "ssr")]
-fn volume_target(host: &str, pool: &str, name: &str) -> String {
-    format!(
-        "volume {} in pool {} on host {}",
-        clip(name),
-        clip(pool),
-        clip(host)
-    )
 }
 
 /// Every volume of a pool, sorted by name.
@@ -330,23 +314,18 @@ pub async fn create_volume(
     #[server(default)] capacity: SizeArg,
     #[server(default)] allocation: SizeArg,
 ) -> Result<VolumeSummary, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
-        let result = async {
+        let target = Target::volume(&host, &pool, &name);
+        ctx.audited(AuditAction::VolumeCreate, target, async {
             let pool = StorageName::parse("pool name", &pool)?;
             let spec = validate_new_volume(&name, format.as_deref(), &capacity, &allocation)?;
             ctx.services
                 .storage
                 .create_volume(&host, &pool, &spec)
                 .await
-        }
-        .await;
-        ctx.audit(
-            "volume.create",
-            &volume_target(&host, &pool, &name),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }
@@ -362,29 +341,20 @@ pub async fn volume_action(
     #[server(default)] capacity: SizeArg,
     #[server(default)] new_name: Option<String>,
 ) -> Result<Option<VolumeSummary>, ApiError> {
+    use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let op = VolumeOp::parse(&action, &capacity, new_name.as_deref());
-        let result = async {
-            let op = op.clone()?;
+        let audit = AuditAction::volume(op.as_ref().ok().map(VolumeOp::action));
+        ctx.audited(audit, Target::volume(&host, &pool, &name), async {
+            let op = op?;
             let pool = StorageName::parse("pool name", &pool)?;
             let volume = StorageName::parse("volume name", &name)?;
             ctx.services
                 .storage
                 .volume_action(&host, &pool, &volume, &op)
                 .await
-        }
-        .await;
-        let verb = op
-            .as_ref()
-            .map(|o| o.action().to_string())
-            .unwrap_or_else(|_| "invalid".into());
-        ctx.audit(
-            &format!("volume.{verb}"),
-            &volume_target(&host, &pool, &name),
-            &result,
-        )
-        .await;
-        result
+        })
+        .await
     })
     .await
 }

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 
+mod vocabulary;
+
+pub use vocabulary::{AuditAction, Target};
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {

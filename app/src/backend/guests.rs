@@ -1,0 +1,84 @@
+//! The hosts and their guests: `Fleet` (hosts, the guest list, start/stop)
+//! and `Guests` (one guest's whole life: create, edit, clone, snapshots, delete).
+
+use async_trait::async_trait;
+
+use crate::api::{
+    guest_detail::{
+        DeleteReport, GuestDetail, GuestJob, GuestStats, GuestUpdate, SnapshotAction, SnapshotInfo,
+    },
+    guest_new::{GuestOptions, NewGuest},
+    guests::{GuestAction, GuestSummary},
+    hosts::HostSummary,
+    size::StorageName,
+    ApiError,
+};
+
+/// The managed libvirt hosts.
+#[async_trait]
+pub trait Fleet: Send + Sync + 'static {
+    /// Every configured host; unreachable ones say why. Never blocks on a dead host.
+    async fn hosts(&self) -> Vec<HostSummary>;
+    /// Every guest on every reachable host.
+    async fn guests(&self) -> Vec<GuestSummary>;
+    /// Runs `action` on the guest `uuid` of `host` and returns its new summary.
+    async fn guest_action(
+        &self,
+        host: &str,
+        uuid: &str,
+        action: GuestAction,
+    ) -> Result<GuestSummary, ApiError>;
+}
+
+/// One guest's life beyond start and stop: creating, reading its whole
+/// definition, editing, cloning (as a job), snapshots and deleting. Changes
+/// are announced like the fleet's (`guest_changed`, `guest_removed`,
+/// `volumes_changed`, `guest_job`).
+#[async_trait]
+pub trait Guests: Send + Sync + 'static {
+    /// What `host` offers a new guest.
+    async fn options(&self, host: &str) -> Result<GuestOptions, ApiError>;
+    /// Creates (and starts, if asked) a guest; leaves nothing behind on failure.
+    async fn create(&self, spec: &NewGuest) -> Result<GuestSummary, ApiError>;
+    async fn detail(&self, host: &str, uuid: &str) -> Result<GuestDetail, ApiError>;
+    async fn stats(&self, host: &str, uuid: &str) -> Result<GuestStats, ApiError>;
+    async fn update(
+        &self,
+        host: &str,
+        uuid: &str,
+        update: &GuestUpdate,
+    ) -> Result<GuestDetail, ApiError>;
+    /// Deletes the guest and the listed volumes (paths of its own disks).
+    async fn delete(
+        &self,
+        host: &str,
+        uuid: &str,
+        delete_volumes: &[String],
+    ) -> Result<DeleteReport, ApiError>;
+    /// Starts a clone job; answers its id.
+    async fn clone_guest(
+        &self,
+        user: &str,
+        host: &str,
+        uuid: &str,
+        name: &StorageName,
+        pool: Option<&StorageName>,
+    ) -> Result<String, ApiError>;
+    async fn job(&self, id: &str) -> Result<GuestJob, ApiError>;
+    async fn snapshots(&self, host: &str, uuid: &str) -> Result<Vec<SnapshotInfo>, ApiError>;
+    async fn create_snapshot(
+        &self,
+        host: &str,
+        uuid: &str,
+        name: &StorageName,
+        description: Option<&str>,
+        memory: Option<bool>,
+    ) -> Result<SnapshotInfo, ApiError>;
+    async fn snapshot_action(
+        &self,
+        host: &str,
+        uuid: &str,
+        snapshot: &StorageName,
+        action: SnapshotAction,
+    ) -> Result<Vec<SnapshotInfo>, ApiError>;
+}

@@ -1,0 +1,27 @@
+//! Migration jobs.
+
+use async_trait::async_trait;
+
+use crate::api::{
+    migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
+    ApiError,
+};
+
+/// Migration jobs: pre-flight checks, starting, following and steering them.
+/// A job runs on the server (it goes on when the browser closes) and announces
+/// each progress sample as a `ServerEvent::MigrationProgress`.
+#[async_trait]
+pub trait Migrations: Send + Sync + 'static {
+    /// Every check, with its verdict, explanation and fix.
+    async fn preflight(&self, spec: &MigrationSpec) -> Preflight;
+    /// Starts a job and answers its id; refused (409) when a check blocks it.
+    async fn start(&self, user: &str, spec: &MigrationSpec) -> Result<String, ApiError>;
+    /// Jobs, newest first, history included.
+    async fn list(&self, offset: u32, limit: u32) -> Result<Vec<MigrationJob>, ApiError>;
+    async fn get(&self, id: &str) -> Result<MigrationJob, ApiError>;
+    /// Stops a running job; the guest stays on the source.
+    async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError>;
+    async fn tune(&self, id: &str, tuning: &Tuning) -> Result<MigrationJob, ApiError>;
+    /// A migration of guest `uuid` on `host` is running.
+    fn busy(&self, host: &str, uuid: &str) -> bool;
+}

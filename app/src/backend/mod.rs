@@ -1,0 +1,29 @@
+//! The ports the server functions call (server build only), one file per
+//! area. `server/` implements them: libvirt for `Fleet`, `Guests`, `Storage`
+//! and `Migrations`, SQLite for `Accounts` and `Audit`. Tests and other
+//! backends can provide their own.
+
+use std::sync::Arc;
+
+mod accounts;
+mod audit;
+mod guests;
+mod migrations;
+mod storage;
+
+pub use accounts::Accounts;
+pub use audit::{Audit, AuditEntry, Outcome};
+pub use guests::{Fleet, Guests};
+pub use migrations::Migrations;
+pub use storage::Storage;
+
+/// Everything the server functions need, provided as Leptos context.
+#[derive(Clone)]
+pub struct Services {
+    pub fleet: Arc<dyn Fleet>,
+    pub guests: Arc<dyn Guests>,
+    pub storage: Arc<dyn Storage>,
+    pub migrations: Arc<dyn Migrations>,
+    pub accounts: Arc<dyn Accounts>,
+    pub audit: Arc<dyn Audit>,
+}
