@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod console;
 pub mod db;

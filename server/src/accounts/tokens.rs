@@ -54,7 +54,7 @@ pub(super) async fn create(
     expires_at: Option<&str>,
 ) -> Result<NewToken, ApiError> {
     if let Some(t) = expires_at {
-        let now = crate::libvirt::rfc3339(std::time::SystemTime::now());
+        let now = crate::clock::now();
         app::api::users::validate_expiry(t, &now)?;
     }
     let secret = random_secret(40);

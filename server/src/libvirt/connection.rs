@@ -43,7 +43,6 @@ const RESYNC_EVERY: Duration = Duration::from_secs(60);
 /// Waits between connection attempts.
 const BACKOFF: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
 
-/// RFC 3339 UTC, as the API writes times.
 /// The host name of a libvirt URI (`qemu+ssh://root@kvm1:22/system` →
 /// `kvm1`); `127.0.0.1` for a local URI (`qemu:///system`). Where virtdeck reaches
 /// the host: new guests' displays listen there, and the VNC proxy dials it.
@@ -63,7 +62,8 @@ pub fn uri_host(uri: &str) -> String {
     }
 }
 
-pub fn rfc3339(t: SystemTime) -> String {
+/// `t` in RFC 3339, UTC (for messages).
+fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

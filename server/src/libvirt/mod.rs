@@ -27,7 +27,7 @@
 pub mod clone;
 pub mod connection;
 pub mod console;
-pub use connection::{rfc3339, uri_host};
+pub use connection::uri_host;
 pub mod domain;
 pub mod error;
 pub mod guest;

@@ -34,7 +34,10 @@ use super::{
     convert::{guest_detail, guest_options, guest_summary, new_domain},
     host::Host,
 };
-use crate::libvirt::{clone, domain, guest, rfc3339, snapshot};
+use crate::{
+    clock::rfc3339,
+    libvirt::{clone, domain, guest, snapshot},
+};
 
 /// Clone jobs, as `GuestJob`s in the `jobs` table.
 pub struct CloneJob;

@@ -24,13 +24,15 @@ use super::{
     cache::{Change, HostCache},
     convert::{guest_summary, pool_summary},
 };
-use crate::libvirt::{
-    connection::{HostWatcher, LinkState},
-    domain::{self, Guest},
-    host::HostFacts,
-    rfc3339,
-    storage_pool::Pool,
-    HostConnection,
+use crate::{
+    clock::rfc3339,
+    libvirt::{
+        connection::{HostWatcher, LinkState},
+        domain::{self, Guest},
+        host::HostFacts,
+        storage_pool::Pool,
+        HostConnection,
+    },
 };
 
 /// A host: its connection (`Deref`s to it, for `run`, `name`, …) and its cache.

@@ -63,12 +63,7 @@ pub trait Store<S>: Send + Sync {
     async fn running(&self) -> sqlx::Result<Vec<(S, Value)>>;
 }
 
-/// The time now as the API writes it (RFC 3339, UTC).
-pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use crate::clock::now;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!("jobs in the database: {e}");

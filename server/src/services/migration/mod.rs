@@ -47,12 +47,7 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(300);
 /// How long the pre-flight checks may wait for one host.
 const FACTS_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The time now as the API writes it (RFC 3339, UTC).
-pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use crate::clock::now;
 
 /// Migrations as jobs: kept in the `migrations` table (`History`), announced
 /// as `migration_progress`.
