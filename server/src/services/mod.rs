@@ -3,7 +3,7 @@
 //! records what changed in the host caches and publishes events:
 //! - `registry`: the configured hosts and what every action shares (find the
 //!   host, bound the call, announce the change);
-//! - `hosts`: `LibvirtFleet`, the `Fleet` port (hosts, guests, lifecycle);
+//! - `fleet`: `LibvirtFleet`, the `Fleet` port (hosts, guests, lifecycle);
 //! - `jobs`: the registry every kind of job shares (running ones in memory,
 //!   all in the database, snapshots published, recovery at start, cancel);
 //! - `guests`: `LibvirtGuests`, the `Guests` port (create, detail, edit,
@@ -14,16 +14,16 @@
 pub mod cache;
 pub mod convert;
 mod error;
+pub mod fleet;
 pub mod guests;
 pub mod host;
-pub mod hosts;
 pub mod jobs;
 pub mod migration;
 pub mod registry;
 pub mod storage;
 
+pub use fleet::LibvirtFleet;
 pub use guests::LibvirtGuests;
 pub use host::Host;
-pub use hosts::LibvirtFleet;
 pub use registry::HostRegistry;
 pub use storage::LibvirtStorage;
