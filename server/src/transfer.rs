@@ -30,12 +30,6 @@ use tokio::sync::mpsc;
 
 use crate::{libvirt::storage_volume::UploadInto, startup::AppState};
 
-/// An API error as the HTTP API sends it: `ApiError`'s own `IntoResponse`
-/// (kept for the consoles' callers; `e.into_response()` says the same).
-pub fn error_response(e: ApiError) -> Response {
-    e.into_response()
-}
-
 #[derive(Debug, Deserialize)]
 pub struct VolumeRef {
     host: String,

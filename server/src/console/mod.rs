@@ -15,6 +15,7 @@
 pub mod serial;
 pub mod vnc;
 
+use axum::response::IntoResponse;
 use std::{net::SocketAddr, sync::Arc};
 
 use app::{
@@ -39,7 +40,7 @@ use axum::{
 use futures::SinkExt;
 use serde::Deserialize;
 
-use crate::{services::Host, startup::AppState, transfer::error_response, ws::Auth};
+use crate::{services::Host, startup::AppState, ws::Auth};
 
 /// The query of both console sockets.
 #[derive(Debug, Deserialize)]
@@ -112,17 +113,18 @@ pub(crate) async fn check(
     // A page of another site must not open a console with the user's cookie.
     if !crate::auth::same_origin(&req.headers, state.public_origin.as_deref()) {
         let error = ApiError::Forbidden("this socket is only for virtdeck's own pages".into());
-        return Err(error_response(error));
+        return Err(error.into_response());
     }
     let Some(axum::Extension(CurrentUser { user, sid, token })) = req.current else {
-        return Err(error_response(ApiError::unauthorized()));
+        return Err(ApiError::unauthorized().into_response());
     };
     let query = match req.query {
         Ok(Query(q)) => q,
         Err(e) => {
-            return Err(error_response(ApiError::BadRequest(format!(
-                "a console needs ?host=…&uuid=…: {e}"
-            ))))
+            return Err(
+                ApiError::BadRequest(format!("a console needs ?host=…&uuid=…: {e}"))
+                    .into_response(),
+            )
         }
     };
     let target = format!("guest {} on host {}", clip(&query.uuid), clip(&query.host));
@@ -135,7 +137,7 @@ pub(crate) async fn check(
                 Outcome::Refused(error.message())
             };
             audit(state, Some(&user), &client, action, &target, outcome).await;
-            Err(error_response(error))
+            Err(error.into_response())
         }
     };
     // The gate checked the role already; checked again, as server functions do.

@@ -16,6 +16,7 @@
 //! (its socket is closed with `BUSY` too, saying it was taken over). When the
 //! guest stops or the stream ends, the socket closes with the reason.
 
+use axum::response::IntoResponse;
 use std::{
     collections::HashMap,
     net::SocketAddr,
@@ -33,7 +34,6 @@ use crate::{
         Connect,
     },
     startup::AppState,
-    transfer::error_response,
 };
 use app::{api::ApiError, backend::Outcome};
 use axum::{
@@ -143,7 +143,7 @@ pub async fn handler(
         Err(Refusal::Failed(e)) => {
             let outcome = Outcome::Failed(e.message());
             audit(&state, Some(&user), &client, ACTION, &target, outcome).await;
-            error_response(e)
+            e.into_response()
         }
     }
 }

@@ -10,6 +10,7 @@
 //! leaves the server; a display that cannot be reached is a 502 naming the
 //! address tried.
 
+use axum::response::IntoResponse;
 use std::{net::SocketAddr, time::Duration};
 
 use app::{
@@ -36,7 +37,7 @@ use tokio::{
 };
 
 use super::{audit, check, close, session_watch, ConsoleQuery, Request};
-use crate::{libvirt::console, startup::AppState, transfer::error_response};
+use crate::{libvirt::console, startup::AppState};
 
 const ACTION: &str = "guest.console.vnc";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,7 +73,7 @@ pub async fn handler(
     audit(&state, Some(&user), &client, ACTION, &target, outcome).await;
     let display = match connected {
         Ok(d) => d,
-        Err(e) => return error_response(e),
+        Err(e) => return e.into_response(),
     };
     let ended = session_watch(&state, opening.auth);
     let host = opening.host.clone();
