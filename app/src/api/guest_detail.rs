@@ -468,7 +468,6 @@ pub async fn update_guest(
             Target::guest(&args.host, &args.uuid),
             async {
                 let update = args.validate()?;
-                ctx.ensure_not_migrating(&args.host, &args.uuid)?;
                 ctx.services
                     .guests
                     .update(&args.host, &args.uuid, &update)
@@ -495,7 +494,6 @@ pub async fn delete_guest(
             if delete_volumes.len() > 64 {
                 return Err(ApiError::BadRequest("at most 64 volumes".into()));
             }
-            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services
                 .guests
                 .delete(&host, &uuid, &delete_volumes)
@@ -524,7 +522,6 @@ pub async fn clone_guest(
                 None => None,
                 Some(p) => Some(StorageName::parse("pool name", p)?),
             };
-            ctx.ensure_not_migrating(&host, &uuid)?;
             let id = ctx
                 .services
                 .guests
@@ -571,7 +568,6 @@ pub async fn create_snapshot(
                 .as_deref()
                 .map(validate_description)
                 .transpose()?;
-            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services
                 .guests
                 .create_snapshot(&host, &uuid, &name, description.as_deref(), memory)
@@ -597,7 +593,6 @@ pub async fn snapshot_action(
             validate_uuid(&uuid)?;
             let action = parsed?;
             let snapshot = StorageName::parse("snapshot name", &snapshot)?;
-            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services
                 .guests
                 .snapshot_action(&host, &uuid, &snapshot, action)

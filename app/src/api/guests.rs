@@ -293,7 +293,6 @@ pub async fn guest_action(
         ctx.audited(audit, Target::guest(&host, &uuid), async {
             let action = parsed?;
             validate_uuid(&uuid)?;
-            ctx.ensure_not_migrating(&host, &uuid)?;
             ctx.services.fleet.guest_action(&host, &uuid, action).await
         })
         .await

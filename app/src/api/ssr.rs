@@ -85,16 +85,6 @@ impl Ctx {
             })
             .await;
     }
-
-    /// Refuses (409) to change guest `uuid` of `host` while it is being migrated.
-    pub fn ensure_not_migrating(&self, host: &str, uuid: &str) -> Result<(), ApiError> {
-        if self.services.migrations.busy(host, uuid) {
-            return Err(ApiError::Conflict(
-                "the guest is being migrated: wait for the migration to end, or cancel it".into(),
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// The address of the client of the current request, if known.

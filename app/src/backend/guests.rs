@@ -1,5 +1,9 @@
 //! The hosts and their guests: `Fleet` (hosts, the guest list, start/stop)
 //! and `Guests` (one guest's whole life: create, edit, clone, snapshots, delete).
+//!
+//! The busy rule is the implementation's: a guest that a running job holds
+//! (a migration moving it) refuses every change — lifecycle actions, edits,
+//! snapshots, clone, delete — with a conflict saying what holds it.
 
 use async_trait::async_trait;
 

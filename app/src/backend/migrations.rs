@@ -22,6 +22,4 @@ pub trait Migrations: Send + Sync + 'static {
     /// Stops a running job; the guest stays on the source.
     async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError>;
     async fn tune(&self, id: &str, tuning: &Tuning) -> Result<MigrationJob, ApiError>;
-    /// A migration of guest `uuid` on `host` is running.
-    fn busy(&self, host: &str, uuid: &str) -> bool;
 }

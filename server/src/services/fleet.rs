@@ -72,6 +72,7 @@ impl Fleet for LibvirtFleet {
         uuid: &str,
         action: GuestAction,
     ) -> Result<GuestSummary, ApiError> {
+        self.hosts.ensure_free(host, uuid)?;
         if action == GuestAction::Start {
             // Only for a guest this host really has (else: not found, below).
             let target = self.hosts.get(host)?;

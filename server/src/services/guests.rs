@@ -249,6 +249,7 @@ impl Guests for LibvirtGuests {
         uuid: &str,
         update: &GuestUpdate,
     ) -> Result<GuestDetail, ApiError> {
+        self.hosts.ensure_free(host, uuid)?;
         let (u, id) = (guest::Edit::from(update), uuid.to_string());
         self.hosts
             .call(
@@ -268,6 +269,7 @@ impl Guests for LibvirtGuests {
         uuid: &str,
         delete_volumes: &[String],
     ) -> Result<DeleteReport, ApiError> {
+        self.hosts.ensure_free(host, uuid)?;
         let (paths, id) = (delete_volumes.to_vec(), uuid.to_string());
         let report = DeleteReport::from(
             self.hosts
@@ -298,6 +300,7 @@ impl Guests for LibvirtGuests {
         name: &StorageName,
         pool: Option<&StorageName>,
     ) -> Result<String, ApiError> {
+        self.hosts.ensure_free(host, uuid)?;
         let h = self.hosts.get(host)?;
         let (id_, n, p) = (uuid.to_string(), name.clone(), pool.cloned());
         let hn = h.name().to_string();
@@ -397,6 +400,7 @@ impl Guests for LibvirtGuests {
         description: Option<&str>,
         memory: Option<bool>,
     ) -> Result<SnapshotInfo, ApiError> {
+        self.hosts.ensure_free(host, uuid)?;
         let (id, n, d) = (
             uuid.to_string(),
             name.clone(),
@@ -423,6 +427,7 @@ impl Guests for LibvirtGuests {
         snapshot_name: &StorageName,
         action: SnapshotAction,
     ) -> Result<Vec<SnapshotInfo>, ApiError> {
+        self.hosts.ensure_free(host, uuid)?;
         let (id, n) = (uuid.to_string(), snapshot_name.clone());
         let op = match action {
             SnapshotAction::Revert => snapshot::SnapshotOp::Revert,

@@ -47,6 +47,11 @@ pub trait JobKind: Send + Sync + 'static {
     fn started_at(job: &Self::Snapshot) -> &str;
     /// The event that announces the snapshot.
     fn event(job: &Self::Snapshot) -> ServerEvent;
+    /// The guest (host, UUID) the job holds while it runs, and the refusal
+    /// any other change to it gets meanwhile (`HostRegistry::ensure_free`).
+    fn holds(_job: &Self::Snapshot) -> Option<(&str, &str, &'static str)> {
+        None
+    }
 }
 
 /// Where the jobs of one kind are kept.
@@ -127,9 +132,11 @@ impl<K: JobKind> Jobs<K> {
                 }
             }
             map.insert(id.clone(), handle.clone());
+            self.hold(&job);
         }
         if let Err(e) = self.store.insert(&job, notes).await {
             self.running.lock().expect("jobs lock").remove(&id);
+            self.release(&job);
             return Err(internal(e));
         }
         self.hosts.announce(K::event(&job));
@@ -144,12 +151,27 @@ impl<K: JobKind> Jobs<K> {
             cancel: AtomicBool::new(false),
             saved: Mutex::new(Instant::now()),
         });
-        let id = K::id(&handle.snapshot()).to_string();
-        self.running
-            .lock()
-            .expect("jobs lock")
-            .insert(id, handle.clone());
+        let snapshot = handle.snapshot();
+        let mut running = self.running.lock().expect("jobs lock");
+        if running
+            .insert(K::id(&snapshot).to_string(), handle.clone())
+            .is_none()
+        {
+            self.hold(&snapshot);
+        }
         handle
+    }
+
+    fn hold(&self, job: &K::Snapshot) {
+        if let Some((host, uuid, why)) = K::holds(job) {
+            self.hosts.hold(host, uuid, why);
+        }
+    }
+
+    fn release(&self, job: &K::Snapshot) {
+        if let Some((host, uuid, why)) = K::holds(job) {
+            self.hosts.release(host, uuid, why);
+        }
     }
 
     /// The jobs the database holds as running, with their notes: at start-up,
@@ -215,10 +237,15 @@ impl<K: JobKind> Jobs<K> {
         f(&mut snapshot);
         self.save(job, &snapshot).await;
         *job.snapshot.lock().expect("job lock") = snapshot.clone();
-        self.running
+        let ended = self
+            .running
             .lock()
             .expect("jobs lock")
             .remove(K::id(&snapshot));
+        if let Some(ended) = ended {
+            // As it was held: the host and UUID a job holds do not change.
+            self.release(&ended.snapshot());
+        }
         self.hosts.announce(K::event(&snapshot));
         snapshot
     }
@@ -405,6 +432,14 @@ mod tests {
                 uuid: job.step.to_string(),
             }
         }
+        fn holds(job: &Snap) -> Option<(&str, &str, &'static str)> {
+            Some(("h", &job.id, "busy with a test job"))
+        }
+    }
+
+    fn held(jobs: &Jobs<Test>, id: &str) -> bool {
+        // UUIDs compare without case.
+        jobs.hosts.ensure_free("h", &id.to_uppercase()).is_err()
     }
 
     fn snap(id: &str, started_at: &str) -> Snap {
@@ -449,6 +484,10 @@ mod tests {
             .await;
         assert!(matches!(clash, Err(ApiError::Conflict(_))));
         assert!(jobs.running("b").is_none(), "a refused job is not kept");
+        assert!(held(&jobs, "a"), "a running job holds its guest");
+        assert!(!held(&jobs, "b"), "a refused job holds nothing");
+        let refusal = jobs.hosts.ensure_free("h", "a").unwrap_err();
+        assert_eq!(refusal.message(), "busy with a test job");
 
         // Progress is published at once, stored at most once a second.
         jobs.progress(&a, |s| s.step = 1).await;
@@ -467,8 +506,11 @@ mod tests {
         assert!(jobs.any_running(|s| s.id == "b"));
         assert!(jobs.cancel("b").unwrap().cancel_requested());
         assert!(jobs.cancel("nonesuch").is_none());
+        assert!(held(&jobs, "b"));
         jobs.finish(&b, |s| s.state = "failed".into()).await;
         assert!(jobs.running("b").is_none());
+        assert!(!held(&jobs, "b"), "an ended job lets its guest go");
+        assert!(held(&jobs, "a"));
         let ids: Vec<String> = jobs
             .list(0, 10)
             .await
@@ -487,9 +529,12 @@ mod tests {
         assert_eq!(left[0].0.id, "a");
         assert_eq!(left[0].0.step, 2);
         assert_eq!(left[0].1, serde_json::json!({"made": ["x"]}));
+        assert!(!held(&jobs, "a"));
         let a = jobs.adopt(left[0].0.clone());
         assert!(jobs.running("a").is_some());
+        assert!(held(&jobs, "a"), "an adopted job holds its guest again");
         jobs.finish(&a, |s| s.state = "failed".into()).await;
+        assert!(!held(&jobs, "a"));
         assert!(jobs.recorded_running().await.is_empty());
         assert!(jobs.get("nonesuch").await.unwrap().is_none());
     }

@@ -3,7 +3,12 @@
 //! changes on the event channel. `LibvirtFleet` and `LibvirtStorage` both work
 //! through one `HostRegistry`.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use app::api::{clip, events::ServerEvent, ApiError};
 use futures::future::join_all;
@@ -23,7 +28,14 @@ pub const LONG_ACTION_TIMEOUT: Duration = Duration::from_secs(3600);
 pub struct HostRegistry {
     hosts: Vec<Arc<Host>>,
     events: broadcast::Sender<ServerEvent>,
+    held: Held,
 }
+
+/// The guests running jobs hold (a migration moving them), by host and
+/// lower-case UUID, with the refusal every other change to them gets.
+/// `Jobs` holds and releases them as jobs start, are adopted and end.
+#[derive(Default)]
+struct Held(Mutex<HashMap<(String, String), Vec<&'static str>>>);
 
 impl HostRegistry {
     /// The hosts, each kept connected by a supervisor task of its own (so
@@ -37,7 +49,11 @@ impl HostRegistry {
         for host in &hosts {
             tokio::spawn(host.connection().supervise());
         }
-        Arc::new(HostRegistry { hosts, events })
+        Arc::new(HostRegistry {
+            hosts,
+            events,
+            held: Held::default(),
+        })
     }
 
     pub fn all(&self) -> &[Arc<Host>] {
@@ -63,6 +79,38 @@ impl HostRegistry {
             .find(|h| h.name() == name)
             .cloned()
             .ok_or_else(|| ApiError::NotFound(format!("there is no host named {:?}", clip(name))))
+    }
+
+    /// Guest `uuid` of `host` is held by a running job: every change to it
+    /// is refused with `why` (409) until `release`.
+    pub fn hold(&self, host: &str, uuid: &str, why: &'static str) {
+        let mut held = self.held.0.lock().expect("held guests");
+        held.entry((host.to_string(), uuid.to_ascii_lowercase()))
+            .or_default()
+            .push(why);
+    }
+
+    /// The job that held guest `uuid` of `host` with `why` ended.
+    pub fn release(&self, host: &str, uuid: &str, why: &'static str) {
+        let mut held = self.held.0.lock().expect("held guests");
+        let key = (host.to_string(), uuid.to_ascii_lowercase());
+        if let Some(whys) = held.get_mut(&key) {
+            if let Some(at) = whys.iter().position(|w| *w == why) {
+                whys.remove(at);
+            }
+            if whys.is_empty() {
+                held.remove(&key);
+            }
+        }
+    }
+
+    /// The busy rule: refuses (409) to change a guest a running job holds.
+    pub fn ensure_free(&self, host: &str, uuid: &str) -> Result<(), ApiError> {
+        let held = self.held.0.lock().expect("held guests");
+        match held.get(&(host.to_string(), uuid.to_ascii_lowercase())) {
+            Some(whys) if !whys.is_empty() => Err(ApiError::Conflict(whys[0].to_string())),
+            _ => Ok(()),
+        }
     }
 
     /// Nobody listening is fine.

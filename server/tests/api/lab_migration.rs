@@ -373,6 +373,16 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
                 .await;
             assert_eq!(status, 409, "{err}");
             assert!(err["message"].as_str().unwrap().contains("being migrated"));
+            // So does a change through the guest's own page (the same rule).
+            let (status, err) = app
+                .post(
+                    &client,
+                    "/api/guests/snapshots",
+                    &json!({"host": "lab-a", "uuid": uuid, "name": "mid-move"}),
+                )
+                .await;
+            assert_eq!(status, 409, "{err}");
+            assert!(err["message"].as_str().unwrap().contains("being migrated"));
             // Tuned mid-flight: the new bandwidth is the job's; post-copy was not allowed.
             let (status, job) = app
                 .post(

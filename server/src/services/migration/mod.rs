@@ -72,7 +72,14 @@ impl JobKind for Migration {
     fn event(job: &MigrationJob) -> ServerEvent {
         ServerEvent::MigrationProgress(Box::new(job.message()))
     }
+
+    fn holds(job: &MigrationJob) -> Option<(&str, &str, &'static str)> {
+        Some((&job.host, &job.uuid, MIGRATING))
+    }
 }
+
+/// What a change to a guest being migrated is told.
+const MIGRATING: &str = "the guest is being migrated: wait for the migration to end, or cancel it";
 
 type Running = Job<Migration>;
 
@@ -127,7 +134,7 @@ impl MigrationJobs {
         let ctx = preflight::Context {
             spec,
             destination_uri: &destination_uri,
-            busy: self.busy(&spec.host, &spec.uuid),
+            busy: self.hosts.ensure_free(&spec.host, &spec.uuid).is_err(),
         };
         let name = source.as_ref().ok().map(|s| s.guest.name.clone());
         let source = source.map(|f| preflight::SourceFacts::from_host(&spec.host, f));
@@ -399,12 +406,6 @@ impl MigrationJobs {
         }
     }
 
-    /// A migration of guest `uuid` on `host` is running.
-    pub fn busy(&self, host: &str, uuid: &str) -> bool {
-        self.jobs
-            .any_running(|j| j.host == host && j.uuid.eq_ignore_ascii_case(uuid))
-    }
-
     fn running_job(&self, id: &str) -> Option<Arc<Running>> {
         self.jobs.running(id)
     }
@@ -587,9 +588,5 @@ impl Migrations for MigrationService {
             })
             .await;
         Ok(job)
-    }
-
-    fn busy(&self, host: &str, uuid: &str) -> bool {
-        self.0.busy(host, uuid)
     }
 }
