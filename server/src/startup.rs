@@ -33,7 +33,7 @@ use crate::{
     console, db, demo, security,
     services::{
         migration::{MigrationJobs, MigrationService},
-        HostRegistry, LibvirtFleet, LibvirtGuests, LibvirtStorage,
+        HostRegistry, LibvirtConsoles, LibvirtFleet, LibvirtGuests, LibvirtStorage,
     },
     static_files,
     throttle::LoginThrottle,
@@ -46,14 +46,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
     pub events: broadcast::Sender<ServerEvent>,
-    /// The libvirt storage backend itself, for streamed volume transfers.
-    pub storage: Arc<LibvirtStorage>,
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
     pub throttle: Arc<LoginThrottle>,
-    /// The hosts, for the consoles (a libvirt stream or a VNC display of
-    /// one guest, on a connection of their own).
-    pub hosts: Arc<HostRegistry>,
 }
 
 pub struct Application {
@@ -215,7 +210,6 @@ impl Application {
         registry
             .wait_settled(std::time::Duration::from_secs(5))
             .await;
-        let storage = Arc::new(LibvirtStorage::new(registry.clone()));
         let migrations = MigrationJobs::new(registry.clone(), pool.clone());
         migrations.recover().await;
         let guests = Arc::new(LibvirtGuests::new(registry.clone(), pool.clone()));
@@ -225,8 +219,9 @@ impl Application {
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
-            storage: storage.clone(),
+            storage: Arc::new(LibvirtStorage::new(registry.clone())),
             migrations: Arc::new(MigrationService(migrations)),
+            consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
             accounts: Arc::new(accounts),
             audit: audit.clone(),
         };
@@ -234,13 +229,11 @@ impl Application {
             leptos_options,
             services,
             events,
-            storage,
             public_origin: config.public_origin.clone(),
             throttle: Arc::new(LoginThrottle::new(
                 config.login_attempts,
                 config.login_window,
             )),
-            hosts: registry,
         };
         // Compressed copies of the wasm, JS and CSS, once per build, in the
         // background: until they are written (atomically) the originals are

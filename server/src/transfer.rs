@@ -7,13 +7,13 @@
 //!   `mode=new` (the default) creates a volume sized from the upload's length.
 //! - `GET /api/volumes/download?host=…&pool=…&name=…` answers the content.
 
+use crate::startup::AppState;
 use app::api::{
     audit::{AuditAction, Target},
     auth::{Role, SessionUser},
-    clip,
     size::StorageName,
     ssr::CurrentUser,
-    volumes::{VolumeFormat, VolumeSummary},
+    volumes::{UploadInto, VolumeSummary},
     ApiError,
 };
 use app::backend::{AuditEntry, Outcome};
@@ -26,9 +26,6 @@ use axum::{
 };
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio::sync::mpsc;
-
-use crate::{libvirt::storage_volume::UploadInto, startup::AppState};
 
 #[derive(Debug, Deserialize)]
 pub struct VolumeRef {
@@ -149,38 +146,16 @@ async fn run_upload(
     }
     app::api::size::ByteSize::from_bytes(length)?;
     let (pool, name) = names(q)?;
-    let into = match q.mode.as_deref().unwrap_or("new") {
-        "new" => UploadInto::New(match q.format.as_deref() {
-            None | Some("") => None,
-            Some("iso") => Some(VolumeFormat::Iso.to_string()),
-            Some(f) => Some(VolumeFormat::parse_writable(f)?.to_string()),
-        }),
-        "overwrite" => UploadInto::Existing,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "mode {:?}: expected new or overwrite",
-                clip(other)
-            )))
-        }
-    };
-    let (tx, rx) = mpsc::channel(8);
-    // The body is read as the volume is written: at most a few chunks in memory.
-    let reader = tokio::spawn(async move {
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let item = chunk.map_err(|e| format!("the connection broke: {e}"));
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    let result = state
+    let into = UploadInto::parse(q.mode.as_deref(), q.format.as_deref())?;
+    let body = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(|e| format!("the connection broke: {e}")))
+        .boxed();
+    state
+        .services
         .storage
-        .upload(&q.host, pool, name, into, length, rx)
-        .await;
-    reader.abort();
-    result
+        .upload(&q.host, &pool, &name, into, length, body)
+        .await
 }
 
 pub async fn download(
@@ -194,8 +169,7 @@ pub async fn download(
     };
     let prepared = async {
         let (pool, name) = names(&q)?;
-        let info = state.storage.download_info(&q.host, &pool, &name).await?;
-        Ok::<_, ApiError>((pool, name, info))
+        state.services.storage.download(&q.host, &pool, &name).await
     }
     .await;
     state
@@ -208,21 +182,11 @@ pub async fn download(
             prepared.as_ref().map(|_| ()).map_err(|e| e.message()),
         )
         .await;
-    let (pool, name, info) = match prepared {
-        Ok(p) => p,
+    let download = match prepared {
+        Ok(d) => d,
         Err(e) => return e.into_response(),
     };
-    let (tx, rx) = mpsc::channel(8);
-    let storage = state.storage.clone();
-    let host = q.host.clone();
-    tokio::spawn(async move {
-        if let Err(e) = storage.download(&host, pool, name, tx).await {
-            tracing::warn!(host, "download ended early: {e}");
-        }
-    });
-    let body = Body::from_stream(
-        tokio_stream::wrappers::ReceiverStream::new(rx).map(|c| c.map_err(std::io::Error::other)),
-    );
+    let body = Body::from_stream(download.body.map(|c| c.map_err(std::io::Error::other)));
     let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
@@ -230,10 +194,10 @@ pub async fn download(
         "application/octet-stream".parse().expect("static header"),
     );
     // The name is a checked storage name: no quotes or separators in it.
-    if let Ok(v) = format!("attachment; filename=\"{}\"", info.name).parse() {
+    if let Ok(v) = format!("attachment; filename=\"{}\"", download.name).parse() {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Some(length) = info.length {
+    if let Some(length) = download.length {
         h.insert(header::CONTENT_LENGTH, length.into());
     }
     h.insert(

@@ -359,6 +359,34 @@ pub async fn volume_action(
     .await
 }
 
+/// Where an upload goes: `mode` and `format` of `PUT /api/volumes/upload`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadInto {
+    /// `mode=new` (the default): a new volume sized from the upload's length,
+    /// in `format` (an ISO image, or a writable format; the pool's default
+    /// when absent). It is removed again if the upload fails.
+    New(Option<VolumeFormat>),
+    /// `mode=overwrite`: an existing volume, overwritten from its start.
+    Overwrite,
+}
+
+impl UploadInto {
+    pub fn parse(mode: Option<&str>, format: Option<&str>) -> Result<Self, ApiError> {
+        match mode.unwrap_or("new") {
+            "new" => Ok(UploadInto::New(match format {
+                None | Some("") => None,
+                Some("iso") => Some(VolumeFormat::Iso),
+                Some(f) => Some(VolumeFormat::parse_writable(f)?),
+            })),
+            "overwrite" => Ok(UploadInto::Overwrite),
+            other => Err(ApiError::BadRequest(format!(
+                "mode {:?}: expected new or overwrite",
+                clip(other)
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,5 +486,27 @@ mod tests {
         assert_eq!(page.volumes[0].name, "vol010");
         let page = page_of(all, None, Some(9999), Some(0));
         assert_eq!((page.offset, page.volumes.len()), (250, 0));
+    }
+
+    #[test]
+    fn an_upload_names_where_it_goes() {
+        assert_eq!(
+            UploadInto::parse(None, None).unwrap(),
+            UploadInto::New(None)
+        );
+        assert_eq!(
+            UploadInto::parse(Some("new"), Some("iso")).unwrap(),
+            UploadInto::New(Some(VolumeFormat::Iso))
+        );
+        assert_eq!(
+            UploadInto::parse(None, Some("qcow2")).unwrap(),
+            UploadInto::New(Some(VolumeFormat::Qcow2))
+        );
+        assert_eq!(
+            UploadInto::parse(Some("overwrite"), None).unwrap(),
+            UploadInto::Overwrite
+        );
+        assert!(UploadInto::parse(Some("append"), None).is_err());
+        assert!(UploadInto::parse(None, Some("<x/>")).is_err());
     }
 }

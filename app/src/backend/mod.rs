@@ -1,21 +1,23 @@
 //! The ports the server functions call (server build only), one file per
-//! area. `server/` implements them: libvirt for `Fleet`, `Guests`, `Storage`
-//! and `Migrations`, SQLite for `Accounts` and `Audit`. Tests and other
+//! area. `server/` implements them: libvirt for `Fleet`, `Guests`, `Storage`,
+//! `Migrations` and `Consoles`, SQLite for `Accounts` and `Audit`. Tests and other
 //! backends can provide their own.
 
 use std::sync::Arc;
 
 mod accounts;
 mod audit;
+pub mod consoles;
 mod guests;
 mod migrations;
 mod storage;
 
 pub use accounts::Accounts;
 pub use audit::{Audit, AuditEntry, Outcome};
+pub use consoles::Consoles;
 pub use guests::{Fleet, Guests};
 pub use migrations::Migrations;
-pub use storage::Storage;
+pub use storage::{ByteStream, Download, Storage};
 
 /// Everything the server functions need, provided as Leptos context.
 #[derive(Clone)]
@@ -24,6 +26,7 @@ pub struct Services {
     pub guests: Arc<dyn Guests>,
     pub storage: Arc<dyn Storage>,
     pub migrations: Arc<dyn Migrations>,
+    pub consoles: Arc<dyn Consoles>,
     pub accounts: Arc<dyn Accounts>,
     pub audit: Arc<dyn Audit>,
 }

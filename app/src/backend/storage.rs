@@ -1,13 +1,27 @@
 //! Storage pools and volumes.
 
 use async_trait::async_trait;
+use axum::body::Bytes;
+use futures::stream::BoxStream;
 
 use crate::api::{
     pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
     size::StorageName,
-    volumes::{VolumeOp, VolumeSpec, VolumeSummary},
+    volumes::{UploadInto, VolumeOp, VolumeSpec, VolumeSummary},
     ApiError,
 };
+
+/// The bytes of a transfer as they come; an error ends it, saying why.
+pub type ByteStream = BoxStream<'static, Result<Bytes, String>>;
+
+/// A volume's content on its way out.
+pub struct Download {
+    /// The volume's name (for the file the browser saves).
+    pub name: String,
+    /// How many bytes `body` will carry, when known.
+    pub length: Option<u64>,
+    pub body: ByteStream,
+}
 
 /// Storage pools and their volumes on the managed hosts. Every change is
 /// announced as a `ServerEvent` (pool changed or removed, volumes changed).
@@ -47,4 +61,24 @@ pub trait Storage: Send + Sync + 'static {
         volume: &StorageName,
         op: &VolumeOp,
     ) -> Result<Option<VolumeSummary>, ApiError>;
+    /// Writes `length` bytes of `body` into a volume as they arrive (never
+    /// held whole), on a connection of its own, without a time limit. A new
+    /// volume that fails half-way is removed again.
+    async fn upload(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        volume: &StorageName,
+        into: UploadInto,
+        length: u64,
+        body: ByteStream,
+    ) -> Result<VolumeSummary, ApiError>;
+    /// A volume's content as a stream (read on a connection of its own while
+    /// the receiver takes it; dropping the body stops the read).
+    async fn download(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        volume: &StorageName,
+    ) -> Result<Download, ApiError>;
 }

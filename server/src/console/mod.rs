@@ -16,13 +16,13 @@ pub mod serial;
 pub mod vnc;
 
 use axum::response::IntoResponse;
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use app::{
     api::{
         auth::{Role, SessionUser},
         clip,
-        guests::{validate_uuid, GuestState, GuestSummary},
+        guests::{validate_uuid, GuestSummary},
         ssr::CurrentUser,
         ApiError,
     },
@@ -40,7 +40,7 @@ use axum::{
 use futures::SinkExt;
 use serde::Deserialize;
 
-use crate::{services::Host, startup::AppState, ws::Auth};
+use crate::{startup::AppState, ws::Auth};
 
 /// The query of both console sockets.
 #[derive(Debug, Deserialize)]
@@ -63,7 +63,7 @@ pub(crate) struct Opening {
     pub ws: WebSocketUpgrade,
     pub user: SessionUser,
     pub client: String,
-    pub host: Arc<Host>,
+    /// The guest, running when it was checked.
     pub guest: GuestSummary,
     pub query: ConsoleQuery,
     pub target: String,
@@ -160,52 +160,21 @@ pub(crate) async fn check(
             return refuse(error, false).await;
         }
     };
-    let host = match state.hosts.get(&query.host) {
-        Ok(h) => h,
+    let consoles = &state.services.consoles;
+    let guest = match consoles.running_guest(&query.host, &query.uuid).await {
+        Ok(g) => g,
         Err(e) => return refuse(e, true).await,
     };
-    let guest = match host.find_guest(&query.uuid).await {
-        Ok(Some(g)) => g,
-        Ok(None) => {
-            let error = ApiError::NotFound(format!(
-                "host {} has no guest with UUID {}",
-                host.name(),
-                query.uuid
-            ));
-            return refuse(error, true).await;
-        }
-        Err(e) => return refuse(e, true).await,
-    };
-    if matches!(
-        guest.state,
-        GuestState::Shutoff | GuestState::Crashed | GuestState::Nostate
-    ) {
-        let error = ApiError::Conflict(format!(
-            "guest {} is not running ({}); start it to use its console",
-            guest.name,
-            state_word(guest.state)
-        ));
-        return refuse(error, true).await;
-    }
     let auth = Auth::of(sid, token.is_some(), &req.headers);
     Ok(Opening {
         ws,
         user,
         client,
-        host,
         guest,
         query,
         target,
         auth,
     })
-}
-
-fn state_word(state: GuestState) -> &'static str {
-    match state {
-        GuestState::Shutoff => "shut off",
-        GuestState::Crashed => "crashed",
-        _ => "no state",
-    }
 }
 
 /// Resolves when the session (or token) the socket was opened with ends.

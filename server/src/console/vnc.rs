@@ -1,21 +1,19 @@
 //! `GET /ws/console/vnc?host=…&uuid=…`: the guest's VNC display for noVNC,
 //! as a WebSocket of binary messages (subprotocol `binary` when asked).
 //!
-//! Before the upgrade the server reads the guest's live XML with its secrets
-//! (`VIR_DOMAIN_XML_SECURE`) for the `<graphics type='vnc'>` port, address
-//! and password, connects to the display and does the RFB handshake itself
-//! (RFB 3.8; VNC Authentication answered with the password). Then it shows
-//! the browser an RFB 3.8 server that asks for no authentication, and copies
-//! bytes both ways from the client's `ClientInit` on. The password never
+//! Before the upgrade the `Consoles` port connects to the display and
+//! authenticates to it (`services/consoles/display.rs`: the password never
 //! leaves the server; a display that cannot be reached is a 502 naming the
-//! address tried.
+//! address tried). Then this shows the browser an RFB 3.8 server that asks
+//! for no authentication, and copies bytes both ways from the client's
+//! `ClientInit` on.
 
 use axum::response::IntoResponse;
 use std::{net::SocketAddr, time::Duration};
 
 use app::{
-    api::{guests::GuestState, ApiError},
-    backend::Outcome,
+    api::guests::GuestState,
+    backend::{consoles::Display, Outcome},
 };
 use axum::{
     extract::{
@@ -31,16 +29,13 @@ use futures::{
     stream::{SplitSink, SplitStream},
     SinkExt, StreamExt,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{audit, check, close, session_watch, ConsoleQuery, Request};
-use crate::{libvirt::console, startup::AppState};
+use crate::startup::AppState;
 
 const ACTION: &str = "guest.console.vnc";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the browser's side of the handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const RFB_38: &[u8; 12] = b"RFB 003.008\n";
 
@@ -65,7 +60,7 @@ pub async fn handler(
     };
     let user = opening.user.username.clone();
     let (client, target) = (opening.client.clone(), opening.target.clone());
-    let connected = connect(&opening).await;
+    let connected = state.services.consoles.open_display(&opening.guest).await;
     let outcome = match &connected {
         Ok(_) => Outcome::Ok,
         Err(e) => Outcome::Failed(e.message()),
@@ -76,8 +71,8 @@ pub async fn handler(
         Err(e) => return e.into_response(),
     };
     let ended = session_watch(&state, opening.auth);
-    let host = opening.host.clone();
-    let uuid = opening.guest.uuid.clone();
+    let consoles = state.services.consoles.clone();
+    let guest = opening.guest.clone();
     opening
         .ws
         .protocols(["binary"])
@@ -85,8 +80,8 @@ pub async fn handler(
             let end = serve(socket, display, ended).await;
             if let Some((mut sink, display_closed)) = end {
                 let reason = if display_closed {
-                    match host.find_guest(&uuid).await {
-                        Ok(Some(g)) if g.state == GuestState::Running => {
+                    match consoles.running_guest(&guest.host, &guest.uuid).await {
+                        Ok(g) if g.state == GuestState::Running => {
                             "the VNC display closed the connection"
                         }
                         _ => "the guest has stopped",
@@ -97,155 +92,6 @@ pub async fn handler(
                 close(&mut sink, 1000, reason).await;
             }
         })
-}
-
-/// VNC Authentication: the challenge encrypted with DES, keyed by the first
-/// 8 bytes of the password (zero-padded), each byte's bits reversed.
-pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
-    use des::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-    let mut key = [0u8; 8];
-    for (k, b) in key.iter_mut().zip(password.as_bytes()) {
-        *k = b.reverse_bits();
-    }
-    let cipher = des::Des::new_from_slice(&key).expect("an 8-byte DES key");
-    let mut out = *challenge;
-    for block in out.chunks_exact_mut(8) {
-        cipher.encrypt_block(GenericArray::from_mut_slice(block));
-    }
-    out
-}
-
-/// Reads the guest's display from its XML and connects to it, through the
-/// RFB handshake: the connection is ready for the client's `ClientInit`.
-async fn connect(opening: &super::Opening) -> Result<TcpStream, ApiError> {
-    let host = opening.host.clone();
-    let uuid = opening.guest.uuid.clone();
-    let fallback = crate::libvirt::uri_host(host.uri());
-    let display = host
-        .run(move |conn| console::vnc_display(conn, &uuid, &fallback))
-        .await?;
-    let name = &opening.guest.name;
-    let display = display
-        .map_err(|e| ApiError::Conflict(format!("guest {name}: {e}")))?
-        .ok_or_else(|| ApiError::Conflict("this guest has no VNC display".into()))?;
-    let addr = if display.address.contains(':') {
-        format!("[{}]:{}", display.address, display.port)
-    } else {
-        format!("{}:{}", display.address, display.port)
-    };
-    let unreachable = |why: String| {
-        ApiError::Libvirt(format!(
-            "cannot reach the VNC display of guest {name} at {addr}: {why}"
-        ))
-    };
-    let mut tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(unreachable(e.to_string())),
-        Err(_) => {
-            return Err(unreachable(format!(
-                "no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            )))
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    let handshake = handshake(&mut tcp, display.password.as_deref());
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Ok(())) => Ok(tcp),
-        Ok(Err(why)) => Err(ApiError::Libvirt(format!(
-            "the VNC display of guest {name} at {addr}: {why}"
-        ))),
-        Err(_) => Err(unreachable(format!(
-            "no RFB handshake within {} s",
-            HANDSHAKE_TIMEOUT.as_secs()
-        ))),
-    }
-}
-
-/// The client's side of the RFB 3.8 (or 3.7) handshake with the display.
-async fn handshake(tcp: &mut TcpStream, password: Option<&str>) -> Result<(), String> {
-    let io = |e: std::io::Error| format!("the connection broke during the handshake: {e}");
-    let mut version = [0u8; 12];
-    tcp.read_exact(&mut version).await.map_err(io)?;
-    let minor = parse_version(&version).ok_or_else(|| {
-        format!(
-            "it does not speak RFB (it said {:?})",
-            String::from_utf8_lossy(&version)
-        )
-    })?;
-    if minor < 7 {
-        return Err(format!(
-            "it speaks RFB 3.{minor}; virtdeck needs 3.7 or later"
-        ));
-    }
-    let ours: &[u8; 12] = if minor >= 8 { RFB_38 } else { b"RFB 003.007\n" };
-    tcp.write_all(ours).await.map_err(io)?;
-    let count = tcp.read_u8().await.map_err(io)?;
-    if count == 0 {
-        return Err(format!(
-            "it refused the connection: {}",
-            read_reason(tcp).await
-        ));
-    }
-    let mut types = vec![0u8; count as usize];
-    tcp.read_exact(&mut types).await.map_err(io)?;
-    if types.contains(&1) {
-        tcp.write_u8(1).await.map_err(io)?;
-        if minor >= 8 {
-            security_result(tcp, minor).await?;
-        }
-        return Ok(());
-    }
-    if !types.contains(&2) {
-        return Err(format!(
-            "it offers security types {types:?}; virtdeck can answer None (1) and VNC \
-             Authentication (2)"
-        ));
-    }
-    let password = password.ok_or(
-        "it asks for a password, but the guest's definition has none (passwd of <graphics>)",
-    )?;
-    tcp.write_u8(2).await.map_err(io)?;
-    let mut challenge = [0u8; 16];
-    tcp.read_exact(&mut challenge).await.map_err(io)?;
-    tcp.write_all(&vnc_auth_response(password, &challenge))
-        .await
-        .map_err(io)?;
-    security_result(tcp, minor).await
-}
-
-async fn security_result(tcp: &mut TcpStream, minor: u8) -> Result<(), String> {
-    let result = tcp
-        .read_u32()
-        .await
-        .map_err(|e| format!("the connection broke during authentication: {e}"))?;
-    if result == 0 {
-        return Ok(());
-    }
-    let reason = if minor >= 8 {
-        read_reason(tcp).await
-    } else {
-        "no reason given".into()
-    };
-    Err(format!("authentication failed: {reason}"))
-}
-
-async fn read_reason(tcp: &mut TcpStream) -> String {
-    let Ok(len) = tcp.read_u32().await else {
-        return "no reason given".into();
-    };
-    let mut text = vec![0u8; len.min(1024) as usize];
-    match tcp.read_exact(&mut text).await {
-        Ok(_) => String::from_utf8_lossy(&text).into_owned(),
-        Err(_) => "no reason given".into(),
-    }
-}
-
-/// `RFB 003.008\n` → 8 (the minor version of a 3.x protocol).
-fn parse_version(v: &[u8; 12]) -> Option<u8> {
-    let text = std::str::from_utf8(v).ok()?;
-    let rest = text.strip_prefix("RFB 003.")?.strip_suffix('\n')?;
-    rest.parse::<u16>().ok().map(|m| m.min(255) as u8)
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -275,7 +121,7 @@ impl Incoming {
 /// display's side ended, unless the socket is gone already.
 async fn serve(
     socket: WebSocket,
-    display: TcpStream,
+    display: Display,
     mut ended: tokio::task::JoinHandle<()>,
 ) -> Option<(Sink, bool)> {
     let (mut sink, stream) = socket.split();
@@ -314,7 +160,7 @@ async fn serve(
         mut stream,
         buffered,
     } = incoming;
-    let (mut from_display, mut to_display) = display.into_split();
+    let (mut from_display, mut to_display) = tokio::io::split(display);
     if !buffered.is_empty() && to_display.write_all(&buffered).await.is_err() {
         ended.abort();
         return Some((sink, true));
@@ -350,29 +196,4 @@ async fn serve(
     };
     ended.abort();
     result.map(|display_closed| (sink, display_closed))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vnc_authentication_answers_the_challenge_with_des() {
-        // The challenge encrypted with the bit-reversed key "password"
-        // (as libvncserver and QEMU compute it).
-        let challenge = [0u8; 16];
-        let response = vnc_auth_response("password", &challenge);
-        use des::cipher::{generic_array::GenericArray, BlockDecrypt, KeyInit};
-        let key: Vec<u8> = b"password".iter().map(|b| b.reverse_bits()).collect();
-        let cipher = des::Des::new_from_slice(&key).unwrap();
-        let mut back = response;
-        for block in back.chunks_exact_mut(8) {
-            cipher.decrypt_block(GenericArray::from_mut_slice(block));
-        }
-        assert_eq!(back, challenge);
-        // Only the first 8 bytes of a password count.
-        assert_eq!(vnc_auth_response("password-longer", &challenge), response);
-        assert_eq!(parse_version(b"RFB 003.008\n"), Some(8));
-        assert_eq!(parse_version(b"HTTP/1.1 200"), None);
-    }
 }

@@ -12,6 +12,7 @@
 //! - `migration`: the `Migrations` port: jobs, pre-flight policy, history.
 
 pub mod cache;
+pub mod consoles;
 pub mod convert;
 mod error;
 pub mod fleet;
@@ -22,6 +23,7 @@ pub mod migration;
 pub mod registry;
 pub mod storage;
 
+pub use consoles::LibvirtConsoles;
 pub use fleet::LibvirtFleet;
 pub use guests::LibvirtGuests;
 pub use host::Host;

@@ -9,13 +9,15 @@ use app::{
         events::ServerEvent,
         pools::{PoolAction, PoolSource, PoolSpec, PoolSummary, PoolTypes, ScanSpec},
         size::{human_bytes, StorageName},
-        volumes::{VolumeOp, VolumeSpec, VolumeSummary},
+        volumes::{UploadInto, VolumeOp, VolumeSpec, VolumeSummary},
         ApiError,
     },
-    backend::Storage,
+    backend::{ByteStream, Download, Storage},
 };
 use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     convert::{new_pool, pool_source, pool_summary, pool_types, volume_summary},
@@ -86,65 +88,6 @@ impl LibvirtStorage {
             host: host.to_string(),
             pool: pool.to_string(),
         });
-    }
-
-    /// Streams a volume into `tx` on a connection of its own (see
-    /// `storage_volume::download`); no time limit.
-    pub async fn download(
-        &self,
-        host: &str,
-        pool: StorageName,
-        name: StorageName,
-        tx: mpsc::Sender<storage_volume::Chunk>,
-    ) -> Result<u64, ApiError> {
-        let h = self.hosts.get(host)?;
-        let host = h.name().to_string();
-        Ok(h.run_dedicated(move |conn| {
-            storage_volume::download(&host, conn, pool.as_str(), name.as_str(), tx)
-        })
-        .await?)
-    }
-
-    /// What a download of this volume will send.
-    pub async fn download_info(
-        &self,
-        host: &str,
-        pool: &StorageName,
-        name: &StorageName,
-    ) -> Result<storage_volume::DownloadInfo, ApiError> {
-        let (pool, name) = (pool.clone(), name.clone());
-        self.hosts
-            .call(
-                host,
-                ACTION_TIMEOUT,
-                "reading the volume",
-                move |h, conn| storage_volume::download_info(h, conn, pool.as_str(), name.as_str()),
-            )
-            .await
-    }
-
-    /// Writes `length` bytes from `rx` into a volume, on a connection of its
-    /// own; no time limit.
-    pub async fn upload(
-        &self,
-        host: &str,
-        pool: StorageName,
-        name: StorageName,
-        into: storage_volume::UploadInto,
-        length: u64,
-        rx: mpsc::Receiver<storage_volume::Chunk>,
-    ) -> Result<VolumeSummary, ApiError> {
-        let h = self.hosts.get(host)?;
-        let host = h.name().to_string();
-        let (p, n) = (pool.clone(), name.clone());
-        let result = h
-            .run_dedicated(move |conn| {
-                storage_volume::upload(&host, conn, p.as_str(), n.as_str(), into, length, rx)
-            })
-            .await;
-        self.volumes_changed(h.name(), &pool);
-        self.pool_changed(h.name(), &pool).await;
-        Ok(volume_summary(h.name(), pool.as_str(), result?))
     }
 }
 
@@ -306,5 +249,79 @@ impl Storage for LibvirtStorage {
         self.volumes_changed(host, pool);
         self.pool_changed(host, pool).await;
         Ok(result.map(|v| volume_summary(host, pool.as_str(), v)))
+    }
+
+    async fn upload(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        volume: &StorageName,
+        into: UploadInto,
+        length: u64,
+        mut body: ByteStream,
+    ) -> Result<VolumeSummary, ApiError> {
+        let h = self.hosts.get(host)?;
+        let into = match into {
+            UploadInto::New(format) => {
+                storage_volume::UploadInto::New(format.map(|f| f.to_string()))
+            }
+            UploadInto::Overwrite => storage_volume::UploadInto::Existing,
+        };
+        // The body is read as the volume is written: at most a few chunks in memory.
+        let (tx, rx) = mpsc::channel(8);
+        let reader = tokio::spawn(async move {
+            while let Some(item) = body.next().await {
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let (name, p, v) = (h.name().to_string(), pool.clone(), volume.clone());
+        let result = h
+            .run_dedicated(move |conn| {
+                storage_volume::upload(&name, conn, p.as_str(), v.as_str(), into, length, rx)
+            })
+            .await;
+        reader.abort();
+        self.volumes_changed(h.name(), pool);
+        self.pool_changed(h.name(), pool).await;
+        Ok(volume_summary(h.name(), pool.as_str(), result?))
+    }
+
+    async fn download(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        volume: &StorageName,
+    ) -> Result<Download, ApiError> {
+        let (p, v) = (pool.clone(), volume.clone());
+        let info = self
+            .hosts
+            .call(
+                host,
+                ACTION_TIMEOUT,
+                "reading the volume",
+                move |h, conn| storage_volume::download_info(h, conn, p.as_str(), v.as_str()),
+            )
+            .await?;
+        let h = self.hosts.get(host)?;
+        let (tx, rx) = mpsc::channel(8);
+        let (name, p, v) = (h.name().to_string(), pool.clone(), volume.clone());
+        tokio::spawn(async move {
+            let read = h
+                .run_dedicated(move |conn| {
+                    storage_volume::download(&name, conn, p.as_str(), v.as_str(), tx)
+                })
+                .await;
+            if let Err(e) = read {
+                tracing::warn!(host = h.name(), "download ended early: {e}");
+            }
+        });
+        Ok(Download {
+            name: info.name,
+            length: info.length,
+            body: ReceiverStream::new(rx).boxed(),
+        })
     }
 }
