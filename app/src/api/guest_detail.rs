@@ -15,6 +15,7 @@ use super::{
     guests::{validate_uuid, GuestSummary},
     size::{NumArg, StorageName},
     validate::{parse_choice, Choice},
+    volumes::VolumeUser,
     ApiError,
 };
 
@@ -36,8 +37,9 @@ pub struct DiskInfo {
     pub format: Option<String>,
     pub capacity: Option<u64>,
     pub readonly: bool,
-    /// Other guests of the host that use the same volume.
-    pub shared_with: Vec<String>,
+    /// Other guests that use the same volume: of this host, and on shared
+    /// storage of the other hosts that have it (`host` says whose).
+    pub shared_with: Vec<VolumeUser>,
 }
 
 /// One network interface of a guest.

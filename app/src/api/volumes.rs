@@ -77,15 +77,36 @@ impl VolumeFormat {
     }
 }
 
-/// A guest whose disks use a volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A guest whose disks use a volume. On shared storage it may be a guest of
+/// another host: `host` says whose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeUser {
+    #[serde(default)]
+    pub host: String,
     pub uuid: String,
     pub name: String,
     pub state: GuestState,
 }
 
+/// The users' labels as `VolumeUser::label` gives them, joined.
+pub fn user_labels(users: &[VolumeUser], here: &str) -> String {
+    users
+        .iter()
+        .map(|u| u.label(here))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl VolumeUser {
+    /// `name`, or `name (on host)` when it is not a guest of `here`.
+    pub fn label(&self, here: &str) -> String {
+        if self.host.is_empty() || self.host == here {
+            self.name.clone()
+        } else {
+            format!("{} (on {})", self.name, self.host)
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         !matches!(self.state, GuestState::Shutoff | GuestState::Crashed)
     }

@@ -33,6 +33,7 @@ pub mod error;
 pub mod guest;
 pub mod host;
 pub mod migration;
+pub mod pool_users;
 pub mod preflight;
 pub mod snapshot;
 pub mod storage_pool;

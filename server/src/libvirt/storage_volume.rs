@@ -14,7 +14,7 @@ use virt::{
 
 use super::{
     connection::Failure,
-    domain::{self, GuestRef},
+    domain::{self, GuestRef, RunState},
     error::{clip, Error},
     storage_pool::{self, failed},
     sys,
@@ -286,27 +286,66 @@ pub fn create(host: &str, conn: &Connect, pool: &str, spec: &NewVolume) -> Resul
     summary(pool, &vol, None)
 }
 
-fn refuse_if_running(
+/// Which of a volume's users stop a change to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocking {
+    /// Guests that run (or are paused) from it: it is read or grown.
+    Running,
+    /// Every guest whose definition names it, shut off too: its content goes.
+    Any,
+}
+
+impl Blocking {
+    pub fn blocks(self, state: RunState) -> bool {
+        self == Blocking::Any || state.is_active()
+    }
+
+    /// The end of a refusal: what the user does about it.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Blocking::Running => "Shut them down first.",
+            Blocking::Any => {
+                "Remove the disk from them first (a shut-off guest's definition still names it)."
+            }
+        }
+    }
+}
+
+/// `name (state)` of each guest, joined.
+pub fn who(users: &[GuestRef]) -> String {
+    users
+        .iter()
+        .map(|u| format!("{} ({})", u.name, u.state.label()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn refuse_if_used(
     host: &str,
     conn: &Connect,
     pool: &str,
     doc: &Volume,
+    blocking: Blocking,
     what: &str,
 ) -> Result<(), Failure> {
     let users = Users::read(conn)?;
-    let running: Vec<String> = users
+    let blocked: Vec<GuestRef> = users
         .of(pool, &doc.name, &doc.path)
         .into_iter()
-        .filter(|u| u.state.is_active())
-        .map(|u| u.name)
+        .filter(|u| blocking.blocks(u.state))
         .collect();
-    if running.is_empty() {
+    if blocked.is_empty() {
         return Ok(());
     }
+    let whose = match blocking {
+        Blocking::Running => "running guests",
+        Blocking::Any => "guests",
+    };
     Err(Failure::Own(Error::Conflict(format!(
-        "cannot {what} volume {} on host {host}: running guests use it: {}. Shut them down first.",
+        "cannot {what} volume {} on host {host}: {whose} use it: {}. {}",
         doc.name,
-        running.join(", ")
+        who(&blocked),
+        blocking.fix()
     ))))
 }
 
@@ -325,7 +364,7 @@ pub fn act(
     match op {
         VolOp::Delete => {
             open.require_manageable(host, pool, "delete a volume")?;
-            refuse_if_running(host, conn, pool, &current, "delete")?;
+            refuse_if_used(host, conn, pool, &current, Blocking::Any, "delete")?;
             vol.delete(0).map_err(|e| failed(host, e, ctx("delete")))?;
             open.refresh(host);
             Ok(None)
@@ -339,7 +378,7 @@ pub fn act(
                     current.capacity
                 ))));
             }
-            refuse_if_running(host, conn, pool, &current, "resize")?;
+            refuse_if_used(host, conn, pool, &current, Blocking::Running, "resize")?;
             vol.resize(*capacity, 0)
                 .map_err(|e| failed(host, e, ctx("resize")))?;
             open.refresh(host);
@@ -348,11 +387,12 @@ pub fn act(
         VolOp::Wipe => {
             if !matches!(current.format.as_deref(), None | Some("raw") | Some("iso")) {
                 return Err(Failure::Own(Error::Invalid(format!(
-                    "wiping overwrites the whole file with zeros, which would destroy the {} image                      structure of {name}; delete the volume and create it again instead",
+                    "wiping overwrites the whole file with zeros, which would destroy the {} image \
+                     structure of {name}; delete the volume and create it again instead",
                     current.format.clone().unwrap_or_default()
                 ))));
             }
-            refuse_if_running(host, conn, pool, &current, "wipe")?;
+            refuse_if_used(host, conn, pool, &current, Blocking::Any, "wipe")?;
             vol.wipe(0).map_err(|e| failed(host, e, ctx("wipe")))?;
             open.refresh(host);
             summary(pool, &vol, None).map(Some)
@@ -364,7 +404,7 @@ pub fn act(
                     "pool {pool} on host {host} already has a volume named {new_name}"
                 ))));
             }
-            refuse_if_running(host, conn, pool, &current, "clone")?;
+            refuse_if_used(host, conn, pool, &current, Blocking::Running, "clone")?;
             let definition =
                 xml::volume::definition(new_name, current.format.as_deref(), current.capacity, 0);
             let clone = StorageVol::create_xml_from(&open.pool, &definition, &vol, 0)
@@ -499,7 +539,12 @@ pub fn upload(
             })?;
             (vol, true)
         }
-        UploadInto::Existing => (open.volume(host, pool, name)?, false),
+        UploadInto::Existing => {
+            let vol = open.volume(host, pool, name)?;
+            let current = summary(pool, &vol, None)?;
+            refuse_if_used(host, conn, pool, &current, Blocking::Any, "overwrite")?;
+            (vol, false)
+        }
     };
     let result = send_all(host, conn, &vol, name, length, &mut rx);
     if let Err(e) = result {

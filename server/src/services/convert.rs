@@ -56,13 +56,13 @@ impl From<GuestAction> for Lifecycle {
     }
 }
 
-impl From<GuestRef> for VolumeUser {
-    fn from(g: GuestRef) -> Self {
-        VolumeUser {
-            uuid: g.uuid,
-            name: g.name,
-            state: g.state.into(),
-        }
+/// A guest of `host` that uses a volume.
+pub fn volume_user(host: &str, g: GuestRef) -> VolumeUser {
+    VolumeUser {
+        host: host.to_string(),
+        uuid: g.uuid,
+        name: g.name,
+        state: g.state.into(),
     }
 }
 
@@ -136,7 +136,11 @@ pub fn volume_summary(host: &str, pool: &str, v: Volume) -> VolumeSummary {
         format: v.format.map(|f| f.parse().unwrap_or(VolumeFormat::Other)),
         capacity: v.capacity,
         allocation: v.allocation,
-        used_by: v.used_by.into_iter().map(VolumeUser::from).collect(),
+        used_by: v
+            .used_by
+            .into_iter()
+            .map(|g| volume_user(host, g))
+            .collect(),
     }
 }
 
@@ -338,7 +342,11 @@ pub fn guest_detail(host: &str, d: Detail, running_since: Option<String>) -> Gue
                 format: k.format,
                 capacity: k.capacity,
                 readonly: k.readonly,
-                shared_with: k.shared_with,
+                shared_with: k
+                    .shared_with
+                    .into_iter()
+                    .map(|g| volume_user(host, g))
+                    .collect(),
             })
             .collect(),
         nics: d

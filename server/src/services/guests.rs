@@ -33,10 +33,11 @@ use super::registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT};
 use super::{
     convert::{guest_detail, guest_options, guest_summary, new_domain},
     host::Host,
+    sharing,
 };
 use crate::{
     clock::rfc3339,
-    libvirt::{clone, domain, guest, snapshot},
+    libvirt::{clone, domain, guest, snapshot, storage_volume::Blocking},
 };
 
 /// Clone jobs, as `GuestJob`s in the `jobs` table.
@@ -189,7 +190,20 @@ impl LibvirtGuests {
                     move |h, conn| guest::detail(h, conn, &uuid),
                 )
                 .await?;
-            Ok(guest_detail(&host, detail, since))
+            let mut detail = guest_detail(&host, detail, since);
+            // On shared storage, the guests of other hosts using the same disk.
+            for disk in &mut detail.disks {
+                let Some(path) = disk.path.as_deref() else {
+                    continue;
+                };
+                if let Some((twins, places)) =
+                    sharing::locate(&self.hosts, &host, disk.pool.as_deref(), path)
+                {
+                    let found = sharing::users_elsewhere(&self.hosts, &twins).await;
+                    disk.shared_with.extend(sharing::matching(&found, &places));
+                }
+            }
+            Ok(detail)
         }
     }
 }
@@ -270,6 +284,21 @@ impl Guests for LibvirtGuests {
         delete_volumes: &[String],
     ) -> Result<DeleteReport, ApiError> {
         self.hosts.ensure_free(host, uuid)?;
+        // A volume on shared storage goes for every host: none of their
+        // guests may use it (this host's are checked with the deletion).
+        for path in delete_volumes {
+            if let Some((twins, places)) = sharing::locate(&self.hosts, host, None, path) {
+                let what = format!("delete volume {path} with the guest");
+                sharing::refuse_if_used_elsewhere(
+                    &self.hosts,
+                    &twins,
+                    Some(&places),
+                    Blocking::Any,
+                    &what,
+                )
+                .await?;
+            }
+        }
         let (paths, id) = (delete_volumes.to_vec(), uuid.to_string());
         let report = DeleteReport::from(
             self.hosts

@@ -103,6 +103,12 @@ impl Host {
         if !self.conn.is_connected() {
             return Vec::new();
         }
+        self.pools_as_last_seen()
+    }
+
+    /// The storage pools as last read, connected or not (what it shares
+    /// with other hosts is known while it is away).
+    pub fn pools_as_last_seen(&self) -> Vec<PoolSummary> {
         self.view
             .cache
             .lock()

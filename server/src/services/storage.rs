@@ -22,11 +22,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{
     convert::{new_pool, pool_source, pool_summary, pool_types, volume_summary},
     registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
+    sharing,
 };
 use crate::libvirt::{
     connection::Failure,
+    pool_users::places_of,
     storage_pool,
-    storage_volume::{self, NewVolume, VolOp},
+    storage_volume::{self, Blocking, NewVolume, VolOp},
     xml::pool::Source,
     Connect, Error,
 };
@@ -56,6 +58,23 @@ pub struct LibvirtStorage {
     hosts: Arc<HostRegistry>,
 }
 
+fn op_verb(op: &VolOp) -> &'static str {
+    match op {
+        VolOp::Delete => "delete",
+        VolOp::Resize(_) => "resize",
+        VolOp::Wipe => "wipe",
+        VolOp::Clone(_) => "clone",
+    }
+}
+
+/// What a volume action may not do to a volume others use.
+fn blocking_of(op: &VolOp) -> Blocking {
+    match op {
+        VolOp::Delete | VolOp::Wipe => Blocking::Any,
+        VolOp::Resize(_) | VolOp::Clone(_) => Blocking::Running,
+    }
+}
+
 impl LibvirtStorage {
     pub fn new(hosts: Arc<HostRegistry>) -> Self {
         LibvirtStorage { hosts }
@@ -74,6 +93,36 @@ impl LibvirtStorage {
             Ok(read) => self.note_pool(host, pool.as_str(), Some(pool_summary(host, read))),
             Err(e) => tracing::warn!(host, "cannot read pool {pool} after a change: {e}"),
         }
+    }
+
+    /// On a shared pool, refuses (409) to `what` volume `volume` while guests
+    /// of the other hosts that have the pool use it as `blocking` says.
+    async fn refuse_if_shared_users(
+        &self,
+        host: &str,
+        pool: &StorageName,
+        volume: &StorageName,
+        blocking: Blocking,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        let (ours, twins) = sharing::twins(&self.hosts, host, pool.as_str());
+        if twins.is_empty() {
+            return Ok(());
+        }
+        let (p, v) = (pool.clone(), volume.clone());
+        let found = self
+            .hosts
+            .call(
+                host,
+                ACTION_TIMEOUT,
+                "reading the volume",
+                move |h, conn| storage_volume::resolve(h, conn, p.as_str(), v.as_str()),
+            )
+            .await?;
+        let target = ours.and_then(|p| p.target_path);
+        let places = places_of(volume.as_str(), &found.volume.path, target.as_deref());
+        let what = format!("{what} volume {volume} of pool {pool} on host {host}");
+        sharing::refuse_if_used_elsewhere(&self.hosts, &twins, Some(&places), blocking, &what).await
     }
 
     /// Records a pool in the host's cache (announced there if it changed).
@@ -161,6 +210,13 @@ impl Storage for LibvirtStorage {
         action: PoolAction,
         delete_storage: bool,
     ) -> Result<Option<PoolSummary>, ApiError> {
+        if action == PoolAction::Delete && delete_storage {
+            // Every volume goes: no guest of any host sharing it may use one.
+            let (_, twins) = sharing::twins(&self.hosts, host, pool.as_str());
+            let what = format!("delete pool {pool} on host {host} with its storage");
+            sharing::refuse_if_used_elsewhere(&self.hosts, &twins, None, Blocking::Any, &what)
+                .await?;
+        }
         let name = pool.clone();
         let limit = if delete_storage {
             LONG_ACTION_TIMEOUT
@@ -200,10 +256,21 @@ impl Storage for LibvirtStorage {
                 move |h, conn| storage_volume::list(h, conn, name.as_str()),
             )
             .await?;
-        Ok(volumes
+        let mut volumes: Vec<VolumeSummary> = volumes
             .into_iter()
             .map(|v| volume_summary(host, pool.as_str(), v))
-            .collect())
+            .collect();
+        // On shared storage, the guests of the other hosts that use each volume.
+        let (ours, twins) = sharing::twins(&self.hosts, host, pool.as_str());
+        if !twins.is_empty() {
+            let found = sharing::users_elsewhere(&self.hosts, &twins).await;
+            let target = ours.and_then(|p| p.target_path);
+            for v in &mut volumes {
+                let places = places_of(&v.name, &v.path, target.as_deref());
+                v.used_by.extend(sharing::matching(&found, &places));
+            }
+        }
+        Ok(volumes)
     }
 
     async fn create_volume(
@@ -237,6 +304,8 @@ impl Storage for LibvirtStorage {
     ) -> Result<Option<VolumeSummary>, ApiError> {
         let what = format!("{} of volume {volume}", op.action());
         let (p, v, op) = (pool.clone(), volume.clone(), VolOp::from(op));
+        self.refuse_if_shared_users(host, pool, volume, blocking_of(&op), op_verb(&op))
+            .await?;
         let result = self
             .hosts
             .call_dedicated(host, LONG_ACTION_TIMEOUT, what, move |h, conn| {
@@ -261,6 +330,10 @@ impl Storage for LibvirtStorage {
         mut body: ByteStream,
     ) -> Result<VolumeSummary, ApiError> {
         let h = self.hosts.get(host)?;
+        if into == UploadInto::Overwrite {
+            self.refuse_if_shared_users(host, pool, volume, Blocking::Any, "overwrite")
+                .await?;
+        }
         let into = match into {
             UploadInto::New(format) => {
                 storage_volume::UploadInto::New(format.map(|f| f.to_string()))

@@ -546,7 +546,9 @@ async fn delete_removes_the_guest_and_only_its_own_unshared_volumes() {
         )
         .await;
     assert_eq!(status, 200, "{d}");
-    assert_eq!(d["disks"][1]["shared_with"], json!(["db01"]));
+    assert_eq!(d["disks"][1]["shared_with"][0]["name"], "db01");
+    assert_eq!(d["disks"][1]["shared_with"][0]["host"], "demo-alpha");
+    assert_eq!(d["disks"][1]["shared_with"].as_array().unwrap().len(), 1);
     let own = "/var/lib/libvirt/images/build01.raw";
     let shared = "/var/lib/libvirt/images/shared-nfs/db01-data.qcow2";
     for (paths, want, words) in [

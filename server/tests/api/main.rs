@@ -15,4 +15,5 @@ mod lab_migration;
 mod lab_storage;
 mod roles;
 mod security;
+mod shared_storage;
 mod storage;

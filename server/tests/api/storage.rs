@@ -418,17 +418,28 @@ async fn stopping_or_deleting_a_pool_that_running_guests_use_is_refused() {
     assert!(err["message"].as_str().unwrap().contains("backup01"));
     assert_eq!(pools(&app, &client).await.as_array().unwrap().len(), 6);
 
-    // beta's shared-nfs is used by no guest of beta: deleted with its volumes.
-    let (status, p) = app
+    // beta's shared-nfs is used by no guest of beta, but it is alpha's share
+    // too, where db01 runs from it: not deleted with its volumes…
+    let (status, err) = app
         .post(
             &client,
             "/api/pools/action",
             &json!({"host": "demo-beta", "pool": "shared-nfs", "action": "delete", "delete_storage": true}),
         )
         .await;
+    assert_eq!(status, 409, "{err}");
+    assert!(err["message"].as_str().unwrap().contains("db01"), "{err}");
+    assert_eq!(app.audit("pool.delete+storage").await.len(), 2);
+    // …but beta may forget its definition (the files stay).
+    let (status, p) = app
+        .post(
+            &client,
+            "/api/pools/action",
+            &json!({"host": "demo-beta", "pool": "shared-nfs", "action": "delete"}),
+        )
+        .await;
     assert_eq!((status, &p), (200, &Value::Null));
     assert!(find(&pools(&app, &client).await, "demo-beta", "shared-nfs").is_none());
-    assert_eq!(app.audit("pool.delete+storage").await.len(), 2);
     let (status, err) = app
         .post(
             &client,
@@ -484,11 +495,13 @@ async fn volumes_are_listed_with_formats_sizes_and_their_guests() {
     assert_eq!(vols[6]["format"], "vmdk");
     assert_eq!(vols[6]["used_by"], json!([]));
     assert_eq!(vols[1]["used_by"][0]["state"], "shutoff");
-    // The volume on shared storage is used by db01 on alpha, by nobody on beta.
+    // The volume on shared storage is used by db01 on alpha: through either
+    // host (its users say which host they are on).
     let nfs_a = volumes(&app, &client, "demo-alpha", "shared-nfs").await;
     let nfs_b = volumes(&app, &client, "demo-beta", "shared-nfs").await;
     assert_eq!(nfs_a[0]["used_by"][0]["name"], "db01");
-    assert_eq!(nfs_b[0]["used_by"], json!([]));
+    assert_eq!(nfs_a[0]["used_by"][0]["host"], "demo-alpha");
+    assert_eq!(nfs_b[0]["used_by"], nfs_a[0]["used_by"]);
 
     let (status, page) = app
         .get(

@@ -9,7 +9,7 @@ use crate::{
         guest_new::guest_options,
         pools::PoolSummary,
         size::human_bytes,
-        volumes::list_volumes,
+        volumes::{list_volumes, user_labels},
         ApiError,
     },
     components::notice::{Notice, NoticeLine},
@@ -86,7 +86,7 @@ pub(super) fn AttachDiskForm(
                         <option value="" selected=move || volume.with(String::is_empty)>"Choose a volume"</option>
                         {move || volumes.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|v| {
                             let n = v.name.clone();
-                            let users = v.used_by.iter().map(|u| u.name.clone()).collect::<Vec<_>>().join(", ");
+                            let users = user_labels(&v.used_by, &v.host);
                             let text = if users.is_empty() {
                                 format!("{} ({})", v.name, human_bytes(v.capacity))
                             } else {

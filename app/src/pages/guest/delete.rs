@@ -8,6 +8,7 @@ use super::lifecycle::is_off;
 use crate::{
     api::{
         guest_detail::{delete_guest, GuestDetail},
+        volumes::user_labels,
         ApiError,
     },
     components::{dialog::ModalForm, ErrorNotice},
@@ -45,7 +46,7 @@ pub(super) fn DeleteDialog(
             } else if !disk.shared_with.is_empty() {
                 Some(format!(
                     "kept: also used by {}",
-                    disk.shared_with.join(", ")
+                    user_labels(&disk.shared_with, &x.guest.host)
                 ))
             } else {
                 None

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::Dialog;
 use crate::{
-    api::{guest_detail::GuestDetail, guests::GuestState, size::human_bytes},
+    api::{guest_detail::GuestDetail, guests::GuestState, size::human_bytes, volumes::user_labels},
     components::{
         format,
         notice::{Notice, NoticeLine},
@@ -61,7 +61,7 @@ pub(super) fn Overview(
         }
     };
     let disks = move || {
-        let list = d.with(|x| x.disks.clone());
+        let (list, host) = d.with(|x| (x.disks.clone(), x.guest.host.clone()));
         if list.is_empty() {
             return view! { <p class="muted">"No disks."</p> }.into_any();
         }
@@ -71,7 +71,7 @@ pub(super) fn Overview(
                 let shared = if disk.shared_with.is_empty() {
                     "—".to_string()
                 } else {
-                    disk.shared_with.join(", ")
+                    user_labels(&disk.shared_with, &host)
                 };
                 let volume = match (&disk.pool, &disk.volume) {
                     (Some(p), Some(v)) => format!("{p} / {v}"),

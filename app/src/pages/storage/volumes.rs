@@ -13,8 +13,8 @@ use crate::{
         pools::{list_pools, pool_types, PoolState, PoolSummary, PoolType},
         size::{human_bytes, ByteSize, SizeArg},
         volumes::{
-            validate_new_volume, volume_page, CreateVolume, VolumeActionFn, VolumeFormat,
-            VolumeSummary,
+            user_labels, validate_new_volume, volume_page, CreateVolume, VolumeActionFn,
+            VolumeFormat, VolumeSummary,
         },
         ApiError,
     },
@@ -276,7 +276,7 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                 let close = Callback::new(move |_| dialog.set(None));
                 match d {
                     Dialog::Delete(v) => {
-                        let users = v.used_by.iter().map(|u| u.name.clone()).collect::<Vec<_>>().join(", ");
+                        let users = user_labels(&v.used_by, &v.host);
                         let detail = if users.is_empty() {
                             format!("{} ({}) is deleted from the pool. Its data is lost.", v.name, human_bytes(v.capacity))
                         } else {
@@ -350,8 +350,12 @@ fn VolumeRow(
     let users = v
         .used_by
         .iter()
-        .map(|u| view! { <span class="user-of">{u.name.clone()}" "<StateBadge state=u.state /></span> })
+        .map(|u| view! { <span class="user-of">{u.label(&v.host)}" "<StateBadge state=u.state /></span> })
         .collect_view();
+    // Deleting or wiping destroys the content: no guest may name the volume,
+    // shut off or on another host sharing the pool.
+    let used = !v.used_by.is_empty();
+    let used_reason = "a guest's definition names it";
     let open = move |d: Dialog| move |_| dialog.set(Some(d.clone()));
     let busy_reason = "a running guest uses it";
     view! {
@@ -370,9 +374,9 @@ fn VolumeRow(
                     <button class="small" disabled=running title=running.then_some(busy_reason) aria-label=format!("Resize {}", v.name) on:click=open(Dialog::Resize(v.clone()))>"Resize"</button>
                     <button class="small" disabled=running title=running.then_some(busy_reason) aria-label=format!("Clone {}", v.name) on:click=open(Dialog::Clone(v.clone()))>"Clone"</button>
                     {raw_like.then(|| view! {
-                        <button class="small danger" disabled=running title=running.then_some(busy_reason) aria-label=format!("Wipe {}", v.name) on:click=open(Dialog::Wipe(v.clone()))>"Wipe"</button>
+                        <button class="small danger" disabled=used title=used.then_some(used_reason) aria-label=format!("Wipe {}", v.name) on:click=open(Dialog::Wipe(v.clone()))>"Wipe"</button>
                     })}
-                    <button class="small danger" disabled=running title=running.then_some(busy_reason) aria-label=format!("Delete {}", v.name) on:click=open(Dialog::Delete(v.clone()))>"Delete"</button>
+                    <button class="small danger" disabled=used title=used.then_some(used_reason) aria-label=format!("Delete {}", v.name) on:click=open(Dialog::Delete(v.clone()))>"Delete"</button>
                 })}
             </td>
         </tr>

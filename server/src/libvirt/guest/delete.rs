@@ -54,7 +54,11 @@ pub fn delete(
         if !others.is_empty() {
             return Err(Failure::Own(Error::Conflict(format!(
                 "volume {path} is also used by {}: it cannot be deleted with {name}. Untick it to keep it; nothing was deleted.",
-                others.join(", ")
+                others
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))));
         }
         let vol = conn.lookup_storage_vol_by_path(path).map_err(|_| {

@@ -5,7 +5,7 @@ use virt::connect::Connect;
 
 use super::{lookup, path_of, sharing, unreadable, volume_of, Failure};
 use crate::libvirt::{
-    domain::{self, Guest},
+    domain::{self, Guest, GuestRef},
     error::Error,
     sys,
     xml::guest::{self as gx, Firmware, GraphicsRead, NicRead},
@@ -23,8 +23,8 @@ pub struct DiskDetail {
     pub format: Option<String>,
     pub capacity: Option<u64>,
     pub readonly: bool,
-    /// The names of the host's other guests whose disks use the same storage.
-    pub shared_with: Vec<String>,
+    /// The host's other guests whose disks use the same storage.
+    pub shared_with: Vec<GuestRef>,
 }
 
 /// A guest's overview.

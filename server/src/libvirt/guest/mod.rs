@@ -21,7 +21,7 @@ pub use edit::{update, AttachDisk, AttachNic, Edit};
 
 use super::{
     connection::Failure,
-    domain::DiskUser,
+    domain::{DiskUser, GuestRef},
     error::Error,
     storage_pool::failed,
     storage_volume, sys,
@@ -197,12 +197,12 @@ pub(super) fn sharing(
     uuid: &str,
     backing: &DiskBacking,
     path: Option<&str>,
-) -> Vec<String> {
+) -> Vec<GuestRef> {
     users
         .iter()
         .filter(|u| !u.guest.uuid.eq_ignore_ascii_case(uuid))
         .filter(|u| u.disks.iter().any(|d| same_disk(d, backing, path)))
-        .map(|u| u.guest.name.clone())
+        .map(|u| u.guest.clone())
         .collect()
 }
 
