@@ -77,7 +77,8 @@ async fn operator(
 fn names(q: &VolumeRef) -> Result<(StorageName, StorageName), ApiError> {
     Ok((
         StorageName::parse("pool name", &q.pool)?,
-        StorageName::parse("volume name", &q.name)?,
+        // Download and overwrite name a volume that exists; a new one is checked again.
+        StorageName::existing("volume name", &q.name)?,
     ))
 }
 
@@ -147,6 +148,9 @@ async fn run_upload(
     app::api::size::ByteSize::from_bytes(length)?;
     let (pool, name) = names(q)?;
     let into = UploadInto::parse(q.mode.as_deref(), q.format.as_deref())?;
+    if matches!(into, UploadInto::New(_)) {
+        StorageName::parse("volume name", name.as_str())?;
+    }
     let body = body
         .into_data_stream()
         .map(|chunk| chunk.map_err(|e| format!("the connection broke: {e}")))

@@ -260,7 +260,7 @@ impl GuestUpdateArgs {
             None => None,
             Some(d) => Some(AttachDisk {
                 pool: StorageName::parse("pool name", &d.pool)?.to_string(),
-                volume: StorageName::parse("volume name", &d.volume)?.to_string(),
+                volume: StorageName::existing("volume name", &d.volume)?.to_string(),
                 device: Some(one_of(
                     "device",
                     d.device.as_deref().unwrap_or("disk"),

@@ -200,12 +200,25 @@ impl StorageName {
 
     /// `what` is "pool name" or "volume name", for the message.
     pub fn parse(what: &str, name: &str) -> Result<StorageName, ApiError> {
+        Self::check(what, name, false)
+    }
+
+    /// The name of a volume that exists already: as `parse`, and `:` too, as
+    /// libvirt names the LUNs of iSCSI and SCSI pools (`unit:0:0:1`). New
+    /// volumes never get one (QEMU reads `x:` as a protocol in a file name).
+    pub fn existing(what: &str, name: &str) -> Result<StorageName, ApiError> {
+        Self::check(what, name, true)
+    }
+
+    fn check(what: &str, name: &str, colon: bool) -> Result<StorageName, ApiError> {
         let ok = !name.is_empty()
             && name.chars().count() <= 128
-            && !name.starts_with(['.', '-'])
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'));
+            && !name.starts_with(['.', '-', ':'])
+            && name.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '.' | '_' | '+' | '-')
+                    || (colon && c == ':')
+            });
         if ok {
             Ok(StorageName(name.to_string()))
         } else if name.is_empty() {
@@ -389,6 +402,11 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("pool name"), "{bad}: {err}");
+            assert!(StorageName::existing("volume name", bad).is_err(), "{bad}");
         }
+        // An existing LUN's name, never a new volume's.
+        assert!(StorageName::existing("volume name", "unit:0:0:1").is_ok());
+        assert!(StorageName::parse("volume name", "unit:0:0:1").is_err());
+        assert!(StorageName::existing("volume name", ":x").is_err());
     }
 }

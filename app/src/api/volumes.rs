@@ -369,7 +369,7 @@ pub async fn volume_action(
         ctx.audited(audit, Target::volume(&host, &pool, &name), async {
             let op = op?;
             let pool = StorageName::parse("pool name", &pool)?;
-            let volume = StorageName::parse("volume name", &name)?;
+            let volume = StorageName::existing("volume name", &name)?;
             ctx.services
                 .storage
                 .volume_action(&host, &pool, &volume, &op)

@@ -12,6 +12,7 @@ mod lab;
 mod lab_console;
 mod lab_guests;
 mod lab_migration;
+mod lab_shared_storage;
 mod lab_storage;
 mod roles;
 mod security;

@@ -1,0 +1,190 @@
+//! Issue 15's data-loss items on the lab's real hosts, with real files and
+//! their checksums before and after: the shared iSCSI LUN (a file served by
+//! the lab's userspace target) and the hosts' `default` directory pools.
+
+use std::path::PathBuf;
+
+use rand::RngCore;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    helpers::{spawn_app_with, TestApp},
+    lab::{bios_guest, new_uuid, unique, Lab},
+};
+
+async fn lab_app() -> (Lab, TestApp, reqwest::Client) {
+    let lab = Lab::load();
+    let app = spawn_app_with(lab.hosts()).await;
+    let client = app.admin().await;
+    (lab, app, client)
+}
+
+fn sha(path: &PathBuf) -> Vec<u8> {
+    Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+}
+
+/// Deletes a pool on both hosts when dropped (a failed test too).
+struct SharedPool {
+    lab: Lab,
+    name: String,
+}
+
+impl Drop for SharedPool {
+    fn drop(&mut self) {
+        for host in ["lab-a", "lab-b"] {
+            let _ = self.lab.virsh_ok(host, &["pool-destroy", &self.name]);
+            let _ = self.lab.virsh_ok(host, &["pool-undefine", &self.name]);
+        }
+    }
+}
+
+async fn shared_iscsi_pool(lab: &Lab, app: &TestApp, c: &reqwest::Client) -> SharedPool {
+    let name = unique("shared-iscsi");
+    let guard = SharedPool {
+        lab: lab.clone(),
+        name: name.clone(),
+    };
+    let (portal, port) = lab.get("LAB_ISCSI_PORTAL").split_once(':').unwrap();
+    let (status, results) = app
+        .post(
+            c,
+            "/api/pools",
+            &json!({"hosts": ["lab-a", "lab-b"], "name": name, "type": "iscsi-direct",
+                    "source_host": portal, "source_port": port.parse::<u16>().unwrap(),
+                    "source_device": lab.get("LAB_ISCSI_TARGET"),
+                    "initiator_iqn": "iqn.2026-11.org.virtdeck:shared-{host}"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{results}");
+    for r in results.as_array().unwrap() {
+        assert!(r["error"].is_null(), "{results}");
+    }
+    guard
+}
+
+#[tokio::test]
+async fn lab_a_disk_in_use_on_another_host_cannot_be_deleted() {
+    let (lab, app, c) = lab_app().await;
+    let pool = shared_iscsi_pool(&lab, &app, &c).await;
+    // A guest on lab-a runs from LUN 1 of the shared target.
+    let (name, uuid) = (unique("shared-user"), new_uuid());
+    let disk = format!(
+        "<disk type='volume' device='disk'><driver name='qemu' type='raw'/><source pool='{}' volume='unit:0:0:1'/><target dev='vda' bus='virtio'/></disk>",
+        pool.name
+    );
+    lab.define("lab-a", &bios_guest(&name, &uuid, &disk), true);
+    let _guest = lab.guard(&name);
+    let lun = PathBuf::from(lab.get("LAB_DIR")).join("iscsi/shared.img");
+    let before = sha(&lun);
+
+    // Through lab-b, whose guests do not use it, the volume lists lab-a's
+    // guest, and wiping it (libvirt can, over iSCSI) is refused.
+    let (status, vols) = app
+        .get(&c, &format!("/api/volumes?host=lab-b&pool={}", pool.name))
+        .await;
+    assert_eq!(status, 200, "{vols}");
+    let lun1 = vols
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "unit:0:0:1")
+        .unwrap_or_else(|| panic!("{vols}"));
+    assert_eq!(lun1["used_by"][0]["name"], name.as_str(), "{lun1}");
+    assert_eq!(lun1["used_by"][0]["host"], "lab-a", "{lun1}");
+    let body = |host: &str| json!({"host": host, "pool": pool.name, "name": "unit:0:0:1", "action": "wipe"});
+    let (status, err) = app.post(&c, "/api/volumes/action", &body("lab-b")).await;
+    assert_eq!(status, 409, "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{name} (running, on lab-a)")),
+        "{message}"
+    );
+    assert_eq!(sha(&lun), before, "the LUN's content is untouched");
+    assert_eq!(lab.state("lab-a", &name).as_deref(), Some("running"));
+}
+
+#[tokio::test]
+async fn lab_upload_with_mode_overwrite_ignores_running_guests() {
+    let (lab, app, c) = lab_app().await;
+    // A running guest on lab-a with a raw disk in the default pool, content known.
+    let vol = format!("{}.raw", unique("overwrite"));
+    let (status, v) = app
+        .post(
+            &c,
+            "/api/volumes",
+            &json!({"host": "lab-a", "pool": "default", "name": vol, "format": "raw", "capacity": "1M"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let path = v["path"].as_str().unwrap().to_string();
+    let file = lab.outside("lab-a", &path);
+    let mut content = vec![0u8; 1 << 20];
+    rand::thread_rng().fill_bytes(&mut content);
+    std::fs::write(&file, &content).unwrap();
+    let before = sha(&file);
+    let (name, uuid) = (unique("overwrite-guest"), new_uuid());
+    let disk = format!(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{path}'/><target dev='vda' bus='virtio'/></disk>"
+    );
+    lab.define("lab-a", &bios_guest(&name, &uuid, &disk), true);
+    let guest = lab.guard(&name);
+
+    let upload = |body: Vec<u8>| {
+        let (c, app, vol) = (&c, &app, &vol);
+        async move {
+            let resp = c
+                .put(format!(
+                    "{}/api/volumes/upload?host=lab-a&pool=default&name={vol}&mode=overwrite",
+                    app.url
+                ))
+                .header("content-type", "application/octet-stream")
+                .header("content-length", body.len())
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, err) = upload(vec![0xAB; 4096]).await;
+    assert_eq!(status, 409, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{name} (running)")),
+        "{err}"
+    );
+    assert_eq!(sha(&file), before, "the running guest's disk is untouched");
+    // Shut off, its definition still names the disk: refused as for wipe.
+    lab.virsh("lab-a", &["destroy", &name]);
+    let (status, err) = upload(vec![0xAB; 4096]).await;
+    assert_eq!(status, 409, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("shut off"),
+        "{err}"
+    );
+    assert_eq!(sha(&file), before);
+    // Once no guest names it, the upload overwrites it.
+    drop(guest);
+    let (status, v) = upload(vec![0xAB; 4096]).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(std::fs::read(&file).unwrap()[..4096], [0xAB; 4096]);
+    let audit = app.audit("volume.upload").await;
+    let outcomes: Vec<&str> = audit.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o != "ok").count(),
+        2,
+        "{outcomes:?}"
+    );
+    let (status, _) = app
+        .post(
+            &c,
+            "/api/volumes/action",
+            &json!({"host": "lab-a", "pool": "default", "name": vol, "action": "delete"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
