@@ -24,6 +24,8 @@ pub struct DiskFacts {
     pub pool: Option<Pool>,
     /// `(capacity, allocation)` of its volume, when it is one.
     pub size: Option<(u64, u64)>,
+    /// Its volume's name in `pool`.
+    pub volume: Option<String>,
 }
 
 /// What the source host says about itself and the guest.
@@ -52,6 +54,31 @@ pub struct DestFacts {
     pub same_name: Option<String>,
     /// The destination hypervisor's verdict on the guest's CPU.
     pub cpu: Option<Result<CpuFit, String>>,
+    /// `(pool, volume)` of the source's disks that the destination's pool of
+    /// the same name has already: a copy-storage migration would write into
+    /// it (libvirt does not pre-create a volume that exists).
+    pub existing_volumes: Vec<(String, String)>,
+}
+
+/// The source's disk volumes that exist by name in the destination's pool of
+/// the same name (read after a refresh, so files made outside libvirt count).
+fn existing_volumes(conn: &Connect, source: Option<&SourceFacts>) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for disk in source.map(|s| s.disks.as_slice()).unwrap_or_default() {
+        let (Some(pool), Some(volume)) = (&disk.pool, &disk.volume) else {
+            continue;
+        };
+        let Ok(p) = conn.lookup_storage_pool_by_name(&pool.name) else {
+            continue;
+        };
+        if p.is_active().unwrap_or(false) {
+            let _ = p.refresh(0);
+            if p.lookup_storage_vol_by_name(volume).is_ok() {
+                found.push((pool.name.clone(), volume.clone()));
+            }
+        }
+    }
+    found
 }
 
 fn xml_failure(e: xml::XmlError) -> Failure {
@@ -67,7 +94,7 @@ pub fn source_facts(host: &str, conn: &Connect, uuid: &str) -> Result<SourceFact
     let guest = xml::domain::guest(&dom.xml_desc(0)?).map_err(xml_failure)?;
     let mut disks = Vec::new();
     for def in &guest.disks {
-        let (pool, size) = match &def.source {
+        let (pool, size, volume) = match &def.source {
             Some(DiskSource::Path(path)) => match conn.lookup_storage_vol_by_path(path) {
                 Ok(vol) => {
                     let pool = vol
@@ -75,9 +102,9 @@ pub fn source_facts(host: &str, conn: &Connect, uuid: &str) -> Result<SourceFact
                         .ok()
                         .and_then(|p| storage_pool::summary(&p).ok());
                     let size = vol.info().ok().map(|i| (i.capacity, i.allocation));
-                    (pool, size)
+                    (pool, size, vol.name().ok())
                 }
-                Err(_) => (None, None),
+                Err(_) => (None, None, None),
             },
             Some(DiskSource::Volume { pool, volume }) => {
                 match conn.lookup_storage_pool_by_name(pool) {
@@ -87,17 +114,18 @@ pub fn source_facts(host: &str, conn: &Connect, uuid: &str) -> Result<SourceFact
                             .ok()
                             .and_then(|v| v.info().ok())
                             .map(|i| (i.capacity, i.allocation));
-                        (storage_pool::summary(&p).ok(), size)
+                        (storage_pool::summary(&p).ok(), size, Some(volume.clone()))
                     }
-                    Err(_) => (None, None),
+                    Err(_) => (None, None, None),
                 }
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
         disks.push(DiskFacts {
             def: def.clone(),
             pool,
             size,
+            volume,
         });
     }
     Ok(SourceFacts {
@@ -149,5 +177,6 @@ pub fn dest_facts(
         same_uuid,
         same_name,
         cpu,
+        existing_volumes: existing_volumes(conn, source),
     })
 }

@@ -188,3 +188,89 @@ async fn lab_upload_with_mode_overwrite_ignores_running_guests() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// Deletes a volume from both hosts' default pools when dropped.
+struct Volumes {
+    lab: Lab,
+    name: String,
+}
+
+impl Drop for Volumes {
+    fn drop(&mut self) {
+        for host in ["lab-a", "lab-b"] {
+            let _ = self
+                .lab
+                .virsh_ok(host, &["vol-delete", &self.name, "--pool", "default"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn lab_copy_storage_migration_writes_into_a_same_named_volume() {
+    let (lab, app, c) = lab_app().await;
+    // lab-a's guest has a raw disk; lab-b's default pool has a volume of the
+    // same name: another, shut-off guest's disk with data of its own.
+    let vol = format!("{}.raw", unique("clash"));
+    let _volumes = Volumes {
+        lab: lab.clone(),
+        name: vol.clone(),
+    };
+    let mut paths = Vec::new();
+    for host in ["lab-a", "lab-b"] {
+        let (status, v) = app
+            .post(
+                &c,
+                "/api/volumes",
+                &json!({"host": host, "pool": "default", "name": vol, "format": "raw", "capacity": "4M"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        paths.push(v["path"].as_str().unwrap().to_string());
+    }
+    let theirs = lab.outside("lab-b", &paths[1]);
+    let mut content = vec![0u8; 4 << 20];
+    rand::thread_rng().fill_bytes(&mut content);
+    std::fs::write(&theirs, &content).unwrap();
+    let before = sha(&theirs);
+    let (other, other_uuid) = (unique("clash-owner"), new_uuid());
+    let disk = |path: &str| {
+        format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{path}'/><target dev='vda' bus='virtio'/></disk>"
+        )
+    };
+    lab.define(
+        "lab-b",
+        &bios_guest(&other, &other_uuid, &disk(&paths[1])),
+        false,
+    );
+    let _other = lab.guard(&other);
+    let (name, uuid) = (unique("clash-mover"), new_uuid());
+    lab.define("lab-a", &bios_guest(&name, &uuid, &disk(&paths[0])), true);
+    let _mover = lab.guard(&name);
+
+    let body = json!({"host": "lab-a", "uuid": uuid, "destination": "lab-b", "mode": "live",
+                      "storage": "copy"});
+    let (status, preflight) = app.post(&c, "/api/migrations/preflight", &body).await;
+    assert_eq!(status, 200, "{preflight}");
+    let vda = preflight["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "disk:vda")
+        .cloned()
+        .unwrap_or_else(|| panic!("{preflight}"));
+    assert_eq!(vda["verdict"], "blocked", "{vda}");
+    assert!(
+        vda["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("already has a volume named {vol}")),
+        "{vda}"
+    );
+    assert!(vda["fix"].as_str().unwrap().contains("rename"), "{vda}");
+    let (status, err) = app.post(&c, "/api/migrations", &body).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(lab.state("lab-a", &name).as_deref(), Some("running"));
+    assert_eq!(lab.state("lab-b", &name), None);
+    assert_eq!(sha(&theirs), before, "the other guest's disk is untouched");
+}

@@ -29,6 +29,8 @@ pub struct DiskFacts {
     pub pool: Option<PoolSummary>,
     /// `(capacity, allocation)` of its volume, when it is one.
     pub size: Option<(u64, u64)>,
+    /// Its volume's name in `pool`.
+    pub volume: Option<String>,
 }
 
 /// What the source host says about itself and the guest, in the API's terms.
@@ -59,6 +61,7 @@ impl SourceFacts {
                     def: d.def,
                     pool: d.pool.map(|p| pool_summary(host, p)),
                     size: d.size,
+                    volume: d.volume,
                 })
                 .collect(),
         }
@@ -79,6 +82,9 @@ pub struct DestFacts {
     pub same_name: Option<String>,
     /// The destination hypervisor's verdict on the guest's CPU.
     pub cpu: Option<Result<CpuFit, String>>,
+    /// `(pool, volume)` of the source's disks the destination's same-named
+    /// pool has already.
+    pub existing_volumes: Vec<(String, String)>,
 }
 
 impl DestFacts {
@@ -91,6 +97,7 @@ impl DestFacts {
             same_uuid: f.same_uuid,
             same_name: f.same_name,
             cpu: f.cpu,
+            existing_volumes: f.existing_volumes,
         }
     }
 }
@@ -482,7 +489,28 @@ fn disk_check(
             false,
         ),
         StorageMode::Copy => {
+            let clash = disk.volume.as_ref().filter(|v| {
+                dest.existing_volumes
+                    .iter()
+                    .any(|(p, name)| *p == pool.name && name == *v)
+            });
             let check = match dest.pools.iter().find(|p| p.name == pool.name) {
+                Some(p) if clash.is_some() => {
+                    let volume = clash.map(String::as_str).unwrap_or_default();
+                    Check::blocked(
+                        &name,
+                        format!(
+                            "pool {} on {to} already has a volume named {volume}: libvirt would \
+                             copy {what} {target} over it, and it may be another guest's disk",
+                            p.name
+                        ),
+                        format!(
+                            "rename or remove volume {volume} in pool {} on {to} if nothing needs \
+                             it, or give the disk's volume another name on {from} first",
+                            p.name
+                        ),
+                    )
+                }
                 None => Check::blocked(&name, format!("copying {what} {target} needs a pool named {} on {to} (libvirt creates the copy only in the pool with the same name), and there is none", pool.name), format!("create pool {} on {to} (storage page)", pool.name)),
                 Some(p) if p.state != PoolState::Active => Check::blocked(&name, format!("pool {} on {to} is {}", p.name, p.state), format!("start pool {} on {to}", p.name)),
                 Some(p) => {
@@ -581,6 +609,7 @@ mod tests {
             same_uuid: None,
             same_name: None,
             cpu: None,
+            existing_volumes: Vec::new(),
         }
     }
 
@@ -594,6 +623,7 @@ mod tests {
             },
             pool,
             size: Some((1 << 30, 200 << 20)),
+            volume: Some(format!("{target}.qcow2")),
         }
     }
 
@@ -659,16 +689,23 @@ mod tests {
         let c = verdict(&e, "disk:vda");
         assert_eq!(c.verdict, Verdict::Blocked);
         assert!(c.message.contains("needs a pool named default"), "{c:?}");
-        let e = run(
-            &s,
-            source(disks),
-            Ok(dest(vec![
-                twin,
-                pool("b", "default", PoolType::Dir, PoolSource::default()),
-            ])),
-        );
+        let mut d = dest(vec![
+            twin,
+            pool("b", "default", PoolType::Dir, PoolSource::default()),
+        ]);
+        let e = run(&s, source(disks.clone()), Ok(d.clone()));
         assert_eq!(verdict(&e, "disk:vda").verdict, Verdict::Ok);
         assert_eq!(e.copy_disks, ["vda"]);
+        // A volume of that name there already would be written over: blocked.
+        d.existing_volumes = vec![("default".into(), "vda.qcow2".into())];
+        let e = run(&s, source(disks), Ok(d));
+        let c = verdict(&e, "disk:vda");
+        assert_eq!(c.verdict, Verdict::Blocked);
+        assert!(
+            c.message.contains("already has a volume named vda.qcow2"),
+            "{c:?}"
+        );
+        assert!(c.fix.as_deref().unwrap().contains("rename"), "{c:?}");
     }
 
     #[test]
