@@ -506,15 +506,29 @@ pub async fn delete_guest(
     .await
 }
 
+/// A checked clone request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneSpec {
+    pub name: StorageName,
+    /// Where the copies go; `None`: each disk's own pool.
+    pub pool: Option<StorageName>,
+    /// Disks (target devices) the clone does not get.
+    pub leave_out: Vec<String>,
+}
+
 /// Starts a clone job: a new guest `name` (new UUID and MAC addresses) with
 /// its own copy of every writable disk, in `pool` or the disk's own pool.
 /// The guest must be shut off or paused. Progress on `/ws` as `guest_job`.
+/// A writable network disk or LUN cannot be copied: the clone is refused
+/// unless it is read-only or shareable, or listed in `leave_out` (target
+/// devices such as `vdb`: left out of the clone).
 #[server(name = CloneGuestFn, prefix = "/api", endpoint = "guests/clone", input = Json)]
 pub async fn clone_guest(
     host: String,
     uuid: String,
     name: String,
     #[server(default)] pool: Option<String>,
+    #[server(default)] leave_out: Vec<String>,
 ) -> Result<JobRef, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         ctx.audited(A::GuestClone, Target::guest(&host, &uuid), async {
@@ -524,10 +538,22 @@ pub async fn clone_guest(
                 None => None,
                 Some(p) => Some(StorageName::parse("pool name", p)?),
             };
+            if leave_out.len() > 64 {
+                return Err(ApiError::BadRequest("at most 64 disks to leave out".into()));
+            }
+            let leave_out = leave_out
+                .iter()
+                .map(|t| validate_target(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let spec = CloneSpec {
+                name,
+                pool,
+                leave_out,
+            };
             let id = ctx
                 .services
                 .guests
-                .clone_guest(&ctx.user.username, &host, &uuid, &name, pool.as_ref())
+                .clone_guest(&ctx.user.username, &host, &uuid, &spec)
                 .await?;
             Ok(JobRef { id })
         })

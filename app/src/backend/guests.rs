@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::api::{
     guest_detail::{
-        DeleteReport, GuestDetail, GuestJob, GuestStats, GuestUpdate, SnapshotAction, SnapshotInfo,
+        CloneSpec, DeleteReport, GuestDetail, GuestJob, GuestStats, GuestUpdate, SnapshotAction,
+        SnapshotInfo,
     },
     guest_new::{GuestOptions, NewGuest},
     guests::{GuestAction, GuestSummary},
@@ -65,8 +66,7 @@ pub trait Guests: Send + Sync + 'static {
         user: &str,
         host: &str,
         uuid: &str,
-        name: &StorageName,
-        pool: Option<&StorageName>,
+        spec: &CloneSpec,
     ) -> Result<String, ApiError>;
     async fn job(&self, id: &str) -> Result<GuestJob, ApiError>;
     async fn snapshots(&self, host: &str, uuid: &str) -> Result<Vec<SnapshotInfo>, ApiError>;

@@ -34,6 +34,8 @@ pub struct Plan {
     pub source_name: String,
     pub name: String,
     pub disks: Vec<DiskCopy>,
+    /// Disks (target devices) the clone does not get.
+    pub left_out: Vec<String>,
     /// The source's definition for the next boot, with its secrets.
     pub definition: String,
 }
@@ -66,15 +68,49 @@ fn new_volume_name(name: &str, target: &str, first: bool, source: &str) -> Strin
     }
 }
 
+/// Pool types whose volumes are a SAN's LUNs: one device every host and
+/// guest sees, which libvirt cannot copy.
+const LUN_POOLS: [&str; 4] = ["iscsi", "iscsi-direct", "scsi", "mpath"];
+
+/// Why a writable disk cannot be copied and would be shared with the clone
+/// (a network disk, a LUN), or `None`.
+fn shared_only(conn: &Connect, d: &xml::guest::DiskRead) -> Option<String> {
+    if d.readonly || d.shareable || !matches!(d.device.as_str(), "disk" | "lun") {
+        return None;
+    }
+    if let Some(network) = &d.network {
+        return Some(format!("a network disk ({network})"));
+    }
+    if d.device == "lun" {
+        return Some("a LUN passed through to the guest".into());
+    }
+    if let Some(xml::guest::DiskBacking::Volume { pool, volume }) = &d.backing {
+        let kind = conn
+            .lookup_storage_pool_by_name(pool)
+            .ok()
+            .and_then(|p| super::storage_pool::summary(&p).ok())
+            .map(|p| p.kind)?;
+        if LUN_POOLS.contains(&kind.as_str()) {
+            return Some(format!("LUN {volume} of {kind} pool {pool}"));
+        }
+    }
+    None
+}
+
 /// Checks everything a clone needs and plans it; nothing changes. The
 /// clone is `name`, its copies go to `pool` (default: each disk's own), and
-/// `valid_name` checks each new volume's name.
+/// `valid_name` checks each new volume's name. The disks named in
+/// `leave_out` (target devices) are neither copied nor in the clone's
+/// definition. A writable network disk or LUN cannot be copied, and two
+/// guests writing one such disk corrupt it: the plan refuses it unless it is
+/// read-only or shareable, or left out.
 pub fn plan(
     host: &str,
     conn: &Connect,
     uuid: &str,
     name: &str,
     pool: Option<&str>,
+    leave_out: &[String],
     valid_name: impl Fn(&str) -> Result<(), Error>,
 ) -> Result<Plan, Failure> {
     let dom = lookup(host, conn, uuid)?;
@@ -102,12 +138,32 @@ pub fn plan(
         tracing::error!("{e}");
         Failure::Own(Error::Internal)
     })?;
-    let mut disks: Vec<DiskCopy> = Vec::new();
-    for d in o
+    for target in leave_out {
+        if !o.disks.iter().any(|d| d.target == *target) {
+            return Err(Failure::Own(Error::Invalid(format!(
+                "{source_name} has no disk {}: nothing to leave out",
+                clip(target)
+            ))));
+        }
+    }
+    let shared: Vec<String> = o
         .disks
         .iter()
-        .filter(|d| d.device == "disk" && !d.readonly && !d.shareable)
-    {
+        .filter(|d| !leave_out.contains(&d.target))
+        .filter_map(|d| shared_only(conn, d).map(|why| format!("{} is {why}", d.target)))
+        .collect();
+    if !shared.is_empty() {
+        return Err(Failure::Own(Error::Conflict(format!(
+            "the clone cannot have its own copy of every writable disk of {source_name}: {}. \
+             Two guests writing one disk corrupt it. Leave those disks out of the clone, or mark \
+             them read-only or shareable in {source_name}'s definition first.",
+            shared.join("; ")
+        ))));
+    }
+    let mut disks: Vec<DiskCopy> = Vec::new();
+    for d in o.disks.iter().filter(|d| {
+        d.device == "disk" && !d.readonly && !d.shareable && !leave_out.contains(&d.target)
+    }) {
         let Some(backing) = &d.backing else { continue };
         let vol = match backing {
             xml::guest::DiskBacking::File(p) | xml::guest::DiskBacking::Block(p) => {
@@ -152,6 +208,7 @@ pub fn plan(
         source_name,
         name: name.to_string(),
         disks,
+        left_out: leave_out.to_vec(),
         definition,
     })
 }
@@ -205,6 +262,11 @@ pub fn definition(
         os.remove_children("nvram", |_| true);
     }
     let devices = tree.ensure_child("devices");
+    devices.remove_children("disk", |disk| {
+        disk.child("target")
+            .and_then(|t| t.attr("dev"))
+            .is_some_and(|dev| plan.left_out.iter().any(|l| l == dev))
+    });
     for nic in devices.children_named_mut("interface") {
         nic.remove_children("mac", |_| true);
         nic.remove_children("target", |_| true);
@@ -322,12 +384,14 @@ mod tests {
             <os><type>hvm</type><nvram>/var/lib/libvirt/qemu/nvram/web01_VARS.fd</nvram></os><devices>\
             <disk type='file' device='disk'><source file='/p/web01.qcow2'/><target dev='vda'/></disk>\
             <disk type='file' device='cdrom'><source file='/p/debian.iso'/><target dev='sda'/><readonly/></disk>\
+            <disk type='network' device='disk'><source protocol='iscsi' name='iqn.x/1'/><target dev='vdb'/></disk>\
             <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/></interface>\
             <graphics type='vnc' port='5900' autoport='yes' passwd='old'/></devices></domain>";
         let plan = Plan {
             source_name: "web01".into(),
             name: "web02".into(),
             disks: vec![],
+            left_out: vec!["vdb".into()],
             definition: source.into(),
         };
         let xml = definition(
@@ -344,6 +408,7 @@ mod tests {
         assert_eq!(find("nvram").count(), 0);
         let files: Vec<_> = find("source").filter_map(|s| s.attribute("file")).collect();
         assert_eq!(files, ["/p/web02.qcow2", "/p/debian.iso"]);
+        assert_eq!(find("target").count(), 2, "the network disk was left out");
         let g = find("graphics").next().unwrap();
         assert_eq!(
             (g.attribute("passwd"), g.attribute("port")),

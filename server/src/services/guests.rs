@@ -14,8 +14,8 @@ use app::{
     api::{
         events::ServerEvent,
         guest_detail::{
-            DeleteReport, GuestDetail, GuestJob, GuestStats, GuestUpdate, JobState, SnapshotAction,
-            SnapshotInfo,
+            CloneSpec, DeleteReport, GuestDetail, GuestJob, GuestStats, GuestUpdate, JobState,
+            SnapshotAction, SnapshotInfo,
         },
         guest_new::{GuestOptions, NewGuest},
         guests::GuestSummary,
@@ -326,12 +326,12 @@ impl Guests for LibvirtGuests {
         user: &str,
         host: &str,
         uuid: &str,
-        name: &StorageName,
-        pool: Option<&StorageName>,
+        spec: &CloneSpec,
     ) -> Result<String, ApiError> {
         self.hosts.ensure_free(host, uuid)?;
         let h = self.hosts.get(host)?;
-        let (id_, n, p) = (uuid.to_string(), name.clone(), pool.cloned());
+        let (id_, n, p) = (uuid.to_string(), spec.name.clone(), spec.pool.clone());
+        let leave_out = spec.leave_out.clone();
         let hn = h.name().to_string();
         let plan = h
             .run_mapped(move |conn| {
@@ -346,6 +346,7 @@ impl Guests for LibvirtGuests {
                     &id_,
                     n.as_str(),
                     p.as_ref().map(|p| p.as_str()),
+                    &leave_out,
                     valid,
                 )
             })

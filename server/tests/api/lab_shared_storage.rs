@@ -274,3 +274,106 @@ async fn lab_copy_storage_migration_writes_into_a_same_named_volume() {
     assert_eq!(lab.state("lab-b", &name), None);
     assert_eq!(sha(&theirs), before, "the other guest's disk is untouched");
 }
+
+#[tokio::test]
+async fn lab_a_clone_shares_the_sources_writable_network_and_lun_disks() {
+    let (lab, app, c) = lab_app().await;
+    // A shut-off guest on lab-a: its own file (vda) and a writable iSCSI disk
+    // of the shared target (vdb), which libvirt cannot copy.
+    let vol = format!("{}.raw", unique("clone-src"));
+    let _volumes = Volumes {
+        lab: lab.clone(),
+        name: vol.clone(),
+    };
+    let (status, v) = app
+        .post(
+            &c,
+            "/api/volumes",
+            &json!({"host": "lab-a", "pool": "default", "name": vol, "format": "raw", "capacity": "1M"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let path = v["path"].as_str().unwrap().to_string();
+    let (portal, port) = lab.get("LAB_ISCSI_PORTAL").split_once(':').unwrap();
+    let iqn = lab.get("LAB_ISCSI_TARGET");
+    let disks = format!(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{path}'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='iscsi' name='{iqn}/1'><host name='{portal}' port='{port}'/></source><target dev='vdb' bus='virtio'/></disk>"
+    );
+    let (name, uuid) = (unique("clone-net"), new_uuid());
+    lab.define("lab-a", &bios_guest(&name, &uuid, &disks), false);
+    let _source = lab.guard(&name);
+    let lun = PathBuf::from(lab.get("LAB_DIR")).join("iscsi/shared.img");
+    let before = sha(&lun);
+    let clone_name = unique("clone-net-copy");
+    let _clone = lab.guard(&clone_name);
+    let volumes = |app: &TestApp| {
+        let c = c.clone();
+        let app_url = app.url.clone();
+        async move {
+            let r: Value = c
+                .get(format!("{app_url}/api/volumes?host=lab-a&pool=default"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r.as_array().unwrap().len()
+        }
+    };
+    let count = volumes(&app).await;
+
+    // Never silently shared: refused, saying which disk and what to do.
+    let (status, err) = app
+        .post(
+            &c,
+            "/api/guests/clone",
+            &json!({"host": "lab-a", "uuid": uuid, "name": clone_name}),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("vdb is a network disk (iscsi"),
+        "{message}"
+    );
+    assert!(message.contains("Leave those disks out"), "{message}");
+    assert_eq!(lab.state("lab-a", &clone_name), None, "no clone defined");
+    assert_eq!(volumes(&app).await, count, "nothing copied");
+
+    // Left out on request: the clone has its own vda and no vdb at all.
+    let (status, r) = app
+        .post(
+            &c,
+            "/api/guests/clone",
+            &json!({"host": "lab-a", "uuid": uuid, "name": clone_name, "leave_out": ["vdb"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let id = r["id"].as_str().unwrap();
+    let job = loop {
+        let (status, job) = app.get(&c, &format!("/api/guests/jobs?id={id}")).await;
+        assert_eq!(status, 200, "{job}");
+        if job["state"] != "running" {
+            break job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["state"], "done", "{job}");
+    let xml = lab.virsh("lab-a", &["dumpxml", &clone_name]);
+    assert!(!xml.contains("protocol='iscsi'"), "{xml}");
+    assert!(!xml.contains("dev='vdb'"), "{xml}");
+    assert!(xml.contains(&format!("{clone_name}.raw")), "{xml}");
+    assert_eq!(sha(&lun), before);
+    let _ = lab.virsh_ok("lab-a", &["undefine", &clone_name]);
+    let _ = lab.virsh_ok(
+        "lab-a",
+        &[
+            "vol-delete",
+            &format!("{clone_name}.raw"),
+            "--pool",
+            "default",
+        ],
+    );
+}

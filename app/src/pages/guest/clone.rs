@@ -69,6 +69,8 @@ pub(super) fn CloneDialog(
     let source = d.with_untracked(|x| x.guest.name.clone());
     let name = RwSignal::new(format!("{source}-copy"));
     let pool = RwSignal::new(String::new());
+    // Disks (targets) the clone does not get.
+    let leave_out = RwSignal::new(Vec::<String>::new());
     let job_id = RwSignal::new(None::<String>);
     let starting = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
@@ -103,10 +105,11 @@ pub(super) fn CloneDialog(
         let (host, uuid) = (host.clone(), uuid.clone());
         let n = name.get_untracked().trim().to_string();
         let p = pool.get_untracked();
+        let out = leave_out.get_untracked();
         starting.set(true);
         error.set(None);
         spawn_local(async move {
-            let result = clone_guest(host, uuid, n, (!p.is_empty()).then_some(p)).await;
+            let result = clone_guest(host, uuid, n, (!p.is_empty()).then_some(p), out).await;
             starting.try_set(false);
             match result {
                 Ok(r) => {
@@ -160,6 +163,39 @@ pub(super) fn CloneDialog(
                     }).collect_view()}
                 </select>
             </label>
+            {move || {
+                let pools = pools.get();
+                let disks = d.with(|x| x.disks.clone());
+                let rows = disks.into_iter().filter(|k| matches!(k.device.as_str(), "disk" | "lun") && !k.readonly).map(|k| {
+                    let lun_pool = k.pool.as_ref().and_then(|p| pools.iter().find(|q| &q.name == p)).is_some_and(|p| matches!(p.pool_type.to_string().as_str(), "iscsi" | "iscsi-direct" | "scsi" | "mpath"));
+                    let why = if k.device == "lun" || lun_pool {
+                        Some("a LUN: it cannot be copied")
+                    } else if k.path.is_none() {
+                        Some("network storage: it cannot be copied")
+                    } else {
+                        None
+                    };
+                    let target = k.target.clone();
+                    let t2 = target.clone();
+                    let label = match why {
+                        Some(w) => format!("Leave {target} out ({w}; two guests writing one disk corrupt it)"),
+                        None => format!("Leave {target} out"),
+                    };
+                    view! {
+                        <label class="check">
+                            <input type="checkbox" name="clone-leave-out" value=target.clone() disabled=started
+                                prop:checked=move || leave_out.with(|l| l.contains(&t2))
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    let t = target.clone();
+                                    leave_out.update(|l| { l.retain(|x| *x != t); if on { l.push(t); } });
+                                } />
+                            {label}
+                        </label>
+                    }
+                }).collect_view();
+                view! { <fieldset class="modal-field"><legend>"Disks"</legend>{rows}</fieldset> }
+            }}
             {progress}
             {move || error.get().map(|error| view! { <ErrorNotice error /> })}
             <div class="modal-actions">

@@ -210,6 +210,9 @@ pub struct DiskRead {
     pub format: Option<String>,
     pub readonly: bool,
     pub shareable: bool,
+    /// `<disk type='network'>`: iSCSI, RBD, NBD… reached over the network,
+    /// `protocol name` (the backing is `None`).
+    pub network: Option<String>,
 }
 
 /// The overview's parts a definition holds.
@@ -300,6 +303,13 @@ pub fn overview(xml: &str) -> Result<Overview, XmlError> {
                     format: child_attr(d, "driver", "type"),
                     readonly: child(d, "readonly").is_some(),
                     shareable: child(d, "shareable").is_some(),
+                    network: (d.attribute("type") == Some("network")).then(|| {
+                        let protocol = source.and_then(|s| s.attribute("protocol"));
+                        let name = source.and_then(|s| s.attribute("name"));
+                        format!("{} {}", protocol.unwrap_or("network"), name.unwrap_or(""))
+                            .trim_end()
+                            .to_string()
+                    }),
                 }
             })
             .collect(),
