@@ -107,7 +107,7 @@ describe('virtdeck storage (demo fleet)', () => {
     assert.deepEqual(types, ['dir', 'fs', 'netfs', 'logical', 'disk', 'iscsi', 'iscsi-direct', 'scsi', 'mpath', 'rbd', 'gluster', 'zfs']);
     // A bad name is caught before anything is sent.
     await form.locator('input[name=name]').fill('../etc');
-    await form.locator('input[name=target_path]').fill('/srv/e2e');
+    await form.locator('input[name=target_path]').fill('/srv/virtdeck/e2e');
     await form.getByRole('button', { name: 'Create pool' }).click();
     await expectText(form.locator('.notice.error'), /not a valid pool name/);
     // netfs shows only its own fields, with the default mount point as a hint.
@@ -118,7 +118,7 @@ describe('virtdeck storage (demo fleet)', () => {
     await form.locator('select[name=type]').selectOption('dir');
 
     await form.locator('input[name=name]').fill('e2e-dir');
-    await form.locator('input[name=target_path]').fill('/srv/e2e');
+    await form.locator('input[name=target_path]').fill('/srv/virtdeck/e2e');
     await form.getByRole('button', { name: 'Create pool' }).click();
     await expectText(form.locator('.outcomes li').nth(0), 'demo-alpha: pool e2e-dir created, active.');
     await expectText(form.locator('.outcomes li').nth(1), 'demo-beta: pool e2e-dir created, active.');

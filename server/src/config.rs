@@ -33,6 +33,10 @@ pub struct HostConfig {
     /// virtdeck's machine holds does not).
     #[serde(default)]
     pub migration_uri: Option<String>,
+    /// Where this host's pools may put their directories and mount points
+    /// (replaces the global `storage_roots` for this host).
+    #[serde(default)]
+    pub storage_roots: Option<Vec<String>>,
 }
 
 impl HostConfig {
@@ -41,6 +45,7 @@ impl HostConfig {
             name: name.to_string(),
             uri: uri.to_string(),
             migration_uri: None,
+            storage_roots: None,
         }
     }
 }
@@ -54,9 +59,18 @@ struct FileConfig {
     login_attempts: Option<u32>,
     login_window_secs: Option<u64>,
     audit_retention_days: Option<u32>,
+    storage_roots: Option<Vec<String>>,
     #[serde(default)]
     hosts: Vec<HostConfig>,
 }
+
+/// Where pools may put their directories and mount points unless
+/// `storage_roots` says otherwise (with the paths of pools that exist).
+pub const DEFAULT_STORAGE_ROOTS: [&str; 3] = [
+    "/var/lib/libvirt/images",
+    "/var/lib/libvirt/iso",
+    "/srv/virtdeck",
+];
 
 /// Not `Debug`-derived: it may hold a password (see the `Debug` impl).
 #[derive(Clone)]
@@ -81,6 +95,9 @@ pub struct Config {
     pub login_window: std::time::Duration,
     /// Audit rows older than this are deleted (`audit_retention_days`, default 365).
     pub audit_retention_days: u32,
+    /// Where pools may put their directories and mount points, on every host
+    /// without roots of its own (`storage_roots`).
+    pub storage_roots: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -99,6 +116,7 @@ impl std::fmt::Debug for Config {
             .field("login_attempts", &self.login_attempts)
             .field("login_window", &self.login_window)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("storage_roots", &self.storage_roots)
             .finish()
     }
 }
@@ -186,6 +204,13 @@ impl Config {
         };
 
         validate_hosts(path, &file.hosts)?;
+        let storage_roots = match &file.storage_roots {
+            Some(roots) => {
+                validate_roots(&format!("{path}: storage_roots"), roots)?;
+                roots.clone()
+            }
+            None => DEFAULT_STORAGE_ROOTS.map(String::from).to_vec(),
+        };
         let number = |key: &str, env_key: &str, file: Option<u64>, default: u64, max: u64| {
             let (shown, value) = match env(env_key) {
                 Some(v) => (env_key.to_string(), v),
@@ -238,8 +263,31 @@ impl Config {
             login_attempts,
             login_window,
             audit_retention_days,
+            storage_roots,
         })
     }
+}
+
+/// Storage roots are absolute, plain paths: no `.` or `..`, no empty parts.
+fn validate_roots(key: &str, roots: &[String]) -> Result<(), ConfigError> {
+    for root in roots {
+        let plain = root.starts_with('/')
+            && root.len() > 1
+            && root
+                .trim_end_matches('/')
+                .split('/')
+                .skip(1)
+                .all(|p| !p.is_empty() && p != "." && p != "..");
+        if !plain {
+            return Err(ConfigError::Invalid {
+                key: key.to_string(),
+                message: format!(
+                    "{root:?} is not an absolute directory without . or .. (and not / itself)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `https://virtdeck.example.org/x/` as an origin: `https://virtdeck.example.org`.
@@ -282,6 +330,9 @@ fn validate_hosts(path: &str, hosts: &[HostConfig]) -> Result<(), ConfigError> {
                 key: key("uri"),
                 message: format!("{:?} is not a libvirt URI such as qemu:///system", host.uri),
             });
+        }
+        if let Some(roots) = &host.storage_roots {
+            validate_roots(&key("storage_roots"), roots)?;
         }
         if let Some(m) = &host.migration_uri {
             if !m.contains("://") || m.trim() != m {

@@ -33,6 +33,7 @@ use crate::{
     console, db, demo, security,
     services::{
         migration::{MigrationJobs, MigrationService},
+        roots::StorageRoots,
         HostRegistry, LibvirtConsoles, LibvirtFleet, LibvirtGuests, LibvirtStorage,
     },
     static_files,
@@ -219,7 +220,10 @@ impl Application {
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
-            storage: Arc::new(LibvirtStorage::new(registry.clone())),
+            storage: Arc::new(LibvirtStorage::new(
+                registry.clone(),
+                StorageRoots::new(config.storage_roots.clone(), &hosts),
+            )),
             migrations: Arc::new(MigrationService(migrations)),
             consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
             accounts: Arc::new(accounts),

@@ -54,8 +54,6 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/migrations"
             | "/api/migrations/cancel"
             | "/api/migrations/tune"
-            | "/api/pools/scan"
-            | "/api/pools"
             | "/api/pools/action"
             | "/api/volumes"
             | "/api/volumes/action"
@@ -69,6 +67,9 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
         ("GET", "/api/users" | "/api/audit") | ("POST", "/api/users" | "/api/users/update") => {
             Role(R::Admin)
         }
+        // Where storage lives: defining pools (and deleting them, checked in
+        // `pool_action`) is the admins'; operators use the pools there are.
+        ("POST", "/api/pools" | "/api/pools/scan") => Role(R::Admin),
         _ => return None,
     })
 }

@@ -21,6 +21,7 @@ pub mod host;
 pub mod jobs;
 pub mod migration;
 pub mod registry;
+pub mod roots;
 pub mod sharing;
 pub mod storage;
 

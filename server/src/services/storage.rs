@@ -22,10 +22,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{
     convert::{new_pool, pool_source, pool_summary, pool_types, volume_summary},
     registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
+    roots::{check_target, StorageRoots},
     sharing,
 };
 use crate::libvirt::{
-    connection::Failure,
+    connection::{uri_host, Failure},
     pool_users::places_of,
     storage_pool,
     storage_volume::{self, Blocking, NewVolume, VolOp},
@@ -56,6 +57,7 @@ fn refuse_shrinking(
 
 pub struct LibvirtStorage {
     hosts: Arc<HostRegistry>,
+    roots: StorageRoots,
 }
 
 fn op_verb(op: &VolOp) -> &'static str {
@@ -76,8 +78,8 @@ fn blocking_of(op: &VolOp) -> Blocking {
 }
 
 impl LibvirtStorage {
-    pub fn new(hosts: Arc<HostRegistry>) -> Self {
-        LibvirtStorage { hosts }
+    pub fn new(hosts: Arc<HostRegistry>, roots: StorageRoots) -> Self {
+        LibvirtStorage { hosts, roots }
     }
 
     /// Announces a pool's new summary (read again: sizes change with volumes).
@@ -175,6 +177,25 @@ impl Storage for LibvirtStorage {
     }
 
     async fn create_pool(&self, host: &str, spec: &PoolSpec) -> Result<PoolSummary, ApiError> {
+        // Where it may live, checked against what the host has now.
+        let existing: Vec<PoolSummary> = self
+            .hosts
+            .call(host, ACTION_TIMEOUT, "reading the pools", |h, conn| {
+                storage_pool::list(h, conn)
+            })
+            .await?
+            .into_iter()
+            .map(|p| pool_summary(host, p))
+            .collect();
+        let local = uri_host(self.hosts.get(host)?.uri()).is_empty();
+        check_target(
+            host,
+            spec.pool_type,
+            spec.target_path.as_deref(),
+            self.roots.of(host),
+            &existing,
+            local,
+        )?;
         let (name, keep) = (spec.name.to_string(), spec.keep_on_failure);
         let spec = new_pool(spec);
         // Building can format a device: allow it the long bound.

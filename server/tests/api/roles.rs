@@ -56,8 +56,6 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/api/migrations")
         | ("POST", "/api/migrations/cancel")
         | ("POST", "/api/migrations/tune")
-        | ("POST", "/api/pools/scan")
-        | ("POST", "/api/pools")
         | ("POST", "/api/pools/action")
         | ("POST", "/api/volumes")
         | ("POST", "/api/volumes/action")
@@ -71,7 +69,9 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("POST", "/api/settings")
         | ("GET", "/api/audit")
         | ("POST", "/api/users")
-        | ("POST", "/api/users/update") => Admin,
+        | ("POST", "/api/users/update")
+        | ("POST", "/api/pools/scan")
+        | ("POST", "/api/pools") => Admin,
         _ => return None,
     })
 }
@@ -98,7 +98,12 @@ fn endpoints() -> Vec<(String, String)> {
 
 /// Creates `name` with `role` as admin, logs in as them and changes the
 /// one-time password: a client ready to act as that user.
-async fn user(app: &TestApp, admin: &reqwest::Client, name: &str, role: &str) -> reqwest::Client {
+pub(crate) async fn user(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    name: &str,
+    role: &str,
+) -> reqwest::Client {
     let first = format!("first-{name}-password");
     let (status, body) = app
         .post(

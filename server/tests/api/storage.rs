@@ -15,7 +15,7 @@ use app::{
     backend::Storage,
 };
 use serde_json::{json, Value};
-use server::services::{HostRegistry, LibvirtStorage};
+use server::services::{roots::StorageRoots, HostRegistry, LibvirtStorage};
 use tokio::sync::broadcast;
 
 use crate::helpers::{spawn_app, TestApp};
@@ -159,14 +159,14 @@ async fn a_dir_pool_is_created_acted_on_and_deleted() {
             &client,
             "/api/pools",
             &json!({"host": "demo-beta", "name": "fast", "type": "dir",
-                    "target_path": "/srv/fast", "autostart": true}),
+                    "target_path": "/srv/virtdeck/fast", "autostart": true}),
         )
         .await;
     assert_eq!(status, 200, "{pool}");
     assert_eq!(pool["name"], "fast");
     assert_eq!(pool["state"], "active");
     assert_eq!(pool["autostart"], true);
-    assert_eq!(pool["target_path"], "/srv/fast");
+    assert_eq!(pool["target_path"], "/srv/virtdeck/fast");
     assert!(find(&pools(&app, &client).await, "demo-beta", "fast").is_some());
 
     // The same name again is a conflict, and changes nothing.
@@ -174,7 +174,7 @@ async fn a_dir_pool_is_created_acted_on_and_deleted() {
         .post(
             &client,
             "/api/pools",
-            &json!({"host": "demo-beta", "name": "fast", "type": "dir", "target_path": "/srv/other"}),
+            &json!({"host": "demo-beta", "name": "fast", "type": "dir", "target_path": "/srv/virtdeck/other"}),
         )
         .await;
     assert_eq!(status, 409, "{err}");
@@ -282,7 +282,7 @@ async fn hostile_pool_definitions_are_refused_and_change_nothing() {
     let app = spawn_app(vec![]).await;
     let client = app.admin().await;
     let before = pools(&app, &client).await;
-    let base = json!({"host": "demo-alpha", "name": "p1", "type": "dir", "target_path": "/srv/p1"});
+    let base = json!({"host": "demo-alpha", "name": "p1", "type": "dir", "target_path": "/srv/virtdeck/p1"});
     let with = |key: &str, value: Value| {
         let mut b = base.clone();
         b[key] = value;
@@ -309,7 +309,7 @@ async fn hostile_pool_definitions_are_refused_and_change_nothing() {
             ". or .. components",
         ),
         (
-            with("target_path", json!("/srv/a\u{0}b")),
+            with("target_path", json!("/srv/virtdeck/a\u{0}b")),
             "control characters",
         ),
         (
@@ -359,7 +359,7 @@ async fn hostile_pool_definitions_are_refused_and_change_nothing() {
 async fn xml_special_characters_in_a_path_are_escaped_not_obeyed() {
     let app = spawn_app(vec![]).await;
     let client = app.admin().await;
-    let path = "/srv/a&b <c> 'd' \"e\"</path></target><source><host name='evil'/>";
+    let path = "/srv/virtdeck/a&b <c> 'd' \"e\"</path></target><source><host name='evil'/>";
     let (status, pool) = app
         .post(
             &client,
@@ -832,13 +832,16 @@ async fn storage_changes_are_announced() {
     let (events, mut rx) = broadcast::channel(64);
     let registry = HostRegistry::new(&hosts, events);
     assert!(registry.wait_connected(Duration::from_secs(10)).await);
-    let storage = LibvirtStorage::new(registry);
+    let storage = LibvirtStorage::new(
+        registry,
+        StorageRoots::new(vec!["/var/lib/libvirt/images".into()], &hosts),
+    );
     // What connecting announced (host states, the first lists).
     while rx.try_recv().is_ok() {}
     let spec = PoolSpec {
         name: StorageName::parse("pool name", "events").unwrap(),
         pool_type: PoolType::Dir,
-        target_path: Some("/srv/events".into()),
+        target_path: Some("/var/lib/libvirt/images/events".into()),
         source: Default::default(),
         autostart: false,
         build: false,
@@ -929,4 +932,85 @@ async fn announced(
             Err(_) => panic!("{what} was not announced; saw {seen:#?}"),
         }
     }
+}
+
+/// Issue 15 item 5: an operator must not own the hosts through a pool.
+#[tokio::test]
+async fn no_one_creates_a_pool_on_etc_root_or_virtdecks_own_data() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let operator = crate::roles::user(&app, &admin, "op", "operator").await;
+    let pool = |name: &str, path: &str| json!({"host": "demo-beta", "name": name, "type": "dir", "target_path": path});
+    // Defining pools is the admins'.
+    let (status, err) = app
+        .post(&operator, "/api/pools", &pool("etc", "/etc"))
+        .await;
+    assert_eq!(status, 403, "{err}");
+    let (status, err) = app
+        .post(
+            &operator,
+            "/api/pools/scan",
+            &json!({"host": "demo-beta", "type": "netfs", "source_host": "nfs1.example.test"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{err}");
+    // And an admin's pools stay under the storage roots.
+    let data = std::env::current_dir().unwrap().display().to_string();
+    for (name, path) in [
+        ("etc", "/etc"),
+        ("ssh", "/root/.ssh"),
+        ("own", data.as_str()),
+        ("sibling", "/var/lib/libvirt/images-not"),
+    ] {
+        let (status, err) = app.post(&admin, "/api/pools", &pool(name, path)).await;
+        assert_eq!(status, 403, "{path}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(
+            message.contains("/var/lib/libvirt/images, /var/lib/libvirt/iso, /srv/virtdeck"),
+            "the roots are named: {message}"
+        );
+    }
+    let before = pools(&app, &admin).await;
+    assert!(find(&before, "demo-beta", "etc").is_none());
+    // Under a root, or under a pool the host has, it is fine.
+    for (name, path) in [
+        ("vms", "/srv/virtdeck/vms"),
+        ("nested", "/mnt/backups/nested"),
+    ] {
+        let (status, p) = app.post(&admin, "/api/pools", &pool(name, path)).await;
+        assert_eq!(status, 200, "{path}: {p}");
+    }
+    // Item 15: another pool's directory is the user's conflict, not libvirt's.
+    let (status, err) = app
+        .post(&admin, "/api/pools", &pool("twice", "/srv/virtdeck/vms/"))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("pool vms"),
+        "{err}"
+    );
+    // Operators use the pools there are, but do not delete them.
+    let action = |action: &str| json!({"host": "demo-beta", "pool": "vms", "action": action});
+    let (status, err) = app
+        .post(&operator, "/api/pools/action", &action("delete"))
+        .await;
+    assert_eq!(status, 403, "{err}");
+    let (status, p) = app
+        .post(&operator, "/api/pools/action", &action("stop"))
+        .await;
+    assert_eq!(status, 200, "{p}");
+    let (status, _) = app
+        .post(&admin, "/api/pools/action", &action("delete"))
+        .await;
+    assert_eq!(status, 200);
+    let refused: Vec<String> = app
+        .audit("pool.")
+        .await
+        .into_iter()
+        .filter(|r| r.outcome != "ok")
+        .map(|r| r.action)
+        .collect();
+    // The admin's four and the conflict, the operator's delete (the gate's
+    // refusals of create and scan are audited under their request lines).
+    assert_eq!(refused.len(), 6, "every refusal is audited: {refused:?}");
 }

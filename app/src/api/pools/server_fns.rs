@@ -32,7 +32,7 @@ pub async fn pool_types(host: String) -> Result<PoolTypes, ApiError> {
 pub async fn scan_pool_sources(
     #[server(flatten)] request: ScanRequest,
 ) -> Result<Vec<PoolSource>, ApiError> {
-    ssr::authorized_as(Role::Operator, |ctx| async move {
+    ssr::authorized_as(Role::Admin, |ctx| async move {
         let spec = request.validate()?;
         let spec = ScanSpec {
             initiator_iqn: spec
@@ -45,10 +45,12 @@ pub async fn scan_pool_sources(
     .await
 }
 
-/// Defines, builds and starts a pool on one or several hosts.
+/// Defines, builds and starts a pool on one or several hosts (admins only).
+/// A `dir`, `fs` or `netfs` pool's directory must lie under the host's
+/// storage roots (`storage_roots` in virtdeck.toml) or a pool it has.
 #[server(prefix = "/api", endpoint = "pools", input = Json)]
 pub async fn create_pool(#[server(flatten)] request: NewPool) -> Result<CreatedPools, ApiError> {
-    ssr::authorized_as(Role::Operator, |ctx| async move {
+    ssr::authorized_as(Role::Admin, |ctx| async move {
         let target = |host: &str| Target::pool(host, &request.name);
         let checked = request
             .target_hosts()
@@ -126,6 +128,13 @@ pub async fn pool_action(
         let audit = AuditAction::pool(parsed.as_ref().ok().copied(), delete_storage);
         ctx.audited(audit, Target::pool(&host, &pool), async {
             let action = parsed?;
+            if action == PoolAction::Delete && !ctx.user.can(Role::Admin) {
+                return Err(ApiError::Forbidden(format!(
+                    "your role ({}) cannot delete a pool; it needs admin (operators use the \
+                     pools there are)",
+                    ctx.user.role
+                )));
+            }
             let name = StorageName::parse("pool name", &pool)?;
             if delete_storage && action != PoolAction::Delete {
                 return Err(ApiError::BadRequest(

@@ -178,7 +178,7 @@ fn PoolList(pools: Vec<PoolSummary>, hosts: Vec<HostSummary>) -> impl IntoView {
                 }
             })
             .collect_view()}
-        <div class="toolbar needs-operator">
+        <div class="toolbar needs-admin">
             <button
                 aria-expanded=move || show_form.get().to_string()
                 on:click=move |_| show_form.update(|s| *s = !*s)
@@ -316,7 +316,7 @@ fn PoolRow(
             let label = act.label();
             view! {
                 <button
-                    class=if act == PoolAction::Delete { "danger small" } else { "small" }
+                    class=if act == PoolAction::Delete { "danger small needs-admin" } else { "small" }
                     disabled=any_busy
                     aria-label=format!("{label} pool {} on {}", p.name, p.host)
                     on:click=move |_| on_action.run((p.clone(), act))
