@@ -32,6 +32,7 @@ pub mod domain;
 pub mod error;
 pub mod guest;
 pub mod host;
+pub mod image;
 pub mod migration;
 pub mod pool_users;
 pub mod preflight;

@@ -16,6 +16,7 @@ use super::{
     connection::Failure,
     domain::{self, GuestRef, RunState},
     error::{clip, Error},
+    image::{self, Refers},
     storage_pool::{self, failed},
     sys,
     xml::{self, domain::DiskSource},
@@ -79,6 +80,8 @@ struct OpenPool {
     pool: StoragePool,
     /// Libvirt's pool type.
     kind: String,
+    /// Its directory, for pools that have one.
+    target: Option<String>,
 }
 
 fn open_pool(host: &str, conn: &Connect, name: &str) -> Result<OpenPool, Failure> {
@@ -88,10 +91,10 @@ fn open_pool(host: &str, conn: &Connect, name: &str) -> Result<OpenPool, Failure
             "pool {name} on host {host} is not active: start it to use its volumes"
         ))));
     }
-    let kind = xml::pool::read(&pool.xml_desc(0)?)
-        .map(|d| d.kind)
+    let (kind, target) = xml::pool::read(&pool.xml_desc(0)?)
+        .map(|d| (d.kind, d.target_path))
         .unwrap_or_default();
-    Ok(OpenPool { pool, kind })
+    Ok(OpenPool { pool, kind, target })
 }
 
 impl OpenPool {
@@ -138,6 +141,118 @@ impl OpenPool {
     fn exists(&self, name: &str) -> bool {
         self.pool.lookup_storage_vol_by_name(name).is_ok()
     }
+
+    /// Refuses an image (its first bytes, `head`) that refers to files
+    /// outside itself, unless its backing file is a volume of this pool.
+    fn refuse_foreign_files(&self, pool: &str, name: &str, head: &[u8]) -> Result<(), Failure> {
+        let why = match image::references(head) {
+            Refers::Nothing => return Ok(()),
+            Refers::Backing(Some(b))
+                if image::in_pool(&b, self.target.as_deref(), |n| self.exists(n)) =>
+            {
+                return Ok(())
+            }
+            Refers::Backing(Some(b)) => format!("names the backing file {:?}", clip(&b)),
+            Refers::Backing(None) => "names a backing file".to_string(),
+            Refers::DataFile => "keeps its data in an external data file".to_string(),
+            Refers::Extents => "is a VMDK descriptor whose data is in other files".to_string(),
+        };
+        Err(Failure::Own(Error::Invalid(format!(
+            "{name}: the image {why}, which the guest would read from the host. Only another \
+             volume of pool {pool} may back an image: upload its base first, or flatten it \
+             (qemu-img convert) before uploading"
+        ))))
+    }
+}
+
+/// `<backingStore><path>` of a volume's XML.
+fn backing_store(xml: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let store = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("backingStore"))?;
+    let path = store.children().find(|n| n.has_tag_name("path"))?;
+    path.text()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// A qcow2 header naming `backing`, for the one check of references.
+fn fake_qcow2(backing: &str) -> Vec<u8> {
+    let mut h = vec![0u8; 112 + backing.len()];
+    h[..4].copy_from_slice(b"QFI\xfb");
+    h[4..8].copy_from_slice(&2u32.to_be_bytes());
+    h[8..16].copy_from_slice(&112u64.to_be_bytes());
+    h[16..20].copy_from_slice(&(backing.len() as u32).to_be_bytes());
+    h[112..].copy_from_slice(backing.as_bytes());
+    h
+}
+
+/// The first bytes of an upload (up to `image::HEAD`, or all of a shorter
+/// one), read before anything is written.
+fn read_head(rx: &mut mpsc::Receiver<Chunk>, length: u64) -> Result<Vec<u8>, Failure> {
+    let want = (image::HEAD as u64).min(length) as usize;
+    let mut head = Vec::with_capacity(want);
+    while head.len() < want {
+        match rx.blocking_recv() {
+            Some(Ok(bytes)) => head.extend_from_slice(&bytes),
+            Some(Err(why)) => return Err(Failure::Own(Error::Invalid(why))),
+            None => break,
+        }
+    }
+    Ok(head)
+}
+
+/// What an existing volume's image refers to outside itself, checked as an
+/// upload's (before a guest is made to boot from it).
+pub fn refuse_foreign_files(
+    host: &str,
+    conn: &Connect,
+    pool: &str,
+    name: &str,
+) -> Result<(), Failure> {
+    let open = open_pool(host, conn, pool)?;
+    let vol = open.volume(host, pool, name)?;
+    if !volumes_manageable(&open.kind) {
+        // A LUN is raw storage, not an image file.
+        return Ok(());
+    }
+    let stream = Stream::new(conn, 0)?;
+    if let Err(e) = vol.download(&stream, 0, image::HEAD as u64, 0) {
+        if e.code().is_known() && e.code().unwrap() == ErrorNumber::NoSupport {
+            // A driver that cannot stream (the test driver): the backing file
+            // libvirt itself read from the header.
+            return match backing_store(&vol.xml_desc(0)?) {
+                None => Ok(()),
+                Some(b) => open.refuse_foreign_files(pool, name, &fake_qcow2(&b)),
+            };
+        }
+        return Err(failed(host, e, |m| {
+            format!("cannot read volume {name}: {m}")
+        }));
+    }
+    let mut buf = vec![0u8; CHUNK];
+    let mut head = Vec::new();
+    while head.len() < image::HEAD {
+        match stream.recv(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n as usize]),
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = stream.abort();
+                return Err(failed(host, e, |m| {
+                    format!("cannot read volume {name}: {m}")
+                }));
+            }
+        }
+    }
+    let _ = if head.len() < image::HEAD {
+        stream.finish()
+    } else {
+        stream.abort()
+    };
+    open.refuse_foreign_files(pool, name, &head)
 }
 
 /// Which guests use which volume: by path, or by pool and volume name.
@@ -522,6 +637,9 @@ pub fn upload(
 ) -> Result<Volume, Failure> {
     let open = open_pool(host, conn, pool)?;
     open.require_manageable(host, pool, "upload into a volume")?;
+    // What the image refers to is known before anything is created or written.
+    let head = read_head(&mut rx, length)?;
+    open.refuse_foreign_files(pool, name, &head)?;
     let (vol, created) = match into {
         UploadInto::New(format) => {
             if open.exists(name) {
@@ -546,7 +664,7 @@ pub fn upload(
             (vol, false)
         }
     };
-    let result = send_all(host, conn, &vol, name, length, &mut rx);
+    let result = send_all(host, conn, &vol, name, length, head, &mut rx);
     if let Err(e) = result {
         let note = if created {
             match vol.delete(0) {
@@ -574,6 +692,7 @@ fn send_all(
     vol: &StorageVol,
     name: &str,
     length: u64,
+    head: Vec<u8>,
     rx: &mut mpsc::Receiver<Chunk>,
 ) -> Result<(), Failure> {
     let stream = Stream::new(conn, 0)?;
@@ -587,8 +706,14 @@ fn send_all(
         let _ = stream.abort();
         Failure::Own(Error::Invalid(why))
     };
+    // The first bytes were read already, to check the image.
+    let mut first = Some(Bytes::from(head)).filter(|b| !b.is_empty());
     loop {
-        match rx.blocking_recv() {
+        let next = match first.take() {
+            Some(b) => Some(Ok(b)),
+            None => rx.blocking_recv(),
+        };
+        match next {
             Some(Ok(bytes)) => {
                 received += bytes.len() as u64;
                 if received > length {

@@ -377,3 +377,128 @@ async fn lab_a_clone_shares_the_sources_writable_network_and_lun_disks() {
         ],
     );
 }
+
+/// Runs `qemu-img` here (the lab's pools are directories of this machine).
+fn qemu_img(args: &[&str]) {
+    let out = std::process::Command::new("qemu-img")
+        .args(args)
+        .output()
+        .expect("qemu-img runs");
+    assert!(out.status.success(), "qemu-img {args:?}: {out:?}");
+}
+
+#[tokio::test]
+async fn lab_uploaded_images_with_a_backing_file() {
+    let (lab, app, c) = lab_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("evil.qcow2");
+    // A qcow2 whose header names a host file as its backing file.
+    qemu_img(&[
+        "create",
+        "-f",
+        "qcow2",
+        "-b",
+        "/etc/hostname",
+        "-F",
+        "raw",
+        evil.to_str().unwrap(),
+        "1M",
+    ]);
+    let base = format!("{}.raw", unique("base"));
+    let overlay = dir.path().join("overlay.qcow2");
+    qemu_img(&[
+        "create",
+        "-f",
+        "qcow2",
+        "-b",
+        &base,
+        "-F",
+        "raw",
+        "-u",
+        overlay.to_str().unwrap(),
+        "1M",
+    ]);
+    let names = [
+        format!("{}.qcow2", unique("evil")),
+        base.clone(),
+        format!("{}.qcow2", unique("overlay")),
+    ];
+    let _volumes: Vec<Volumes> = names
+        .iter()
+        .map(|n| Volumes {
+            lab: lab.clone(),
+            name: n.clone(),
+        })
+        .collect();
+    let upload = |name: String, body: Vec<u8>, mode: &'static str| {
+        let (c, url) = (c.clone(), app.url.clone());
+        async move {
+            let resp = c
+                .put(format!(
+                    "{url}/api/volumes/upload?host=lab-a&pool=default&name={name}&mode={mode}"
+                ))
+                .header("content-type", "application/octet-stream")
+                .header("content-length", body.len())
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let list = || async {
+        let (_, vols) = app.get(&c, "/api/volumes?host=lab-a&pool=default").await;
+        vols.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+
+    let (status, err) = upload(names[0].clone(), std::fs::read(&evil).unwrap(), "new").await;
+    assert_eq!(status, 400, "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("backing file \"/etc/hostname\""),
+        "{message}"
+    );
+    assert!(!list().await.contains(&names[0]), "nothing was created");
+    let on_disk = lab.outside("lab-a", &format!("/var/lib/libvirt/images/{}", names[0]));
+    assert!(!on_disk.exists());
+
+    // Overwriting an existing volume with it is refused before a byte is written.
+    let (status, v) = upload(base.clone(), vec![7u8; 1 << 20], "new").await;
+    assert_eq!(status, 200, "{v}");
+    let base_file = lab.outside("lab-a", v["path"].as_str().unwrap());
+    let before = sha(&base_file);
+    let (status, err) = upload(base.clone(), std::fs::read(&evil).unwrap(), "overwrite").await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(sha(&base_file), before);
+
+    // A backing file that is a volume of the same pool is fine.
+    let (status, v) = upload(names[2].clone(), std::fs::read(&overlay).unwrap(), "new").await;
+    assert_eq!(status, 200, "{v}");
+
+    // An image put there by other means cannot be attached to a guest.
+    let planted = format!("/var/lib/libvirt/images/{}", names[0]);
+    std::fs::copy(&evil, lab.outside("lab-a", &planted)).unwrap();
+    lab.virsh("lab-a", &["pool-refresh", "default"]);
+    let (name, uuid) = (unique("backing"), new_uuid());
+    lab.define("lab-a", &bios_guest(&name, &uuid, ""), false);
+    let _guest = lab.guard(&name);
+    let (status, err) = app
+        .post(
+            &c,
+            "/api/guests/update",
+            &json!({"host": "lab-a", "uuid": uuid,
+                    "attach_disk": {"pool": "default", "volume": names[0]}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("/etc/hostname"),
+        "{err}"
+    );
+    assert!(!lab.virsh("lab-a", &["dumpxml", &name]).contains(&names[0]));
+}

@@ -198,6 +198,8 @@ pub fn create(
     };
     match &spec.install {
         Install::Import { pool, volume } => {
+            // An image from elsewhere must not read the host's files.
+            storage_volume::refuse_foreign_files(host, conn, pool, volume)?;
             let (b, format, _) = backing(host, conn, pool, volume)?;
             add_disk(b, format, "disk", &mut disks);
         }

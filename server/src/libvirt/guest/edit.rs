@@ -80,6 +80,7 @@ pub fn update(host: &str, conn: &Connect, uuid: &str, u: &Edit) -> Result<(), Fa
     let disk = match &u.attach_disk {
         None => None,
         Some(d) => {
+            crate::libvirt::storage_volume::refuse_foreign_files(host, conn, &d.pool, &d.volume)?;
             let (b, format, _) = backing(host, conn, &d.pool, &d.volume)?;
             Some((b, format, d.clone()))
         }
