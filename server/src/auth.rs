@@ -197,7 +197,7 @@ pub async fn gate(
     let found = match &bearer {
         Some(token) => match state.services.accounts.check_token(token).await {
             Ok(Some((user, id))) => {
-                if let Some(error) = token_refusal(&path) {
+                if let Some(error) = token_refusal(req.method().as_str(), &path) {
                     let mut resp =
                         refuse_as(StatusCode::FORBIDDEN, AuditAction::Request, error).await;
                     resp.headers_mut()
@@ -277,15 +277,19 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// What a token may never do: manage tokens, passwords or sessions (those
-/// need the person, logged in).
-fn token_refusal(path: &str) -> Option<ApiError> {
+/// What a token may never do: manage tokens, passwords or sessions, nor
+/// users (their passwords, roles, two-factor login): those need the person,
+/// logged in. A stolen admin token must not become the admin's account.
+fn token_refusal(method: &str, path: &str) -> Option<ApiError> {
     let personal = path.starts_with("/api/tokens")
         || path.starts_with("/api/me/password")
         || path.starts_with("/api/me/totp")
         || path.starts_with("/api/me/sessions");
-    personal.then(|| {
-        ApiError::Forbidden("an API token cannot manage tokens, passwords or sessions".into())
+    let users = method != "GET" && path.starts_with("/api/users");
+    (personal || users).then(|| {
+        ApiError::Forbidden(
+            "an API token cannot manage users, tokens, passwords or sessions: log in".into(),
+        )
     })
 }
 

@@ -1,6 +1,37 @@
 //! Checks shared by the API's requests: choices among fixed names, UUIDs,
 //! paths, host names and other names.
 
+/// A time from a user: RFC 3339 (`2027-01-31T00:00:00Z`, any offset), parsed
+/// with the `time` crate (never by slicing the text), as UTC.
+pub fn parse_time(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
+/// `2027-01-31T00:00:00Z`: how virtdeck writes a UTC time (sorts as text).
+pub fn utc_text(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A day (`2026-11-26`, midnight UTC) or a time as `parse_time` reads it.
+pub fn parse_day_or_time(text: &str) -> Option<time::OffsetDateTime> {
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &day)
+        .ok()
+        .map(|d| d.midnight().assume_utc())
+        .or_else(|| parse_time(text))
+}
+
 use std::{fmt::Display, str::FromStr};
 
 use strum::IntoEnumIterator;

@@ -53,10 +53,10 @@ pub(super) async fn create(
     role: Role,
     expires_at: Option<&str>,
 ) -> Result<NewToken, ApiError> {
-    if let Some(t) = expires_at {
-        let now = crate::clock::now();
-        app::api::users::validate_expiry(t, &now)?;
-    }
+    let expires_at = match expires_at {
+        Some(t) => Some(app::api::users::validate_expiry(t, &crate::clock::now())?),
+        None => None,
+    };
     let secret = random_secret(40);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO api_tokens (user_id, name, role, secret_hash, expires_at) \

@@ -18,3 +18,4 @@ mod roles;
 mod security;
 mod shared_storage;
 mod storage;
+mod takeover;

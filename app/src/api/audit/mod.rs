@@ -89,20 +89,16 @@ impl AuditQuery {
                 )));
             }
         }
-        for t in [&self.since, &self.until].into_iter().flatten() {
-            let ok = t.len() >= 10
-                && t.as_bytes()[4] == b'-'
-                && t.as_bytes()[7] == b'-'
-                && t[..4]
-                    .bytes()
-                    .chain(t[5..7].bytes())
-                    .chain(t[8..10].bytes())
-                    .all(|c| c.is_ascii_digit());
-            if !ok {
-                return Err(ApiError::BadRequest(format!(
-                    "{:?} is not a time like 2026-11-26 or 2026-11-26T10:00:00Z",
-                    super::clip(t)
-                )));
+        for t in [&mut self.since, &mut self.until].into_iter().flatten() {
+            match super::validate::parse_day_or_time(t) {
+                // As stored: UTC, so that times compare as text.
+                Some(parsed) => *t = super::validate::utc_text(parsed),
+                None => {
+                    return Err(ApiError::BadRequest(format!(
+                        "{:?} is not a time like 2026-11-26 or 2026-11-26T10:00:00Z",
+                        super::clip(t)
+                    )))
+                }
             }
         }
         if self.limit.is_some_and(|l| l == 0 || l > 500) {
@@ -136,12 +132,33 @@ mod tests {
         }
         .checked()
         .is_ok());
-        assert!(AuditQuery {
-            since: Some("yesterday".into()),
+        for bad in [
+            "yesterday",
+            "2026-11-2é",
+            "2026-11-26T10:00:0é0Z",
+            "é",
+            "2026-13-01",
+        ] {
+            assert!(
+                AuditQuery {
+                    since: Some(bad.into()),
+                    ..Default::default()
+                }
+                .checked()
+                .is_err(),
+                "{bad}"
+            );
+        }
+        // Times are kept in UTC, as the log stores them.
+        let q = AuditQuery {
+            since: Some("2026-11-26T12:00:00+02:00".into()),
+            until: Some("2026-11-27".into()),
             ..Default::default()
         }
         .checked()
-        .is_err());
+        .unwrap();
+        assert_eq!(q.since.as_deref(), Some("2026-11-26T10:00:00Z"));
+        assert_eq!(q.until.as_deref(), Some("2026-11-27T00:00:00Z"));
         assert!(AuditQuery {
             outcome: Some("maybe".into()),
             ..Default::default()

@@ -1,0 +1,108 @@
+//! Issue 15's account items on the demo fleet: what a stolen token or
+//! session cannot turn into an account.
+
+use serde_json::json;
+
+use crate::helpers::{bearer, spawn_app, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn an_admin_api_token_can_take_over_its_own_admin_account() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/tokens",
+            &json!({"name": "script", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let token = bearer(made["token"].as_str().unwrap());
+    // The token acts as the admin for what scripts do…
+    let (status, _) = app.get(&token, "/api/users").await;
+    assert_eq!(status, 200);
+    // …but cannot set any user's password, role or state, nor make users.
+    for body in [
+        json!({"username": "admin", "password": "taken-over-password-1"}),
+        json!({"username": "admin", "role": "viewer"}),
+        json!({"username": "admin", "disabled": true}),
+    ] {
+        let (status, err) = app.post(&token, "/api/users/update", &body).await;
+        assert_eq!(status, 403, "{body}: {err}");
+        assert!(err["message"].as_str().unwrap().contains("log in"), "{err}");
+    }
+    let (status, _) = app
+        .post(
+            &token,
+            "/api/users",
+            &json!({"username": "mallory", "password": "mallory-password-1", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // The admin's own session still works and the password is unchanged.
+    assert_eq!(app.get(&admin, "/api/me").await.0, 200);
+    let fresh = app.anonymous();
+    assert_eq!(app.login(&fresh, ADMIN_PASSWORD).await.status(), 200);
+    // An admin's own password goes through the Account page, with the current one.
+    let (status, err) = app
+        .post(
+            &admin,
+            "/api/users/update",
+            &json!({"username": "admin", "password": "another-password-22"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("/api/me/password"));
+    assert_eq!(
+        app.login(&app.anonymous(), ADMIN_PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn non_ascii_input_panics_a_handler() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    // Each answered with a 400 naming the expected format: the connection stays.
+    let (status, err) = app
+        .post(
+            &admin,
+            "/api/tokens",
+            &json!({"name": "t", "expires_at": "2027-01-31T00:00:0é0Z"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("2027-01-31T00:00:00Z"));
+    for since in ["2026-11-2%C3%A9", "%C3%A9", "2026-11-26T10:00:0%C3%A90Z"] {
+        let (status, err) = app.get(&admin, &format!("/api/audit?since={since}")).await;
+        assert_eq!(status, 400, "{since}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("2026-11-26"),
+            "{err}"
+        );
+    }
+    // Any offset is read, and kept as UTC.
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/tokens",
+            &json!({"name": "t2", "expires_at": "2099-01-31T01:00:00+01:00"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let (_, tokens) = app.get(&admin, "/api/tokens").await;
+    let t2 = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "t2")
+        .unwrap();
+    assert_eq!(t2["expires_at"], "2099-01-31T00:00:00Z");
+    assert_eq!(app.get(&admin, "/api/me").await.0, 200);
+}
