@@ -126,6 +126,7 @@ export async function startServer(name = 'server', config = null) {
       ...process.env,
       VIRTDECK_LISTEN: `127.0.0.1:${port}`,
       VIRTDECK_DATABASE_URL: `sqlite://${join(dir, 'virtdeck.db')}`,
+      VIRTDECK_DATA_DIR: join(dir, 'data'),
       VIRTDECK_CONFIG: configFile,
       VIRTDECK_ADMIN_PASSWORD: password,
       LEPTOS_OUTPUT_NAME: 'virtdeck',

@@ -17,7 +17,21 @@ use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://virtdeck.db";
+/// The database file's name in the data directory.
+pub const DATABASE_FILE: &str = "virtdeck.db";
+
+/// virtdeck's own data (database, first password) outside any source tree:
+/// `$XDG_DATA_HOME/virtdeck`, else `~/.local/share/virtdeck`, else
+/// `/var/lib/virtdeck`.
+pub fn default_data_dir(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(xdg) = env("XDG_DATA_HOME").filter(|p| p.starts_with('/')) {
+        return PathBuf::from(xdg).join("virtdeck");
+    }
+    match env("HOME").filter(|p| p.starts_with('/') && p != "/") {
+        Some(home) => PathBuf::from(home).join(".local/share/virtdeck"),
+        None => PathBuf::from("/var/lib/virtdeck"),
+    }
+}
 
 /// One managed libvirt host.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -54,6 +68,7 @@ impl HostConfig {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    data_dir: Option<String>,
     database_url: Option<String>,
     public_url: Option<String>,
     login_attempts: Option<u32>,
@@ -76,6 +91,9 @@ pub const DEFAULT_STORAGE_ROOTS: [&str; 3] = [
 #[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// virtdeck's own data (`data_dir`, `VIRTDECK_DATA_DIR`): the database
+    /// by default and the first password; made at start, owner only.
+    pub data_dir: PathBuf,
     pub database_url: String,
     /// Set session cookies `Secure` (the public address is https).
     pub secure_cookies: bool,
@@ -104,6 +122,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url)
             .field("secure_cookies", &self.secure_cookies)
             .field("public_origin", &self.public_origin)
@@ -181,9 +200,19 @@ impl Config {
             message: format!("{listen:?} is not an address and port like 127.0.0.1:3000"),
         })?;
 
+        let data_dir = env("VIRTDECK_DATA_DIR")
+            .or(file.data_dir)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| default_data_dir(&env));
+        if !data_dir.is_absolute() {
+            return Err(ConfigError::Invalid {
+                key: "data_dir".into(),
+                message: format!("{} must be an absolute path", data_dir.display()),
+            });
+        }
         let database_url = env("VIRTDECK_DATABASE_URL")
             .or(file.database_url)
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join(DATABASE_FILE).display()));
         if !database_url.starts_with("sqlite:") {
             return Err(ConfigError::Invalid {
                 key: "database_url".into(),
@@ -250,6 +279,7 @@ impl Config {
         )? as u32;
         Ok(Config {
             listen,
+            data_dir,
             database_url,
             secure_cookies,
             public_origin: file.public_url.as_deref().map(origin_of),
@@ -360,7 +390,15 @@ mod tests {
     fn no_file_means_defaults_and_no_hosts() {
         let c = Config::from_sources("virtdeck.toml", None, no_env).unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        // Never in the working directory (a checkout): a data directory.
+        assert_eq!(c.database_url, "sqlite:///var/lib/virtdeck/virtdeck.db");
+        let home = |k: &str| (k == "HOME").then(|| "/home/ann".to_string());
+        let c = Config::from_sources("virtdeck.toml", None, home).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/home/ann/.local/share/virtdeck"));
+        assert_eq!(
+            c.database_url,
+            "sqlite:///home/ann/.local/share/virtdeck/virtdeck.db"
+        );
         assert!(c.hosts.is_empty());
         assert!(!c.secure_cookies);
     }

@@ -101,6 +101,20 @@ fn password_file(database_url: &str) -> std::path::PathBuf {
     dir.join("virtdeck-admin-password")
 }
 
+/// Makes virtdeck's data directory, readable by its owner only (0700), if
+/// it is not there yet.
+fn make_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot make the data directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes `secret` to a new file only its owner can read (mode 0600).
 fn write_secret(file: &std::path::Path, secret: &str) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
@@ -141,6 +155,7 @@ fn compression(
 
 impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        make_data_dir(&config.data_dir)?;
         let pool = db::connect(&config.database_url).await?;
         let accounts = SqlAccounts::new(pool.clone())
             .await?

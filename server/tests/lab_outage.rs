@@ -103,6 +103,7 @@ impl Virtdeck {
                 "VIRTDECK_DATABASE_URL",
                 format!("sqlite://{}", dir.path().join("v.db").display()),
             )
+            .env("VIRTDECK_DATA_DIR", dir.path().join("data"))
             .env("VIRTDECK_LISTEN", format!("127.0.0.1:{port}"))
             .env("VIRTDECK_ADMIN_PASSWORD", PASSWORD)
             .env("RUST_LOG", "warn")

@@ -96,6 +96,7 @@ pub async fn spawn_app_configured(
     env: &[(&str, &str)],
 ) -> TestApp {
     let database_url = format!("sqlite://{}", dir.path().join("virtdeck.db").display());
+    let data_dir = dir.path().join("data").display().to_string();
     let mut config = Config::from_sources("test", None, |key| {
         // An empty value leaves the setting unset.
         if let Some((_, v)) = env.iter().find(|(k, _)| *k == key) {
@@ -104,6 +105,7 @@ pub async fn spawn_app_configured(
         match key {
             "VIRTDECK_LISTEN" => Some("127.0.0.1:0".into()),
             "VIRTDECK_DATABASE_URL" => Some(database_url.clone()),
+            "VIRTDECK_DATA_DIR" => Some(data_dir.clone()),
             "VIRTDECK_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.into()),
             _ => None,
         }

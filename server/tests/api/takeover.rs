@@ -106,3 +106,53 @@ async fn non_ascii_input_panics_a_handler() {
     assert_eq!(t2["expires_at"], "2099-01-31T00:00:00Z");
     assert_eq!(app.get(&admin, "/api/me").await.0, 200);
 }
+
+#[tokio::test]
+async fn the_first_password_lands_in_the_repositorys_working_tree() {
+    // As `./scripts/run` starts it: no configuration but the environment's
+    // HOME, from a checkout as the working directory.
+    let checkout = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let binary = env!("CARGO_BIN_EXE_virtdeck");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(binary)
+        .current_dir(checkout.path())
+        .env_clear()
+        .env("HOME", home.path())
+        .env("VIRTDECK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let data = home.path().join(".local/share/virtdeck");
+    let mut made = false;
+    for _ in 0..200 {
+        if data.join("virtdeck-admin-password").exists() {
+            made = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(made, "the first password is in the data directory");
+    assert!(data.join("virtdeck.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory is its owner's");
+    let left: Vec<_> = std::fs::read_dir(checkout.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "nothing written into the checkout: {left:?}"
+    );
+    // And the repository ignores both names anyway.
+    let ignore =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "/virtdeck-admin-password"));
+    assert!(ignore.lines().any(|l| l == "*.db"));
+}
