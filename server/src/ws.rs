@@ -98,6 +98,8 @@ async fn serve(
     let mut send_task = tokio::spawn(async move {
         let mut sender = sender.lock().await;
         let sender = &mut *sender;
+        // Viewers see no host URIs, here as in the HTTP API.
+        let viewer = !user.can(app::api::auth::Role::Operator);
         let hello = ServerEvent::Hello {
             user: user.username,
         };
@@ -107,6 +109,7 @@ async fn serve(
         loop {
             match events.recv().await {
                 Ok(event) => {
+                    let event = if viewer { event.for_viewer() } else { event };
                     if send(sender, &event).await.is_err() {
                         return;
                     }

@@ -34,6 +34,92 @@ pub enum ServerEvent {
     GuestJob(Box<GuestJob>),
 }
 
+/// What stands for a URI removed from a text shown to a viewer.
+pub const URI_REMOVED: &str = "<host address>";
+
+/// `text` without the URIs in it (`qemu+ssh://root@kvm2/system`, libvirt's
+/// messages quote them): host URIs may carry user names and key paths, which
+/// viewers do not see. A URI ends at whitespace or a quote.
+pub fn without_uris(text: &str) -> String {
+    let is_scheme = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
+    let ends = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '<' | '>' | ',');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let before = &rest[..at];
+        let scheme_len = before
+            .chars()
+            .rev()
+            .take_while(|c| is_scheme(*c))
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let after = &rest[at + 3..];
+        let tail = after.find(ends).unwrap_or(after.len());
+        if scheme_len == 0 {
+            out.push_str(&rest[..at + 3]);
+            rest = after;
+            continue;
+        }
+        out.push_str(&before[..before.len() - scheme_len]);
+        out.push_str(URI_REMOVED);
+        rest = &after[tail..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl ServerEvent {
+    /// The event as a viewer may see it: no host URI, and none quoted in a
+    /// message (an operator or admin gets it as it is).
+    pub fn for_viewer(&self) -> ServerEvent {
+        let mut event = self.clone();
+        if let ServerEvent::HostChanged { host } = &mut event {
+            host.uri = None;
+        }
+        // Every text of the event, through its JSON form (one place for
+        // every message that may quote a URI: host errors, job failures…).
+        match serde_json::to_value(&event) {
+            Ok(mut value) => {
+                scrub(&mut value);
+                serde_json::from_value(value).unwrap_or(event)
+            }
+            Err(_) => event,
+        }
+    }
+}
+
+fn scrub(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains("://") => *s = without_uris(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        serde_json::Value::Object(map) => map.values_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
 /// The close code of a `/ws` socket whose session has ended (logout, expiry,
 /// a disabled user): the page goes back to the login page.
 pub const SESSION_ENDED: u16 = 4001;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viewers_get_messages_without_uris() {
+        assert_eq!(
+            without_uris("cannot connect to 'qemu+ssh://root@kvm2.example.org/system?keyfile=/root/.ssh/id': refused"),
+            "cannot connect to '<host address>': refused"
+        );
+        assert_eq!(
+            without_uris("test:///tmp/é/demo.xml and qemu:///system"),
+            "<host address> and <host address>"
+        );
+        assert_eq!(
+            without_uris("no uri here: a://"),
+            "no uri here: <host address>"
+        );
+        assert_eq!(without_uris("://x"), "://x");
+        assert_eq!(without_uris("é://ok"), "é://ok");
+    }
+}

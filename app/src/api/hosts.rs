@@ -53,6 +53,7 @@ pub async fn list_hosts() -> Result<Vec<HostSummary>, ApiError> {
         if !ctx.user.can(Role::Operator) {
             for h in &mut hosts {
                 h.uri = None;
+                h.error = h.error.as_deref().map(super::events::without_uris);
             }
         }
         Ok(hosts)

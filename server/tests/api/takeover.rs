@@ -156,3 +156,52 @@ async fn the_first_password_lands_in_the_repositorys_working_tree() {
     assert!(ignore.lines().any(|l| l == "/virtdeck-admin-password"));
     assert!(ignore.lines().any(|l| l == "*.db"));
 }
+
+#[tokio::test]
+async fn ws_sends_host_uris_to_viewers() {
+    use server::config::HostConfig;
+    // A host whose URI names a user and a key, and that never answers: its
+    // reconnection attempts are announced as host_changed.
+    let secret = "qemu+tcp://ops-root@127.0.0.1:1/system?keyfile=/root/.ssh/fleet-key";
+    let app = spawn_app(vec![HostConfig::new("away", secret)]).await;
+    let admin = app.admin().await;
+    let token = |role: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let (status, made) = app
+                .post(admin, "/api/tokens", &json!({"name": role, "role": role}))
+                .await;
+            assert_eq!(status, 200, "{made}");
+            format!("Bearer {}", made["token"].as_str().unwrap())
+        }
+    };
+    let mut viewer = crate::helpers::socket(&app, "authorization", &token("viewer").await).await;
+    let mut operator =
+        crate::helpers::socket(&app, "authorization", &token("operator").await).await;
+    let seen = next_host_changed(&mut viewer).await;
+    let event: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert!(event["host"]["uri"].is_null(), "{seen}");
+    assert!(
+        !seen.contains("fleet-key") && !seen.contains("ops-root"),
+        "{seen}"
+    );
+    let seen = next_host_changed(&mut operator).await;
+    let event: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(event["host"]["uri"], secret, "operators see it");
+}
+
+async fn next_host_changed(socket: &mut crate::helpers::Socket) -> String {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            if let Some(Ok(Message::Text(text))) = socket.next().await {
+                if text.contains("\"host_changed\"") && text.contains("\"away\"") {
+                    return text.to_string();
+                }
+            }
+        }
+    })
+    .await
+    .expect("a host_changed for the unreachable host within 20 s")
+}
