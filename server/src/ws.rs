@@ -21,7 +21,10 @@ use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-use app::{api::ssr::CurrentUser, backend::Accounts};
+use app::{
+    api::{auth::Role, ssr::CurrentUser},
+    backend::Accounts,
+};
 
 use crate::startup::AppState;
 
@@ -67,17 +70,24 @@ impl Auth {
 
 /// Resolves when session `sid` has ended (logout, expiry, ended from the
 /// Account page, a disabled user or a changed password), or the token was
-/// revoked or expired.
-pub(crate) async fn session_ended(accounts: Arc<dyn Accounts>, auth: Auth) {
+/// revoked or expired, or its user no longer has `role` (a demoted operator's
+/// console closes).
+/// Answers the close frame's reason.
+pub(crate) async fn session_ended(
+    accounts: Arc<dyn Accounts>,
+    auth: Auth,
+    role: Role,
+) -> &'static str {
     loop {
         tokio::time::sleep(SESSION_CHECK).await;
-        let alive = match &auth {
-            Auth::Session(sid) => accounts.check_session(sid).await.map(|u| u.is_some()),
-            Auth::Token(raw) => accounts.check_token(raw).await.map(|t| t.is_some()),
+        let user = match &auth {
+            Auth::Session(sid) => accounts.check_session(sid).await,
+            Auth::Token(raw) => accounts.check_token(raw).await.map(|t| t.map(|(u, _)| u)),
         };
-        match alive {
-            Ok(true) => {}
-            Ok(false) => return,
+        match user {
+            Ok(Some(u)) if u.can(role) => {}
+            Ok(Some(_)) => return "your role no longer allows this",
+            Ok(None) => return "the session has ended",
             // A database hiccup is not the end of the session.
             Err(e) => tracing::warn!("session index: {e}"),
         }
@@ -94,12 +104,12 @@ async fn serve(
     let (sender, mut receiver) = socket.split();
     let sender = std::sync::Arc::new(tokio::sync::Mutex::new(sender));
     let closer = sender.clone();
-    let mut ended = tokio::spawn(session_ended(accounts, auth));
+    let mut ended = tokio::spawn(session_ended(accounts, auth, Role::Viewer));
     let mut send_task = tokio::spawn(async move {
         let mut sender = sender.lock().await;
         let sender = &mut *sender;
         // Viewers see no host URIs, here as in the HTTP API.
-        let viewer = !user.can(app::api::auth::Role::Operator);
+        let viewer = !user.can(Role::Operator);
         let hello = ServerEvent::Hello {
             user: user.username,
         };

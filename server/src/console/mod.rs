@@ -177,11 +177,13 @@ pub(crate) async fn check(
     })
 }
 
-/// Resolves when the session (or token) the socket was opened with ends.
-pub(crate) fn session_watch(state: &AppState, auth: Auth) -> tokio::task::JoinHandle<()> {
+/// Resolves when the session (or token) the socket was opened with ends, or
+/// its user is no longer an operator (a console is an operator's).
+pub(crate) fn session_watch(state: &AppState, auth: Auth) -> tokio::task::JoinHandle<&'static str> {
     tokio::spawn(crate::ws::session_ended(
         state.services.accounts.clone(),
         auth,
+        Role::Operator,
     ))
 }
 

@@ -84,7 +84,11 @@ pub async fn handler(
 
 /// Copies between the socket and the session's thread until either ends,
 /// or the user's session does (4001).
-async fn bridge(socket: WebSocket, session: SerialSession, mut ended: tokio::task::JoinHandle<()>) {
+async fn bridge(
+    socket: WebSocket,
+    session: SerialSession,
+    mut ended: tokio::task::JoinHandle<&'static str>,
+) {
     let SerialSession {
         to_guest,
         mut from_guest,
@@ -122,8 +126,9 @@ async fn bridge(socket: WebSocket, session: SerialSession, mut ended: tokio::tas
                     continue;
                 }
             }
-            _ = &mut ended => {
-                close(&mut sink, app::api::events::SESSION_ENDED, "the session has ended").await;
+            why = &mut ended => {
+                let why = why.unwrap_or("the session has ended");
+                close(&mut sink, app::api::events::SESSION_ENDED, why).await;
                 break;
             }
         }

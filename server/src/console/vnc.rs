@@ -122,7 +122,7 @@ impl Incoming {
 async fn serve(
     socket: WebSocket,
     display: Display,
-    mut ended: tokio::task::JoinHandle<()>,
+    mut ended: tokio::task::JoinHandle<&'static str>,
 ) -> Option<(Sink, bool)> {
     let (mut sink, stream) = socket.split();
     let mut incoming = Incoming {
@@ -188,8 +188,9 @@ async fn serve(
                     break Some(true);
                 }
             }
-            _ = &mut ended => {
-                close(&mut sink, app::api::events::SESSION_ENDED, "the session has ended").await;
+            why = &mut ended => {
+                let why = why.unwrap_or("the session has ended");
+                close(&mut sink, app::api::events::SESSION_ENDED, why).await;
                 return None;
             }
         }

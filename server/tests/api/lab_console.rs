@@ -500,3 +500,36 @@ async fn lab_console_sockets_refuse_other_sites() {
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+#[tokio::test]
+async fn lab_a_demoted_operator_keeps_an_open_console() {
+    let (lab, app, admin) = lab_app().await;
+    let (name, uuid) = (unique("demoted"), new_uuid());
+    lab.define("lab-a", &serial_guest(&lab, &name, &uuid), true);
+    let _cleanup = lab.guard(&name);
+    // An operator with their own password, then their console.
+    let operator = crate::roles::user(&app, &admin, "otto", "operator").await;
+    drop(operator);
+    let cookie = login_cookie(&app, "otto", "otto-own-password").await;
+    let path = format!("/ws/console/serial?host=lab-a&uuid={uuid}");
+    let (mut socket, _) = open(&app, &path, &cookie, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // Demoted to viewer: the console closes at once (within the 2 s check).
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/users/update",
+            &json!({"username": "otto", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (code, reason) = closed_with(&mut socket, Duration::from_secs(6)).await;
+    assert_eq!(code, app::api::events::SESSION_ENDED);
+    assert_eq!(reason, "your role no longer allows this");
+    // The session itself goes on, as a viewer's: no console any more.
+    match open(&app, &path, &cookie, None).await {
+        Err((status, _)) => assert_eq!(status, 403),
+        Ok(_) => panic!("a viewer opened a console"),
+    }
+}
