@@ -152,6 +152,12 @@ pub(super) async fn change(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
+    // A new password ends what the old one may have let someone set up.
+    sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(())
 }

@@ -31,5 +31,15 @@ pub(super) async fn set(accounts: &SqlAccounts, settings: &Settings) -> Result<(
     .execute(&accounts.pool)
     .await
     .map_err(internal)?;
+    if settings.require_totp_for_admins {
+        // An admin without two-factor login could go on through a token.
+        sqlx::query(
+            "UPDATE api_tokens SET revoked = 1 WHERE user_id IN \
+             (SELECT id FROM users WHERE role = 'admin' AND totp_enabled = 0)",
+        )
+        .execute(&accounts.pool)
+        .await
+        .map_err(internal)?;
+    }
     Ok(())
 }

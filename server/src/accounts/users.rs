@@ -135,24 +135,13 @@ pub(super) async fn update(
     username: &str,
     update: &UserUpdate,
 ) -> Result<UserInfo, ApiError> {
-    let before = accounts.user_info(username).await?;
-    let loses_admin = before.role == Role::Admin
-        && !before.disabled
-        && (update.disabled == Some(true) || update.role.is_some_and(|r| r != Role::Admin));
-    if loses_admin {
-        let (others,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?",
-        )
-        .bind(username)
-        .fetch_one(&accounts.pool)
-        .await
-        .map_err(internal)?;
-        if others == 0 {
-            return Err(ApiError::Conflict(format!(
-                "{username} is the last admin: make another user admin first"
-            )));
-        }
-    }
+    // Exists (or not found).
+    accounts.user_info(username).await?;
+    let last_admin = || {
+        ApiError::Conflict(format!(
+            "{username} is the last admin: make another user admin first"
+        ))
+    };
     let hash = match &update.password {
         Some(p) => {
             let _permit = accounts.hashing_slot().await?;
@@ -196,6 +185,31 @@ pub(super) async fn update(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
+    }
+    if update.password.is_some() {
+        // A reset password ends what the old one let anyone set up: tokens too.
+        sqlx::query(
+            "UPDATE api_tokens SET revoked = 1 \
+             WHERE user_id = (SELECT id FROM users WHERE username = ?)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    }
+    // Counted inside the transaction, after the change: of two admins
+    // disabling each other at once, the second waits for the first's write
+    // and then sees no other admin left.
+    if update.disabled == Some(true) || update.role.is_some_and(|r| r != Role::Admin) {
+        let (admins,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
+        if admins == 0 {
+            tx.rollback().await.map_err(internal)?;
+            return Err(last_admin());
+        }
     }
     tx.commit().await.map_err(internal)?;
     accounts.user_info(username).await

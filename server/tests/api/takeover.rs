@@ -205,3 +205,115 @@ async fn next_host_changed(socket: &mut crate::helpers::Socket) -> String {
     .await
     .expect("a host_changed for the unreachable host within 20 s")
 }
+
+#[tokio::test]
+async fn the_last_admin_check_races() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let second = crate::roles::user(&app, &admin, "adele", "admin").await;
+    // Two admins disable each other at the same moment.
+    let (off_adele, off_admin) = (
+        json!({"username": "adele", "disabled": true}),
+        json!({"username": "admin", "disabled": true}),
+    );
+    let (a, b) = tokio::join!(
+        app.post(&admin, "/api/users/update", &off_adele),
+        app.post(&second, "/api/users/update", &off_admin),
+    );
+    let oks = [a.0, b.0].iter().filter(|s| **s == 200).count();
+    assert!(oks <= 1, "both succeeded: {a:?} {b:?}");
+    let (status, users) = app.get(&admin, "/api/users").await;
+    let users = if status == 200 {
+        users
+    } else {
+        app.get(&second, "/api/users").await.1
+    };
+    let active_admins = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["role"] == "admin" && u["disabled"] == false)
+        .count();
+    assert_eq!(active_admins, 1, "{users}");
+}
+
+#[tokio::test]
+async fn tokens_outlive_what_should_end_them() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let otto = crate::roles::user(&app, &admin, "otto", "operator").await;
+    let make = |client: reqwest::Client, name: &'static str| {
+        let app = &app;
+        async move {
+            let (status, made) = app
+                .post(&client, "/api/tokens", &json!({"name": name}))
+                .await;
+            assert_eq!(status, 200, "{made}");
+            bearer(made["token"].as_str().unwrap())
+        }
+    };
+    // A password reset by an admin revokes the user's tokens.
+    let t = make(otto.clone(), "one").await;
+    assert_eq!(app.get(&t, "/api/guests").await.0, 200);
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/users/update",
+            &json!({"username": "otto", "password": "reset-by-admin-1"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.get(&t, "/api/guests").await.0,
+        401,
+        "revoked by the reset"
+    );
+    // So does one's own password change.
+    let t = make(admin.clone(), "two").await;
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/me/password",
+            &json!({"current": ADMIN_PASSWORD, "new": "a-new-admin-password-9"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.get(&t, "/api/guests").await.0,
+        401,
+        "revoked by the change"
+    );
+    // And "admins must use two-factor login" ends the tokens of admins
+    // without it (the admin turning it on has it).
+    let adele = crate::roles::user(&app, &admin, "adele", "admin").await;
+    let hers = make(adele, "hers").await;
+    let mine = make(admin.clone(), "mine").await;
+    let (_, setup) = app.post(&admin, "/api/me/totp/start", &json!({})).await;
+    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
+        .to_bytes()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code =
+        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret).generate(now);
+    let (status, body) = app
+        .post(&admin, "/api/me/totp/confirm", &json!({"code": code}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/settings",
+            &json!({"require_totp_for_admins": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.get(&hers, "/api/guests").await.0,
+        401,
+        "adele has no two-factor login"
+    );
+    assert_eq!(app.get(&mine, "/api/guests").await.0, 200);
+}
