@@ -150,6 +150,7 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
     await page.goto(`${server.url}/account`);
     await waitForHydration(page);
     const section = page.getByRole('region', { name: 'Two-factor login' });
+    await section.locator('input[name=password]').fill(server.password);
     await section.getByRole('button', { name: 'Set up two-factor login' }).click();
     await section.locator('.qr svg').waitFor();
     const secret = ((await section.locator('code.secret').textContent()) ?? '').trim();

@@ -91,6 +91,9 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     /// A new password, set by an admin: the user must change it at next login.
     pub password: Option<String>,
+    /// Turn the user's two-factor login off (a lost phone); they set it up
+    /// again at their next login if admins must have it.
+    pub reset_totp: bool,
 }
 
 /// User names: 1–64 letters, digits, `.`, `_`, `-`.
@@ -169,12 +172,14 @@ pub async fn update_user(
     #[server(default)] role: Option<String>,
     #[server(default)] disabled: Option<bool>,
     #[server(default)] password: Option<String>,
+    #[server(default)] reset_totp: bool,
 ) -> Result<UserInfo, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
         let what = match (&role, disabled, password.is_some()) {
             (_, Some(true), _) => A::UserDisable,
             (_, Some(false), _) => A::UserEnable,
             (Some(_), _, _) => A::UserRole,
+            (None, None, false) if reset_totp => A::UserTotpReset,
             _ => A::UserPassword,
         };
         ctx.audited(what, Target::user(&username), async {
@@ -183,9 +188,15 @@ pub async fn update_user(
             if let Some(p) = &password {
                 validate_password(&username, p)?;
             }
-            if role.is_none() && disabled.is_none() && password.is_none() {
+            if role.is_none() && disabled.is_none() && password.is_none() && !reset_totp {
                 return Err(ApiError::BadRequest(
-                    "nothing to change: give role, disabled or password".into(),
+                    "nothing to change: give role, disabled, password or reset_totp".into(),
+                ));
+            }
+            if username == ctx.user.username && reset_totp {
+                return Err(ApiError::Conflict(
+                    "turn your own two-factor login off on your Account page, with your password"
+                        .into(),
                 ));
             }
             if username == ctx.user.username && password.is_some() {
@@ -206,6 +217,7 @@ pub async fn update_user(
                 role,
                 disabled,
                 password: password.clone(),
+                reset_totp,
             };
             ctx.services.accounts.update_user(&username, &update).await
         })
@@ -326,10 +338,19 @@ pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
     .await
 }
 
-/// Starts two-factor enrolment: a new secret, not yet in force.
+/// Starts two-factor enrolment: a new secret, not yet in force. The password
+/// is asked again: a session left open must not enrol someone else's phone.
 #[server(name = TotpStart, prefix = "/api", endpoint = "me/totp/start", input = Json)]
-pub async fn totp_start() -> Result<TotpSetup, ApiError> {
+pub async fn totp_start(password: String) -> Result<TotpSetup, ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
+        let ok = ctx
+            .services
+            .accounts
+            .verify_password(&ctx.user.username, &password)
+            .await?;
+        if ok.is_none() {
+            return Err(ApiError::BadRequest("the password is wrong".into()));
+        }
         ctx.services
             .accounts
             .totp_begin(ctx.user.id, &ctx.user.username)

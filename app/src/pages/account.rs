@@ -324,9 +324,26 @@ fn TwoFactor() -> impl IntoView {
                                     {move || confirm.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
                                 </div>
                             }.into_any(),
-                            Some(Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+                            Some(Err(error)) => view! {
+                                <ErrorNotice error />
+                                <form class="inline-form" aria-label="Set up two-factor login" on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    start.dispatch(TotpStart { password: password.get_untracked() });
+                                }>
+                                    <label>"Password" <input type="password" name="password" autocomplete="current-password" required
+                                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) /></label>
+                                    <button type="submit" class="secondary">"Set up two-factor login"</button>
+                                </form>
+                            }.into_any(),
                             None => view! {
-                                <button class="secondary" on:click=move |_| { start.dispatch(TotpStart {}); }>"Set up two-factor login"</button>
+                                <form class="inline-form" aria-label="Set up two-factor login" on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    start.dispatch(TotpStart { password: password.get_untracked() });
+                                }>
+                                    <label>"Password" <input type="password" name="password" autocomplete="current-password" required
+                                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) /></label>
+                                    <button type="submit" class="secondary">"Set up two-factor login"</button>
+                                </form>
                             }.into_any(),
                         }}
                     }.into_any()

@@ -69,7 +69,7 @@ pub fn UsersPage() -> impl IntoView {
                         input_type="password"
                         check=Callback::new(move |p: String| validate_password(&name, &p).map_err(|e| e.message().to_string()))
                         on_confirm=Callback::new(move |password: String| {
-                            update.dispatch(UpdateUser { username: username.clone(), role: None, disabled: None, password: Some(password) });
+                            update.dispatch(UpdateUser { username: username.clone(), role: None, disabled: None, password: Some(password), reset_totp: false });
                             resetting.set(None);
                         })
                         on_cancel=Callback::new(move |_| resetting.set(None))
@@ -97,14 +97,14 @@ fn UserTable(
             <tbody>
                 {list.into_iter().map(|u| {
                     let name = u.username.clone();
-                    let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+                    let (n1, n2, n3, n4) = (name.clone(), name.clone(), name.clone(), name.clone());
                     let disabled = u.disabled;
                     view! {
                         <tr data-user=name.clone()>
                             <th scope="row">{name.clone()}</th>
                             <td data-label="Role">
                                 <select aria-label=format!("Role of {name}") on:change=move |ev| {
-                                    update.dispatch(UpdateUser { username: n1.clone(), role: Some(event_target_value(&ev)), disabled: None, password: None });
+                                    update.dispatch(UpdateUser { username: n1.clone(), role: Some(event_target_value(&ev)), disabled: None, password: None, reset_totp: false });
                                 }>
                                     {Role::ALL.into_iter().map(|r| view! {
                                         <option value=r.as_str() selected=r == u.role>{r.as_str()}</option>
@@ -116,10 +116,17 @@ fn UserTable(
                             </td>
                             <td class="actions">
                                 <button class="small secondary" on:click=move |_| {
-                                    update.dispatch(UpdateUser { username: n2.clone(), role: None, disabled: Some(!disabled), password: None });
+                                    update.dispatch(UpdateUser { username: n2.clone(), role: None, disabled: Some(!disabled), password: None, reset_totp: false });
                                 }>{if disabled { "Enable" } else { "Disable" }}</button>
                                 <button class="small secondary" on:click=move |_| resetting.set(Some(n3.clone()))>
                                     "Reset password"
+                                </button>
+                                <button class="small secondary" title="For a lost phone: they set it up again"
+                                    aria-label=format!("Reset two-factor login of {n4}")
+                                    on:click=move |_| {
+                                        update.dispatch(UpdateUser { username: n4.clone(), role: None, disabled: None, password: None, reset_totp: true });
+                                    }>
+                                    "Reset two-factor"
                                 </button>
                             </td>
                         </tr>

@@ -186,6 +186,23 @@ pub(super) async fn update(
         .await
         .map_err(internal)?;
     }
+    if update.reset_totp {
+        sqlx::query(
+            "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_last_step = NULL \
+             WHERE username = ?",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        sqlx::query(
+            "DELETE FROM recovery_codes WHERE user_id = (SELECT id FROM users WHERE username = ?)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    }
     if update.password.is_some() {
         // A reset password ends what the old one let anyone set up: tokens too.
         sqlx::query(

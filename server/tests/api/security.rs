@@ -380,7 +380,18 @@ async fn admins_read_the_audit_log_filtered_by_user_action_object_outcome_and_ti
 async fn two_factor_login_with_an_authenticator_code_and_single_use_recovery_codes() {
     let app = spawn_app(vec![]).await;
     let admin = app.admin().await;
-    let (status, setup) = app.post(&admin, "/api/me/totp/start", &json!({})).await;
+    // Enrolment asks for the password again.
+    let (status, err) = app
+        .post(&admin, "/api/me/totp/start", &json!({"password": "not it"}))
+        .await;
+    assert_eq!(status, 400, "{err}");
+    let (status, setup) = app
+        .post(
+            &admin,
+            "/api/me/totp/start",
+            &json!({"password": ADMIN_PASSWORD}),
+        )
+        .await;
     assert_eq!(status, 200, "{setup}");
     assert!(setup["otpauth_url"]
         .as_str()
@@ -510,7 +521,13 @@ async fn admins_can_be_required_to_use_two_factor_login() {
         )
         .await;
     assert_eq!(status, 409);
-    let (_, setup) = app.post(&admin, "/api/me/totp/start", &json!({})).await;
+    let (_, setup) = app
+        .post(
+            &admin,
+            "/api/me/totp/start",
+            &json!({"password": ADMIN_PASSWORD}),
+        )
+        .await;
     let code = |setup: &Value, offset: u64| {
         let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
             .to_bytes()
@@ -575,7 +592,13 @@ async fn admins_can_be_required_to_use_two_factor_login() {
     );
     let page = ada.get(format!("{}/guests", app.url)).send().await.unwrap();
     assert_eq!(page.headers()["location"], "/account?enrol_totp=1");
-    let (_, setup) = app.post(&ada, "/api/me/totp/start", &json!({})).await;
+    let (_, setup) = app
+        .post(
+            &ada,
+            "/api/me/totp/start",
+            &json!({"password": "adas-own-password"}),
+        )
+        .await;
     let (status, _) = app
         .post(
             &ada,

@@ -288,7 +288,13 @@ async fn tokens_outlive_what_should_end_them() {
     let adele = crate::roles::user(&app, &admin, "adele", "admin").await;
     let hers = make(adele, "hers").await;
     let mine = make(admin.clone(), "mine").await;
-    let (_, setup) = app.post(&admin, "/api/me/totp/start", &json!({})).await;
+    let (_, setup) = app
+        .post(
+            &admin,
+            "/api/me/totp/start",
+            &json!({"password": "a-new-admin-password-9"}),
+        )
+        .await;
     let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
         .to_bytes()
         .unwrap();
@@ -316,4 +322,69 @@ async fn tokens_outlive_what_should_end_them() {
         "adele has no two-factor login"
     );
     assert_eq!(app.get(&mine, "/api/guests").await.0, 200);
+}
+
+#[tokio::test]
+async fn an_admin_resets_another_users_two_factor_login() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let otto = crate::roles::user(&app, &admin, "otto", "operator").await;
+    // Enrolment asks for the password: a session left open is not enough.
+    let (status, _) = app
+        .post(&otto, "/api/me/totp/start", &json!({"password": "guess"}))
+        .await;
+    assert_eq!(status, 400);
+    let (status, setup) = app
+        .post(
+            &otto,
+            "/api/me/totp/start",
+            &json!({"password": "otto-own-password"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{setup}");
+    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
+        .to_bytes()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code =
+        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret).generate(now);
+    let (status, _) = app
+        .post(&otto, "/api/me/totp/confirm", &json!({"code": code}))
+        .await;
+    assert_eq!(status, 200);
+    // Otto lost the phone: an admin turns it off; the password alone logs in.
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/users/update",
+            &json!({"username": "otto", "reset_totp": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let fresh = app.anonymous();
+    let (status, body) = app
+        .post(
+            &fresh,
+            "/api/login",
+            &json!({"username": "otto", "password": "otto-own-password"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.get("totp_required").is_none_or(|v| v != true),
+        "{body}"
+    );
+    assert_eq!(app.audit("user.totp.reset").await.len(), 1);
+    // Not one's own that way.
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/users/update",
+            &json!({"username": "admin", "reset_totp": true}),
+        )
+        .await;
+    assert_eq!(status, 409);
 }

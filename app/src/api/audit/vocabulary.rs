@@ -123,6 +123,9 @@ pub enum AuditAction {
     UserTotpEnable,
     #[strum(serialize = "user.totp.disable")]
     UserTotpDisable,
+    /// An admin turned another user's two-factor login off (a lost phone).
+    #[strum(serialize = "user.totp.reset")]
+    UserTotpReset,
     #[strum(serialize = "session.end")]
     SessionEnd,
     #[strum(serialize = "token.create")]
