@@ -115,6 +115,11 @@ fn is_login(req: &Request) -> bool {
 #[derive(Clone, Copy)]
 pub struct LoginFailed;
 
+/// Set on a form login's answer when the password was right and the code is
+/// still due: the address's failures are not forgiven yet.
+#[derive(Clone, Copy)]
+pub struct LoginPending;
+
 /// Every request passes here: the cross-site and body checks for anything
 /// that can change state, login throttling, and the session check. Refused
 /// API and socket requests are written to the audit log.
@@ -177,9 +182,18 @@ pub async fn gate(
             resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
             return resp;
         }
-        let resp = next.run(req).await;
+        let mut resp = next.run(req).await;
+        let how = resp
+            .headers_mut()
+            .remove(app::api::ssr::LOGIN_HEADER)
+            .and_then(|v| v.to_str().ok().map(str::to_string));
+        let pending = how.as_deref() == Some(app::api::ssr::LOGIN_PENDING)
+            || resp.extensions().get::<LoginPending>().is_some();
+        let uncounted = how.as_deref() == Some(app::api::ssr::LOGIN_UNCOUNTED);
         if let Some(ip) = ip {
-            if resp.status() == StatusCode::UNAUTHORIZED
+            if uncounted || pending {
+                // A code is still due, or nothing was tried: no change.
+            } else if resp.status() == StatusCode::UNAUTHORIZED
                 || resp.extensions().get::<LoginFailed>().is_some()
             {
                 state.throttle.failed(&ip);
@@ -508,7 +522,10 @@ pub async fn login_form(
                 tracing::error!("session store: {e}");
                 return ApiError::internal().into_response();
             }
-            Redirect::to(&format!("/login?totp=1&next={}", encode_component(&next))).into_response()
+            let mut resp = Redirect::to(&format!("/login?totp=1&next={}", encode_component(&next)))
+                .into_response();
+            resp.extensions_mut().insert(LoginPending);
+            resp
         }
         Ok(Some(user)) => {
             let client = client.map(|c| c.to_string());
@@ -583,7 +600,11 @@ pub async fn login_totp_form(
     let next = app::api::auth::safe_next(form.next.as_deref());
     let pending: Option<(SessionUser, u64)> = session.get(PENDING_KEY).await.ok().flatten();
     let Some((user, since)) = pending.filter(|(_, t)| unix_now().saturating_sub(*t) <= 300) else {
-        return Redirect::to(&format!("/login?next={}", encode_component(&next))).into_response();
+        // Nothing was guessed without a pending login: not counted either way.
+        let mut resp =
+            Redirect::to(&format!("/login?next={}", encode_component(&next))).into_response();
+        resp.extensions_mut().insert(LoginPending);
+        return resp;
     };
     let _ = since;
     let client = client.to_string();

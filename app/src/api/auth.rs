@@ -190,6 +190,8 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
             if user.totp {
                 // Half logged in: the session can do nothing but send the code.
                 ssr::start_pending(&user).await?;
+                // Not a login yet: the address's failures are not forgiven.
+                ssr::mark_login(ssr::LOGIN_PENDING);
                 return Ok(LoginAnswer::Pending {
                     totp_required: true,
                 });
@@ -225,6 +227,8 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
             let services = ssr::services()?;
             let client = ssr::client_address().await;
             let Some(user) = ssr::pending_user().await? else {
+                // Nothing was guessed: not counted as a failed login.
+                ssr::mark_login(ssr::LOGIN_UNCOUNTED);
                 return Err(ApiError::Unauthorized(
                     "log in with your password first (the code step lasts 5 minutes)".into(),
                 ));

@@ -87,6 +87,23 @@ impl Ctx {
     }
 }
 
+/// The header a login answer carries to the gate's throttle (which removes
+/// it): the password was right but the code is still due…
+pub const LOGIN_PENDING: &str = "pending";
+/// …or the call guessed nothing (a code step without a pending login).
+pub const LOGIN_UNCOUNTED: &str = "uncounted";
+pub const LOGIN_HEADER: &str = "x-virtdeck-login";
+
+/// Tells the gate's throttle how to count this login answer.
+pub fn mark_login(how: &'static str) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            axum::http::HeaderName::from_static(LOGIN_HEADER),
+            axum::http::HeaderValue::from_static(how),
+        );
+    }
+}
+
 /// The address of the client of the current request, if known.
 pub async fn client_address() -> Option<String> {
     leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

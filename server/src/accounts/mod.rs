@@ -42,6 +42,9 @@ pub struct SqlAccounts {
     waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// Failed logins per user name (the gate counts them per address).
     per_user: crate::throttle::LoginThrottle<String>,
+    /// Wrong two-factor codes per user, whatever the address or session:
+    /// a right password does not reset them.
+    per_user_codes: crate::throttle::LoginThrottle<i64>,
     /// Verified against when the user does not exist, so both cases take as long.
     dummy_hash: String,
 }
@@ -54,6 +57,10 @@ impl SqlAccounts {
             hashing: Arc::new(Semaphore::new(passwords::CONCURRENT_HASHES)),
             waiting: Arc::default(),
             per_user: crate::throttle::LoginThrottle::new(10, std::time::Duration::from_secs(300)),
+            per_user_codes: crate::throttle::LoginThrottle::new(
+                totp::CODE_ATTEMPTS,
+                std::time::Duration::from_secs(300),
+            ),
             dummy_hash,
         })
     }

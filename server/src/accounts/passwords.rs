@@ -101,10 +101,13 @@ pub(super) async fn verify_login(
         .map(|r| r.2.clone())
         .unwrap_or_else(|| accounts.dummy_hash.clone());
     let matches = accounts.matches(stored, password).await?;
-    if matches && row.is_some() {
-        accounts.per_user.succeeded(&key);
-    } else {
-        accounts.per_user.failed(&key);
+    // A two-factor user is not logged in yet: the count goes on until the code.
+    let second_step = row.as_ref().is_some_and(|r| r.6);
+    match (matches && row.is_some(), second_step) {
+        (true, false) => accounts.per_user.succeeded(&key),
+        // Counted on until the code is right.
+        (true, true) => {}
+        (false, _) => accounts.per_user.failed(&key),
     }
     match row {
         Some((_, _, _, _, true, _, _)) if matches => Err(ApiError::Forbidden(

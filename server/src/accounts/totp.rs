@@ -145,11 +145,32 @@ pub(super) async fn disable(
 }
 
 /// `Accounts::totp_verify`.
+/// Wrong codes a user may send within 5 minutes (from any address or
+/// session) before the code step answers 429: a 6-digit code cannot be
+/// guessed at 5 tries in 5 minutes (about one chance in 10^5 per window).
+pub const CODE_ATTEMPTS: u32 = 5;
+
 pub(super) async fn verify(
     accounts: &SqlAccounts,
     user_id: i64,
     code: &str,
 ) -> Result<bool, ApiError> {
+    if let Err(wait) = accounts.per_user_codes.check(&user_id) {
+        return Err(ApiError::TooManyRequests(format!(
+            "too many wrong codes for this user; try again in {} s",
+            wait.as_secs() + 1
+        )));
+    }
+    let ok = check_code(accounts, user_id, code).await?;
+    if ok {
+        accounts.per_user_codes.succeeded(&user_id);
+    } else {
+        accounts.per_user_codes.failed(&user_id);
+    }
+    Ok(ok)
+}
+
+async fn check_code(accounts: &SqlAccounts, user_id: i64, code: &str) -> Result<bool, ApiError> {
     let code = code.trim();
     let row: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
         "SELECT totp_secret, totp_last_step FROM users WHERE id = ? AND totp_enabled = 1",
@@ -177,13 +198,18 @@ pub(super) async fn verify(
         if last.is_some_and(|l| l >= step as i64) {
             return Ok(false);
         }
-        sqlx::query("UPDATE users SET totp_last_step = ? WHERE id = ?")
-            .bind(step as i64)
-            .bind(user_id)
-            .execute(&accounts.pool)
-            .await
-            .map_err(internal)?;
-        return Ok(true);
+        // Conditional: of two requests with one code at once, one wins.
+        let taken = sqlx::query(
+            "UPDATE users SET totp_last_step = ? \
+             WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(step as i64)
+        .bind(user_id)
+        .bind(step as i64)
+        .execute(&accounts.pool)
+        .await
+        .map_err(internal)?;
+        return Ok(taken.rows_affected() == 1);
     }
     // A recovery code: used up by the first use.
     let used = sqlx::query(&format!(
