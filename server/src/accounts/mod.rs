@@ -45,6 +45,8 @@ pub struct SqlAccounts {
     /// Wrong two-factor codes per user, whatever the address or session:
     /// a right password does not reset them.
     per_user_codes: crate::throttle::LoginThrottle<i64>,
+    /// Users with a password re-check in flight (one each).
+    rechecks: std::sync::Mutex<std::collections::HashSet<i64>>,
     /// Verified against when the user does not exist, so both cases take as long.
     dummy_hash: String,
 }
@@ -61,6 +63,7 @@ impl SqlAccounts {
                 totp::CODE_ATTEMPTS,
                 std::time::Duration::from_secs(300),
             ),
+            rechecks: Default::default(),
             dummy_hash,
         })
     }

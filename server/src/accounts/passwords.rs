@@ -63,15 +63,62 @@ impl SqlAccounts {
         .map_err(internal)
     }
 
-    /// Is `password` the current password of `user_id`?
+    /// Is `password` the current password of `user_id`? (A re-check by a
+    /// logged-in user: counted like logins per user name, and one at a time
+    /// per user, so that a stolen session can neither guess on nor fill the
+    /// hashing queue that logins wait in.)
     pub(super) async fn password_ok(&self, user_id: i64, password: &str) -> Result<bool, ApiError> {
-        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?
-            .ok_or_else(ApiError::unauthorized)?;
-        self.matches(hash, password).await
+        let (username, hash): (String, String) =
+            sqlx::query_as("SELECT username, password_hash FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?
+                .ok_or_else(ApiError::unauthorized)?;
+        let key = username.to_lowercase();
+        if let Err(wait) = self.per_user.check(&key) {
+            return Err(ApiError::TooManyRequests(format!(
+                "too many wrong passwords for this user; try again in {} s",
+                wait.as_secs() + 1
+            )));
+        }
+        let _mine = RecheckSlot::take(&self.rechecks, user_id)?;
+        let ok = self.matches(hash, password).await?;
+        if ok {
+            self.per_user.succeeded(&key);
+        } else {
+            self.per_user.failed(&key);
+        }
+        Ok(ok)
+    }
+}
+
+/// A user's one password re-check in flight (released when dropped).
+struct RecheckSlot<'a> {
+    all: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+    user: i64,
+}
+
+impl<'a> RecheckSlot<'a> {
+    fn take(
+        all: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+        user: i64,
+    ) -> Result<Self, ApiError> {
+        if !all.lock().unwrap_or_else(|e| e.into_inner()).insert(user) {
+            return Err(ApiError::TooManyRequests(
+                "a password check of yours is already running; try again in a moment".into(),
+            ));
+        }
+        Ok(RecheckSlot { all, user })
+    }
+}
+
+impl Drop for RecheckSlot<'_> {
+    fn drop(&mut self) {
+        self.all
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.user);
     }
 }
 

@@ -479,3 +479,54 @@ async fn totp_codes_can_be_guessed_without_limit() {
         .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn password_re_checks_have_no_throttle() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let vera = crate::roles::user(&app, &admin, "vera", "viewer").await;
+    // A stolen session guessing the current password: counted like logins
+    // (10 per name in 5 minutes by default), then 429.
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        let (status, _) = app
+            .post(
+                &vera,
+                "/api/me/password",
+                &json!({"current": format!("guess-{i}"), "new": "a-brand-new-password-1"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..10], [400; 10], "{statuses:?}");
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+    let (status, _) = app
+        .post(&vera, "/api/me/totp/disable", &json!({"password": "guess"}))
+        .await;
+    assert_eq!(status, 429, "the same count");
+    // Flooding the hashing queue: one re-check at a time per user, so a
+    // viewer's burst cannot hold the queue logins wait in.
+    let app2 = spawn_app(vec![]).await;
+    let admin2 = app2.admin().await;
+    let flood = crate::roles::user(&app2, &admin2, "flood", "viewer").await;
+    let burst = (0..6).map(|i| {
+        let (app2, flood) = (&app2, &flood);
+        async move {
+            app2.post(
+                flood,
+                "/api/me/totp/disable",
+                &json!({"password": format!("x{i}")}),
+            )
+            .await
+            .0
+        }
+    });
+    let answers = futures::future::join_all(burst).await;
+    assert!(answers.contains(&429), "{answers:?}");
+    let fresh = app2.anonymous();
+    assert_eq!(
+        app2.login(&fresh, ADMIN_PASSWORD).await.status(),
+        200,
+        "logins go on"
+    );
+}
