@@ -19,6 +19,7 @@ type AuditRow = (
     String,
     String,
     Option<String>,
+    i64,
 );
 
 pub struct SqlAudit {
@@ -74,12 +75,44 @@ impl Audit for SqlAudit {
             outcome = status,
             detail
         );
+        // Anyone can send refused requests without logging in: those are
+        // counted on one row per client address and reason per minute, so a
+        // flood cannot grow the log without limit. Authenticated users'
+        // refusals keep a row each.
+        let anonymous_refusal = entry.user.is_none() && status == "refused";
+        // Its address without the port (each connection has its own).
+        let ip = entry.client.map(|c| match c.rsplit_once(':') {
+            Some((ip, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                ip.trim_start_matches('[').trim_end_matches(']')
+            }
+            _ => c,
+        });
+        let client = if anonymous_refusal { ip } else { entry.client };
+        if anonymous_refusal {
+            let counted = sqlx::query(
+                "UPDATE audit_log SET count = count + 1 WHERE id = (\
+                 SELECT id FROM audit_log WHERE username IS NULL AND outcome = 'refused' \
+                 AND client IS ? AND action = ? AND detail IS ? \
+                 AND at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds') \
+                 ORDER BY id DESC LIMIT 1)",
+            )
+            .bind(client)
+            .bind(entry.action)
+            .bind(detail)
+            .execute(&self.pool)
+            .await;
+            match counted {
+                Ok(done) if done.rows_affected() == 1 => return,
+                Ok(_) => {}
+                Err(e) => tracing::error!("cannot count in the audit log: {e}"),
+            }
+        }
         let written = sqlx::query(
             "INSERT INTO audit_log (username, client, action, target, outcome, detail) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(entry.user)
-        .bind(entry.client)
+        .bind(client)
         .bind(entry.action)
         .bind(entry.target)
         .bind(status)
@@ -93,7 +126,8 @@ impl Audit for SqlAudit {
 
     async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, ApiError> {
         let mut sql = String::from(
-            "SELECT id, at, username, client, action, target, outcome, detail FROM audit_log WHERE 1=1",
+            "SELECT id, at, username, client, action, target, outcome, detail, count \
+             FROM audit_log WHERE 1=1",
         );
         let mut binds: Vec<String> = Vec::new();
         match q.user.as_deref() {
@@ -142,7 +176,7 @@ impl Audit for SqlAudit {
         Ok(rows
             .into_iter()
             .map(
-                |(id, at, user, client, action, target, outcome, detail)| AuditRecord {
+                |(id, at, user, client, action, target, outcome, detail, count)| AuditRecord {
                     id,
                     at,
                     user,
@@ -151,6 +185,7 @@ impl Audit for SqlAudit {
                     target,
                     outcome,
                     detail,
+                    count: count.max(1) as u64,
                 },
             )
             .collect())

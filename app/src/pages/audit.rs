@@ -89,6 +89,7 @@ pub fn AuditPage() -> impl IntoView {
                                             <td data-label="Outcome">
                                                 <span class=o2>{a.outcome}</span>
                                                 {a.detail.map(|d| view! { <span class="muted detail">{d}</span> })}
+                                                {(a.count > 1).then(|| view! { <span class="tag" title="Requests in this minute from this address, for this reason">{format!("× {}", a.count)}</span> })}
                                             </td>
                                             <td data-label="From">{a.client.unwrap_or_default()}</td>
                                         </tr>

@@ -133,6 +133,8 @@ pub struct AuditRow {
     pub target: String,
     pub outcome: String,
     pub detail: Option<String>,
+    /// Requests the row stands for (anonymous refusals are counted per minute).
+    pub count: i64,
 }
 
 impl TestApp {
@@ -168,7 +170,7 @@ impl TestApp {
     pub async fn audit(&self, prefix: &str) -> Vec<AuditRow> {
         let pool = sqlx::SqlitePool::connect(&self.database()).await.unwrap();
         sqlx::query_as(
-            "SELECT username, action, target, outcome, detail FROM audit_log \
+            "SELECT username, action, target, outcome, detail, count FROM audit_log \
              WHERE action LIKE ? || '%' ORDER BY id",
         )
         .bind(prefix)

@@ -100,7 +100,8 @@ async fn pages_of_other_sites_cannot_act_with_the_users_cookie() {
         .into_iter()
         .filter(|r| r.outcome == "refused")
         .collect();
-    assert_eq!(refused.len(), 4, "{refused:#?}");
+    let requests: i64 = refused.iter().map(|r| r.count).sum();
+    assert_eq!(requests, 4, "{refused:#?}");
     assert!(refused
         .iter()
         .all(|r| r.target == "POST /api/guests/action"));
@@ -129,12 +130,9 @@ async fn refused_requests_are_audited_with_the_clients_address() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     let (user, client, _, target, outcome) = &rows[0];
     assert_eq!(user, &None);
-    assert!(
-        client
-            .as_deref()
-            .is_some_and(|c| c.starts_with("127.0.0.1:")),
-        "{client:?}"
-    );
+    // The address without its port: refusals without a login are counted
+    // per address (each connection has a port of its own).
+    assert_eq!(client.as_deref(), Some("127.0.0.1"), "{client:?}");
     assert_eq!(target, "POST /api/guests/action");
     assert_eq!(outcome, "refused");
 
@@ -264,8 +262,12 @@ async fn a_flood_of_wrong_logins_is_held_back_and_the_right_user_gets_in_after_r
         .await
         .into_iter()
         .filter(|r| r.outcome == "refused")
-        .count();
-    assert_eq!(throttled, 2, "both held-back attempts are audited");
+        .map(|r| r.count)
+        .sum::<i64>();
+    assert_eq!(
+        throttled, 2,
+        "both held-back attempts are audited (counted)"
+    );
 }
 
 #[tokio::test]

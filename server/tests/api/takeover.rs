@@ -452,8 +452,11 @@ async fn totp_codes_can_be_guessed_without_limit() {
     // "Password + wrong codes" again and again: the right password does not
     // reset the count, and after 5 wrong codes the step answers 429 before
     // it looks at the code.
-    // (The race's loser was the first wrong code.)
-    for i in 0..4 {
+    // (A fresh user: the race above may or may not have left a failure,
+    // depending on whether its winner's success came last.)
+    let app = spawn_app(vec![]).await;
+    let code = otto_with_totp(&app).await;
+    for i in 0..5 {
         let c = password_step(&app).await;
         let (status, _) = app
             .post(&c, "/api/login/totp", &json!({"code": format!("{:06}", i)}))
@@ -529,4 +532,53 @@ async fn password_re_checks_have_no_throttle() {
         200,
         "logins go on"
     );
+}
+
+#[tokio::test]
+async fn anyone_unauthenticated_can_grow_the_audit_log_without_limit() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    let stranger = app.anonymous();
+    let before = app.audit("").await.len();
+    for _ in 0..200 {
+        let (status, _) = app.get(&stranger, "/api/guests").await;
+        assert_eq!(status, 401);
+    }
+    let rows = app.audit("").await;
+    assert!(
+        rows.len() - before <= 2,
+        "200 refusals in one minute are one row (two if the minute turned): {}",
+        rows.len() - before
+    );
+    // The audit page shows how many they stand for.
+    let (status, log) = app.get(&admin, "/api/audit?user=-&outcome=refused").await;
+    assert_eq!(status, 200, "{log}");
+    let total: u64 = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["client"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("127.0.0.1"))
+        })
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 200, "{log}");
+    // A logged-in user's refusals keep a row each.
+    let vera = crate::roles::user(&app, &admin, "vera", "viewer").await;
+    let act = json!({"host": "demo-alpha", "uuid": "6b1f7c3e-0a11-4c5e-9a01-00000000a001", "action": "suspend"});
+    for _ in 0..3 {
+        assert_eq!(app.post(&vera, "/api/guests/action", &act).await.0, 403);
+    }
+    let (_, theirs) = app
+        .get(&admin, "/api/audit?user=vera&outcome=refused")
+        .await;
+    let rows = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["target"] == "POST /api/guests/action")
+        .count();
+    assert_eq!(rows, 3, "{theirs}");
 }

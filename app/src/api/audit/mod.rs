@@ -23,6 +23,14 @@ pub struct AuditRecord {
     /// `ok`, `failed` or `refused`.
     pub outcome: String,
     pub detail: Option<String>,
+    /// How many requests the row stands for: refusals of requests without a
+    /// login are counted on one row per client address and reason per minute.
+    #[serde(default = "one")]
+    pub count: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Which lines: all by default, newest first, 100 at a time.
