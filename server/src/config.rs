@@ -74,6 +74,7 @@ struct FileConfig {
     login_attempts: Option<u32>,
     login_window_secs: Option<u64>,
     audit_retention_days: Option<u32>,
+    transfer_idle_secs: Option<u64>,
     storage_roots: Option<Vec<String>>,
     #[serde(default)]
     hosts: Vec<HostConfig>,
@@ -116,6 +117,9 @@ pub struct Config {
     /// Where pools may put their directories and mount points, on every host
     /// without roots of its own (`storage_roots`).
     pub storage_roots: Vec<String>,
+    /// How long an upload or download waits for a client that sends or reads
+    /// nothing (`transfer_idle_secs`, default 60).
+    pub transfer_idle: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -136,6 +140,7 @@ impl std::fmt::Debug for Config {
             .field("login_window", &self.login_window)
             .field("audit_retention_days", &self.audit_retention_days)
             .field("storage_roots", &self.storage_roots)
+            .field("transfer_idle", &self.transfer_idle)
             .finish()
     }
 }
@@ -277,6 +282,13 @@ impl Config {
             365,
             36_500,
         )? as u32;
+        let transfer_idle = std::time::Duration::from_secs(number(
+            "transfer_idle_secs",
+            "VIRTDECK_TRANSFER_IDLE_SECS",
+            file.transfer_idle_secs,
+            60,
+            86_400,
+        )?);
         Ok(Config {
             listen,
             data_dir,
@@ -294,6 +306,7 @@ impl Config {
             login_window,
             audit_retention_days,
             storage_roots,
+            transfer_idle,
         })
     }
 }

@@ -235,10 +235,13 @@ impl Application {
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
-            storage: Arc::new(LibvirtStorage::new(
-                registry.clone(),
-                StorageRoots::new(config.storage_roots.clone(), &hosts),
-            )),
+            storage: Arc::new(
+                LibvirtStorage::new(
+                    registry.clone(),
+                    StorageRoots::new(config.storage_roots.clone(), &hosts),
+                )
+                .with_transfer_idle(config.transfer_idle),
+            ),
             migrations: Arc::new(MigrationService(migrations)),
             consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
             accounts: Arc::new(accounts),

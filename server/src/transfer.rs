@@ -16,7 +16,7 @@ use app::api::{
     volumes::{UploadInto, VolumeSummary},
     ApiError,
 };
-use app::backend::{AuditEntry, Outcome};
+use app::backend::{AuditEntry, Outcome, Transfer};
 use axum::{
     body::Body,
     extract::{Query, State},
@@ -97,7 +97,7 @@ pub async fn upload(
     // is dropped, but the clean-up (removing a half-made volume) and the
     // audit record still happen.
     let work = tokio::spawn(async move {
-        let result = run_upload(&state, &q, &headers, body).await;
+        let result = run_upload(&state, &user, &q, &headers, body).await;
         state
             .services
             .audit
@@ -122,6 +122,7 @@ pub async fn upload(
 
 async fn run_upload(
     state: &AppState,
+    user: &SessionUser,
     q: &VolumeRef,
     headers: &HeaderMap,
     body: Body,
@@ -158,7 +159,17 @@ async fn run_upload(
     state
         .services
         .storage
-        .upload(&q.host, &pool, &name, into, length, body)
+        .upload(
+            Transfer {
+                user: &user.username,
+                host: &q.host,
+                pool: &pool,
+                volume: &name,
+            },
+            into,
+            length,
+            body,
+        )
         .await
 }
 
@@ -173,7 +184,16 @@ pub async fn download(
     };
     let prepared = async {
         let (pool, name) = names(&q)?;
-        state.services.storage.download(&q.host, &pool, &name).await
+        state
+            .services
+            .storage
+            .download(Transfer {
+                user: &user.username,
+                host: &q.host,
+                pool: &pool,
+                volume: &name,
+            })
+            .await
     }
     .await;
     state

@@ -17,7 +17,7 @@ pub use audit::{Audit, AuditEntry, Outcome};
 pub use consoles::Consoles;
 pub use guests::{Fleet, Guests};
 pub use migrations::Migrations;
-pub use storage::{ByteStream, Download, Storage};
+pub use storage::{ByteStream, Download, Storage, Transfer};
 
 /// Everything the server functions need, provided as Leptos context.
 #[derive(Clone)]

@@ -14,6 +14,15 @@ use crate::api::{
 /// The bytes of a transfer as they come; an error ends it, saying why.
 pub type ByteStream = BoxStream<'static, Result<Bytes, String>>;
 
+/// Whose transfer, and which volume.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer<'a> {
+    pub user: &'a str,
+    pub host: &'a str,
+    pub pool: &'a StorageName,
+    pub volume: &'a StorageName,
+}
+
 /// A volume's content on its way out.
 pub struct Download {
     /// The volume's name (for the file the browser saves).
@@ -62,23 +71,17 @@ pub trait Storage: Send + Sync + 'static {
         op: &VolumeOp,
     ) -> Result<Option<VolumeSummary>, ApiError>;
     /// Writes `length` bytes of `body` into a volume as they arrive (never
-    /// held whole), on a connection of its own, without a time limit. A new
-    /// volume that fails half-way is removed again.
+    /// held whole), on a connection and a thread of its own. Bounded per
+    /// `user` and in all (429), and ended when the client sends nothing for
+    /// a while. A new volume that fails half-way is removed again.
     async fn upload(
         &self,
-        host: &str,
-        pool: &StorageName,
-        volume: &StorageName,
+        at: Transfer<'_>,
         into: UploadInto,
         length: u64,
         body: ByteStream,
     ) -> Result<VolumeSummary, ApiError>;
     /// A volume's content as a stream (read on a connection of its own while
     /// the receiver takes it; dropping the body stops the read).
-    async fn download(
-        &self,
-        host: &str,
-        pool: &StorageName,
-        volume: &StorageName,
-    ) -> Result<Download, ApiError>;
+    async fn download(&self, at: Transfer<'_>) -> Result<Download, ApiError>;
 }

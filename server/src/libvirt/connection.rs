@@ -267,12 +267,14 @@ impl HostConnection {
     }
 
     /// Runs `f` on a connection of its own, opened for this call and closed
-    /// after it, on the blocking pool: for long calls (migrations, transfers,
-    /// wipe, clone) that would otherwise hold one of the few concurrent calls
-    /// libvirtd serves per connection (5 by default) while pages wait. Only
-    /// while the host is connected (an open could hang). The test driver
-    /// keeps its state per connection and has no such limit: it uses the
-    /// shared connection.
+    /// after it, on a thread of its own: for long calls (migrations,
+    /// transfers, consoles, wipe, clone) that would otherwise hold one of the
+    /// few concurrent calls libvirtd serves per connection (5 by default)
+    /// while pages wait, or a thread of the blocking pool that logins and
+    /// every other libvirt call share (a transfer whose client stalls must
+    /// not take those). Only while the host is connected (an open could
+    /// hang). The test driver keeps its state per connection and has no such
+    /// limit: it uses the shared connection.
     pub async fn run_dedicated<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
@@ -284,21 +286,28 @@ impl HostConnection {
         self.connection()?;
         let (name, uri) = (self.name.clone(), self.uri.clone());
         let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| {
-                let conn = Connect::open(Some(&uri)).map_err(|e| {
-                    Failure::Own(Error::Unreachable(format!(
-                        "host {name} is unreachable: {}",
-                        e.message().trim()
-                    )))
-                })?;
-                // Dropped (closed) here, still on the blocking thread.
-                f(&conn)
-            })
-        })
-        .await
-        .map_err(|join| {
-            tracing::error!(host = %self.name, "libvirt task failed: {join}");
+        let (done, result) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name(format!("virtdeck-long-{}", self.name))
+            .spawn(move || {
+                let result = span.in_scope(|| {
+                    let conn = Connect::open(Some(&uri)).map_err(|e| {
+                        Failure::Own(Error::Unreachable(format!(
+                            "host {name} is unreachable: {}",
+                            e.message().trim()
+                        )))
+                    })?;
+                    // Dropped (closed) here, still on this thread.
+                    f(&conn)
+                });
+                let _ = done.send(result);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(host = %self.name, "cannot start a thread: {e}");
+            return Err(Error::Internal);
+        }
+        let result = result.await.map_err(|_| {
+            tracing::error!(host = %self.name, "a long libvirt call's thread ended early");
             Error::Internal
         })?;
         match result {

@@ -3,7 +3,7 @@
 //! on one connection; `storage::LibvirtStorage` runs them off the runtime
 //! (the long ones, and transfers, on a connection of their own).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -573,6 +573,7 @@ pub fn download(
     pool: &str,
     name: &str,
     tx: mpsc::Sender<Chunk>,
+    idle: Duration,
 ) -> Result<u64, Failure> {
     let open = open_pool(host, conn, pool)?;
     let vol = open.volume(host, pool, name)?;
@@ -591,13 +592,10 @@ pub fn download(
             }
             Ok(n) if n > 0 => {
                 let n = n as usize;
-                if tx
-                    .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                    .is_err()
-                {
+                if let Err(why) = send_within(&tx, Bytes::copy_from_slice(&buf[..n]), idle) {
                     let _ = stream.abort();
                     return Err(Failure::Own(Error::Invalid(format!(
-                        "the download of {name} was cancelled by the client after {sent} bytes"
+                        "the download of {name} stopped after {sent} bytes: {why}"
                     ))));
                 }
                 sent += n as u64;
@@ -611,6 +609,25 @@ pub fn download(
                 let _ = tx.blocking_send(Err(message.clone()));
                 let _ = stream.abort();
                 return Err(failed(host, e, |_| message));
+            }
+        }
+    }
+}
+
+/// Hands `chunk` to the receiver, waiting at most `idle` for it to take it.
+fn send_within(tx: &mpsc::Sender<Chunk>, chunk: Bytes, idle: Duration) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + idle;
+    let mut chunk = Ok(chunk);
+    loop {
+        match tx.try_send(chunk) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err("the client went away".into()),
+            Err(mpsc::error::TrySendError::Full(back)) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(format!("the client read nothing for {} s", idle.as_secs()));
+                }
+                chunk = back;
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
     }

@@ -24,6 +24,7 @@ pub mod registry;
 pub mod roots;
 pub mod sharing;
 pub mod storage;
+pub mod transfers;
 
 pub use consoles::LibvirtConsoles;
 pub use fleet::LibvirtFleet;

@@ -12,7 +12,7 @@ use app::{
         volumes::{UploadInto, VolumeOp, VolumeSpec, VolumeSummary},
         ApiError,
     },
-    backend::{ByteStream, Download, Storage},
+    backend::{ByteStream, Download, Storage, Transfer},
 };
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -24,6 +24,7 @@ use super::{
     registry::{HostRegistry, ACTION_TIMEOUT, LONG_ACTION_TIMEOUT},
     roots::{check_target, StorageRoots},
     sharing,
+    transfers::Transfers,
 };
 use crate::libvirt::{
     connection::{uri_host, Failure},
@@ -58,6 +59,7 @@ fn refuse_shrinking(
 pub struct LibvirtStorage {
     hosts: Arc<HostRegistry>,
     roots: StorageRoots,
+    transfers: Arc<Transfers>,
 }
 
 fn op_verb(op: &VolOp) -> &'static str {
@@ -79,7 +81,17 @@ fn blocking_of(op: &VolOp) -> Blocking {
 
 impl LibvirtStorage {
     pub fn new(hosts: Arc<HostRegistry>, roots: StorageRoots) -> Self {
-        LibvirtStorage { hosts, roots }
+        LibvirtStorage {
+            hosts,
+            roots,
+            transfers: Transfers::new(super::transfers::DEFAULT_IDLE),
+        }
+    }
+
+    /// Transfers wait at most `idle` for a client that sends or reads nothing.
+    pub fn with_transfer_idle(mut self, idle: std::time::Duration) -> Self {
+        self.transfers = Transfers::new(idle);
+        self
     }
 
     /// Announces a pool's new summary (read again: sizes change with volumes).
@@ -343,14 +355,14 @@ impl Storage for LibvirtStorage {
 
     async fn upload(
         &self,
-        host: &str,
-        pool: &StorageName,
-        volume: &StorageName,
+        at: Transfer<'_>,
         into: UploadInto,
         length: u64,
         mut body: ByteStream,
     ) -> Result<VolumeSummary, ApiError> {
+        let (user, host, pool, volume) = (at.user, at.host, at.pool, at.volume);
         let h = self.hosts.get(host)?;
+        let _slot = self.transfers.begin(user)?;
         if into == UploadInto::Overwrite {
             self.refuse_if_shared_users(host, pool, volume, Blocking::Any, "overwrite")
                 .await?;
@@ -363,8 +375,15 @@ impl Storage for LibvirtStorage {
         };
         // The body is read as the volume is written: at most a few chunks in memory.
         let (tx, rx) = mpsc::channel(8);
+        let idle = self.transfers.idle;
         let reader = tokio::spawn(async move {
-            while let Some(item) = body.next().await {
+            loop {
+                let item = match tokio::time::timeout(idle, body.next()).await {
+                    Ok(Some(item)) => item,
+                    Ok(None) => return,
+                    // A client that stopped sending: the upload ends.
+                    Err(_) => Err(format!("the client sent nothing for {} s", idle.as_secs())),
+                };
                 let failed = item.is_err();
                 if tx.send(item).await.is_err() || failed {
                     return;
@@ -383,12 +402,9 @@ impl Storage for LibvirtStorage {
         Ok(volume_summary(h.name(), pool.as_str(), result?))
     }
 
-    async fn download(
-        &self,
-        host: &str,
-        pool: &StorageName,
-        volume: &StorageName,
-    ) -> Result<Download, ApiError> {
+    async fn download(&self, at: Transfer<'_>) -> Result<Download, ApiError> {
+        let (user, host, pool, volume) = (at.user, at.host, at.pool, at.volume);
+        let slot = self.transfers.begin(user)?;
         let (p, v) = (pool.clone(), volume.clone());
         let info = self
             .hosts
@@ -402,10 +418,13 @@ impl Storage for LibvirtStorage {
         let h = self.hosts.get(host)?;
         let (tx, rx) = mpsc::channel(8);
         let (name, p, v) = (h.name().to_string(), pool.clone(), volume.clone());
+        let idle = self.transfers.idle;
         tokio::spawn(async move {
+            // Held until the read ends.
+            let _slot = slot;
             let read = h
                 .run_dedicated(move |conn| {
-                    storage_volume::download(&name, conn, p.as_str(), v.as_str(), tx)
+                    storage_volume::download(&name, conn, p.as_str(), v.as_str(), tx, idle)
                 })
                 .await;
             if let Err(e) = read {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use futures::StreamExt;
 use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -501,4 +502,114 @@ async fn lab_uploaded_images_with_a_backing_file() {
         "{err}"
     );
     assert!(!lab.virsh("lab-a", &["dumpxml", &name]).contains(&names[0]));
+}
+
+#[tokio::test]
+async fn lab_stalled_transfers_can_take_every_blocking_thread() {
+    let lab = Lab::load();
+    let app = crate::helpers::spawn_app_configured(
+        tempfile::tempdir().unwrap(),
+        lab.hosts(),
+        &[("VIRTDECK_TRANSFER_IDLE_SECS", "3")],
+    )
+    .await;
+    let c = app.admin().await;
+    let (name, uuid) = (unique("stall-guest"), new_uuid());
+    lab.define("lab-a", &bios_guest(&name, &uuid, ""), true);
+    let _guest = lab.guard(&name);
+    // Uploads whose clients send 64 KiB of the 10 MiB they announce, then stop.
+    let names: Vec<String> = (0..6)
+        .map(|i| format!("{}-{i}.raw", unique("stall")))
+        .collect();
+    let _volumes: Vec<Volumes> = names
+        .iter()
+        .map(|n| Volumes {
+            lab: lab.clone(),
+            name: n.clone(),
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let stalled: Vec<_> = names
+        .iter()
+        .map(|n| {
+            let url = format!(
+                "{}/api/volumes/upload?host=lab-a&pool=default&name={n}&format=raw",
+                app.url
+            );
+            let c = c.clone();
+            tokio::spawn(async move {
+                let body =
+                    futures::stream::once(async { Ok::<_, std::io::Error>(vec![1u8; 64 << 10]) })
+                        .chain(futures::stream::pending());
+                let resp = c
+                    .put(url)
+                    .header("content-type", "application/octet-stream")
+                    .header("content-length", 10u64 << 20)
+                    .body(reqwest::Body::wrap_stream(body))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        (
+                            status,
+                            r.json::<Value>().await.unwrap_or(Value::Null),
+                            started.elapsed(),
+                        )
+                    }
+                    Err(e) => (0, json!(e.to_string()), started.elapsed()),
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Meanwhile a login and a guest action answer within a second.
+    let t = std::time::Instant::now();
+    let fresh = app.anonymous();
+    assert_eq!(
+        app.login(&fresh, crate::helpers::ADMIN_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    let login = t.elapsed();
+    let t = std::time::Instant::now();
+    let (status, g) = app
+        .post(
+            &c,
+            "/api/guests/action",
+            &json!({"host": "lab-a", "uuid": uuid, "action": "suspend"}),
+        )
+        .await;
+    let action = t.elapsed();
+    assert_eq!(status, 200, "{g}");
+    println!("with stalled uploads: login {login:?}, guest action {action:?}");
+    assert!(
+        login < std::time::Duration::from_secs(1),
+        "login took {login:?}"
+    );
+    assert!(
+        action < std::time::Duration::from_secs(1),
+        "guest action took {action:?}"
+    );
+    // Four per user at once: the others were refused at once; the four end
+    // when the idle time has passed, and leave no volume behind.
+    let mut answers = Vec::new();
+    for s in stalled {
+        answers.push(s.await.unwrap());
+    }
+    let refused = answers.iter().filter(|(s, _, _)| *s == 429).count();
+    assert_eq!(refused, 2, "{answers:?}");
+    for (status, body, after) in answers.iter().filter(|(s, _, _)| *s != 429) {
+        assert_eq!(*status, 400, "{body}");
+        assert!(body.to_string().contains("sent nothing for 3 s"), "{body}");
+        assert!(*after < std::time::Duration::from_secs(30), "{after:?}");
+    }
+    let (_, vols) = app.get(&c, "/api/volumes?host=lab-a&pool=default").await;
+    for n in &names {
+        assert!(
+            !vols.to_string().contains(n.as_str()),
+            "{n} was left behind"
+        );
+    }
 }
