@@ -75,6 +75,7 @@ struct FileConfig {
     login_window_secs: Option<u64>,
     audit_retention_days: Option<u32>,
     transfer_idle_secs: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
     storage_roots: Option<Vec<String>>,
     #[serde(default)]
     hosts: Vec<HostConfig>,
@@ -120,6 +121,9 @@ pub struct Config {
     /// How long an upload or download waits for a client that sends or reads
     /// nothing (`transfer_idle_secs`, default 60).
     pub transfer_idle: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`trusted_proxies`, `VIRTDECK_TRUSTED_PROXIES`: addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -141,6 +145,7 @@ impl std::fmt::Debug for Config {
             .field("audit_retention_days", &self.audit_retention_days)
             .field("storage_roots", &self.storage_roots)
             .field("transfer_idle", &self.transfer_idle)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -289,6 +294,20 @@ impl Config {
             60,
             86_400,
         )?);
+        let proxies: Vec<String> = match env("VIRTDECK_TRUSTED_PROXIES") {
+            Some(v) => v.split(',').map(|s| s.trim().to_string()).collect(),
+            None => file.trusted_proxies.clone().unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse().map_err(|_| ConfigError::Invalid {
+                    key: "trusted_proxies".into(),
+                    message: format!("{p:?} is not an IP address"),
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
         Ok(Config {
             listen,
             data_dir,
@@ -307,6 +326,7 @@ impl Config {
             audit_retention_days,
             storage_roots,
             transfer_idle,
+            trusted_proxies,
         })
     }
 }

@@ -265,6 +265,7 @@ impl Application {
         let router = router(
             state,
             auth::session_layer(session_store, config.secure_cookies),
+            crate::proxies::TrustedProxies(Arc::new(config.trusted_proxies.clone())),
         );
 
         let listener = TcpListener::bind(config.listen)
@@ -304,7 +305,11 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteStore>) -> Router {
+fn router(
+    state: AppState,
+    sessions: tower_sessions::SessionManagerLayer<SqliteStore>,
+    proxies: crate::proxies::TrustedProxies,
+) -> Router {
     let routes = route_list();
     let context = {
         let services = state.services.clone();
@@ -338,6 +343,10 @@ fn router(state: AppState, sessions: tower_sessions::SessionManagerLayer<SqliteS
         .layer(middleware::from_fn(security::headers))
         .layer(compression())
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            proxies,
+            crate::proxies::forwarded,
+        ))
         .with_state(state)
 }
 

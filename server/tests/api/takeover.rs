@@ -582,3 +582,54 @@ async fn anyone_unauthenticated_can_grow_the_audit_log_without_limit() {
         .count();
     assert_eq!(rows, 3, "{theirs}");
 }
+
+#[tokio::test]
+async fn lock_out_by_throttle_behind_a_reverse_proxy() {
+    let try_login = |app: &crate::helpers::TestApp, from: &str, name: &str| {
+        let (url, from, name) = (app.url.clone(), from.to_string(), name.to_string());
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/api/login"))
+                .header("x-forwarded-for", from)
+                .json(&json!({"username": name, "password": "wrong"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // Behind a trusted proxy (here: loopback), each client is counted alone.
+    let app = crate::helpers::spawn_app_configured(
+        tempfile::tempdir().unwrap(),
+        vec![],
+        &[
+            ("VIRTDECK_TRUSTED_PROXIES", "127.0.0.1"),
+            ("VIRTDECK_LOGIN_ATTEMPTS", "3"),
+        ],
+    )
+    .await;
+    for i in 0..3 {
+        assert_eq!(try_login(&app, "203.0.113.7", &format!("n{i}")).await, 401);
+    }
+    assert_eq!(try_login(&app, "203.0.113.7", "n9").await, 429);
+    assert_eq!(
+        try_login(&app, "203.0.113.8", "n10").await,
+        401,
+        "another client behind the same proxy is not held back"
+    );
+    // From anyone not trusted the header is the client's own claim: ignored.
+    let app = crate::helpers::spawn_app_configured(
+        tempfile::tempdir().unwrap(),
+        vec![],
+        &[("VIRTDECK_LOGIN_ATTEMPTS", "3")],
+    )
+    .await;
+    for i in 0..3 {
+        assert_eq!(
+            try_login(&app, &format!("198.51.100.{i}"), &format!("n{i}")).await,
+            401
+        );
+    }
+    assert_eq!(try_login(&app, "198.51.100.99", "n9").await, 429);
+}
