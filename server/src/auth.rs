@@ -508,7 +508,11 @@ pub async fn login_form(
     match state
         .services
         .accounts
-        .verify_password(&form.username, &form.password)
+        .verify_login(
+            &form.username,
+            &form.password,
+            app::api::ssr::device_in(&headers).as_deref(),
+        )
         .await
     {
         Ok(Some(user)) if user.totp => {
@@ -556,7 +560,7 @@ pub async fn login_form(
                     Ok(()),
                 )
                 .await;
-            Redirect::to(&next).into_response()
+            with_device(&state, user.id, Redirect::to(&next).into_response()).await
         }
         Ok(None) => {
             audit
@@ -588,6 +592,23 @@ pub struct CodeForm {
     code: String,
     #[serde(default)]
     next: Option<String>,
+}
+
+/// After a complete login from the form: the browser's new device cookie.
+async fn with_device(
+    state: &crate::startup::AppState,
+    user_id: i64,
+    mut resp: Response,
+) -> Response {
+    match state.services.accounts.remember_device(user_id).await {
+        Ok(value) => {
+            if let Ok(cookie) = HeaderValue::from_str(&app::api::ssr::device_set_cookie(&value)) {
+                resp.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+        }
+        Err(e) => tracing::warn!("cannot remember a device: {e}"),
+    }
+    resp
 }
 
 /// `POST /login/totp`: the second step of the plain login form.
@@ -664,5 +685,5 @@ pub async fn login_totp_form(
             outcome: Outcome::Ok,
         })
         .await;
-    Redirect::to(&next).into_response()
+    with_device(&state, user.id, Redirect::to(&next).into_response()).await
 }

@@ -171,7 +171,7 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
             }
             let user = services
                 .accounts
-                .verify_password(&username, &password)
+                .verify_login(&username, &password, ssr::device_cookie().as_deref())
                 .await?;
             let client = ssr::client_address().await;
             let Some(user) = user else {
@@ -197,6 +197,7 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
                 });
             }
             ssr::start_session(&services, &user, client.as_deref()).await?;
+            ssr::remember_device(&services, user.id).await;
             services
                 .audit
                 .write(AuditEntry {
@@ -251,6 +252,7 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
                 ));
             }
             ssr::start_session(&services, &user, client.as_deref()).await?;
+            ssr::remember_device(&services, user.id).await;
             services
                 .audit
                 .write(AuditEntry {

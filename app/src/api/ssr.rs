@@ -104,6 +104,47 @@ pub fn mark_login(how: &'static str) {
     }
 }
 
+/// The cookie of a known device (see `Accounts::verify_login`).
+pub const DEVICE_COOKIE: &str = "virtdeck_device";
+
+/// `Set-Cookie` for a device cookie: a year, this site only, not for scripts.
+pub fn device_set_cookie(value: &str) -> String {
+    format!("{DEVICE_COOKIE}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict")
+}
+
+/// The device cookie in `headers`, if any.
+pub fn device_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == DEVICE_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The device cookie of the current request, if any.
+pub fn device_cookie() -> Option<String> {
+    use_context::<axum::http::request::Parts>().and_then(|p| device_in(&p.headers))
+}
+
+/// After a complete login: this browser is a known device of `user_id` from
+/// now on (a new cookie in the answer).
+pub async fn remember_device(services: &Services, user_id: i64) {
+    match services.accounts.remember_device(user_id).await {
+        Ok(value) => {
+            if let (Some(response), Ok(cookie)) = (
+                use_context::<leptos_axum::ResponseOptions>(),
+                axum::http::HeaderValue::from_str(&device_set_cookie(&value)),
+            ) {
+                response.append_header(axum::http::header::SET_COOKIE, cookie);
+            }
+        }
+        Err(e) => tracing::warn!("cannot remember a device: {e}"),
+    }
+}
+
 /// The address of the client of the current request, if known.
 pub async fn client_address() -> Option<String> {
     leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

@@ -18,6 +18,17 @@ pub trait Accounts: Send + Sync + 'static {
         username: &str,
         password: &str,
     ) -> Result<Option<SessionUser>, ApiError>;
+    /// A login's password step from a browser with `device` (its device
+    /// cookie): as `verify_password`, but a device that logged in as this
+    /// user before is not held back by the per-name lock.
+    async fn verify_login(
+        &self,
+        username: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> Result<Option<SessionUser>, ApiError>;
+    /// A new device cookie for `user_id`, who has just logged in with it.
+    async fn remember_device(&self, user_id: i64) -> Result<String, ApiError>;
     /// Records a new login session of `user_id`; returns its secret id
     /// (kept in the session's data).
     async fn start_session(&self, user_id: i64, client: Option<&str>) -> Result<String, ApiError>;

@@ -8,6 +8,7 @@
 //! user), `passwords` (hashing, logins, password changes), `sessions`,
 //! `tokens` (API tokens), `totp` (two-factor login) and `settings`.
 
+mod devices;
 mod passwords;
 mod sessions;
 mod settings;
@@ -117,7 +118,24 @@ impl Accounts for SqlAccounts {
         username: &str,
         password: &str,
     ) -> Result<Option<SessionUser>, ApiError> {
-        passwords::verify_login(self, username, password).await
+        passwords::verify_login(self, username, password, false).await
+    }
+
+    async fn verify_login(
+        &self,
+        username: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> Result<Option<SessionUser>, ApiError> {
+        let known = match device {
+            Some(d) => devices::known(self, username, d).await?,
+            None => false,
+        };
+        passwords::verify_login(self, username, password, known).await
+    }
+
+    async fn remember_device(&self, user_id: i64) -> Result<String, ApiError> {
+        devices::remember(self, user_id).await
     }
 
     async fn start_session(&self, user_id: i64, client: Option<&str>) -> Result<String, ApiError> {

@@ -127,6 +127,7 @@ pub(super) async fn verify_login(
     accounts: &SqlAccounts,
     username: &str,
     password: &str,
+    known_device: bool,
 ) -> Result<Option<SessionUser>, ApiError> {
     let row: Option<(i64, String, String, String, bool, bool, bool)> = sqlx::query_as(
         "SELECT id, username, password_hash, role, disabled, must_change_password, \
@@ -137,7 +138,14 @@ pub(super) async fn verify_login(
     .await
     .map_err(internal)?;
     let key = username.to_lowercase();
-    if let Err(wait) = accounts.per_user.check(&key) {
+    // A browser that logged in as this user before is not locked out by
+    // failures from elsewhere (the per-address limit still holds it).
+    let held = if known_device {
+        Ok(())
+    } else {
+        accounts.per_user.check(&key)
+    };
+    if let Err(wait) = held {
         return Err(ApiError::TooManyRequests(format!(
             "too many failed logins for this user; try again in {} s",
             wait.as_secs() + 1

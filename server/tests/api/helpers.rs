@@ -125,6 +125,18 @@ pub async fn spawn_app_configured(
     TestApp { url, dir, client }
 }
 
+/// The `Set-Cookie` header of the cookie `name` in `resp` (a login answer
+/// sets the session cookie and a device cookie).
+pub fn set_cookie(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", resp.headers()))
+        .to_string()
+}
+
 /// One row of the audit log.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {

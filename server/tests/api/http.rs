@@ -122,7 +122,9 @@ async fn login_sets_a_safe_cookie_that_changes_at_each_login() {
     let client = app.anonymous();
     let first = app.login(&client, ADMIN_PASSWORD).await;
     assert_eq!(first.status(), 200);
-    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = crate::helpers::set_cookie(&first, "virtdeck_session")
+        .as_str()
+        .to_string();
     assert!(cookie.starts_with("virtdeck_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -134,7 +136,9 @@ async fn login_sets_a_safe_cookie_that_changes_at_each_login() {
     assert_eq!(me["username"], "admin");
 
     let second = app.login(&client, ADMIN_PASSWORD).await;
-    let cookie2 = second.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie2 = crate::helpers::set_cookie(&second, "virtdeck_session")
+        .as_str()
+        .to_string();
     let id = |c: &str| c.split(';').next().unwrap().to_string();
     assert_ne!(id(&cookie), id(&cookie2), "session id must change at login");
 
@@ -433,9 +437,8 @@ async fn the_websocket_needs_a_session_and_streams_guest_changes() {
 
     let client = app.anonymous();
     let login = app.login(&client, ADMIN_PASSWORD).await;
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
+    let cookie = crate::helpers::set_cookie(&login, "virtdeck_session")
+        .as_str()
         .split(';')
         .next()
         .unwrap()

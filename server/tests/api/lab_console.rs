@@ -41,9 +41,8 @@ async fn login_cookie(app: &TestApp, user: &str, password: &str) -> String {
         .await
         .unwrap();
     assert_eq!(login.status(), 200);
-    login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
+    crate::helpers::set_cookie(&login, "virtdeck_session")
+        .as_str()
         .split(';')
         .next()
         .unwrap()

@@ -76,9 +76,8 @@ async fn ws(
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let client = app.anonymous();
     let login = app.login(&client, ADMIN_PASSWORD).await;
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
+    let cookie = crate::helpers::set_cookie(&login, "virtdeck_session")
+        .as_str()
         .split(';')
         .next()
         .unwrap()

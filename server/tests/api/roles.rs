@@ -323,9 +323,8 @@ async fn users_are_managed_by_admins_and_a_disabled_user_is_out_at_once() {
             .send()
             .await
             .unwrap();
-        resp.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
+        crate::helpers::set_cookie(&resp, "virtdeck_session")
+            .as_str()
             .split(';')
             .next()
             .unwrap()

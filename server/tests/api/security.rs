@@ -290,9 +290,8 @@ async fn an_open_socket_ends_with_its_session() {
     let app = spawn_app(vec![]).await;
     let client = app.anonymous();
     let login = app.login(&client, ADMIN_PASSWORD).await;
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
+    let cookie = crate::helpers::set_cookie(&login, "virtdeck_session")
+        .as_str()
         .split(';')
         .next()
         .unwrap()

@@ -633,3 +633,42 @@ async fn lock_out_by_throttle_behind_a_reverse_proxy() {
     }
     assert_eq!(try_login(&app, "198.51.100.99", "n9").await, 429);
 }
+
+#[tokio::test]
+async fn lock_out_by_throttle_spares_a_known_browser() {
+    let app = crate::helpers::spawn_app_configured(
+        tempfile::tempdir().unwrap(),
+        vec![],
+        &[("VIRTDECK_TRUSTED_PROXIES", "127.0.0.1")],
+    )
+    .await;
+    let admin = app.admin().await;
+    // Otto's own browser has logged in (and so carries a device cookie).
+    let known = crate::roles::user(&app, &admin, "otto", "operator").await;
+    let login = |client: &reqwest::Client, from: &str, password: &str| {
+        let req = client
+            .post(format!("{}/api/login", app.url))
+            .header("x-forwarded-for", from.to_string())
+            .json(&json!({"username": "otto", "password": password}));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // Wrong passwords for otto from ten addresses: the name is locked…
+    for i in 0..10 {
+        let stranger = reqwest::Client::new();
+        assert_eq!(
+            login(&stranger, &format!("203.0.113.{i}"), "wrong").await,
+            401
+        );
+    }
+    let new_browser = app.anonymous();
+    assert_eq!(
+        login(&new_browser, "198.51.100.1", "otto-own-password").await,
+        429,
+        "a browser otto never used is held back"
+    );
+    // …but not for the browser otto logged in with before.
+    assert_eq!(
+        login(&known, "198.51.100.2", "otto-own-password").await,
+        200
+    );
+}

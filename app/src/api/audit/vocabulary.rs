@@ -358,6 +358,7 @@ mod tests {
                 "user.password",
                 "user.totp.enable",
                 "user.totp.disable",
+                "user.totp.reset",
                 "session.end",
                 "token.create",
                 "token.revoke",
