@@ -1014,3 +1014,26 @@ async fn no_one_creates_a_pool_on_etc_root_or_virtdecks_own_data() {
     // refusals of create and scan are audited under their request lines).
     assert_eq!(refused.len(), 6, "every refusal is audited: {refused:?}");
 }
+
+/// Issue 15 item 15: another pool's directory is the user's conflict.
+#[tokio::test]
+async fn a_conflict_reported_as_a_host_failure() {
+    let app = spawn_app(vec![]).await;
+    let admin = app.admin().await;
+    // demo-beta's pool "default" has /var/lib/libvirt/images.
+    let (status, err) = app
+        .post(
+            &admin,
+            "/api/pools",
+            &json!({"host": "demo-beta", "name": "again", "type": "dir",
+                    "target_path": "/var/lib/libvirt/images/"}),
+        )
+        .await;
+    assert_eq!(status, 409, "not a 502 from libvirt: {err}");
+    assert_eq!(err["error"], "conflict");
+    assert!(
+        err["message"].as_str().unwrap().contains("pool default"),
+        "{err}"
+    );
+    assert!(find(&pools(&app, &admin).await, "demo-beta", "again").is_none());
+}
