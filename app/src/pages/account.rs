@@ -282,6 +282,19 @@ fn TwoFactor() -> impl IntoView {
     );
     let code = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
+    // Enrolment asks for the password.
+    let setup_form = move || {
+        view! {
+            <form class="inline-form" aria-label="Set up two-factor login" on:submit=move |ev| {
+                ev.prevent_default();
+                start.dispatch(TotpStart { password: password.get_untracked() });
+            }>
+                <label>"Password" <input type="password" name="password" autocomplete="current-password" required
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) /></label>
+                <button type="submit" class="secondary">"Set up two-factor login"</button>
+            </form>
+        }
+    };
     view! {
         <section class="panel narrow" aria-label="Two-factor login">
             <h2>"Two-factor login"</h2>
@@ -324,27 +337,9 @@ fn TwoFactor() -> impl IntoView {
                                     {move || confirm.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
                                 </div>
                             }.into_any(),
-                            Some(Err(error)) => view! {
-                                <ErrorNotice error />
-                                <form class="inline-form" aria-label="Set up two-factor login" on:submit=move |ev| {
-                                    ev.prevent_default();
-                                    start.dispatch(TotpStart { password: password.get_untracked() });
-                                }>
-                                    <label>"Password" <input type="password" name="password" autocomplete="current-password" required
-                                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) /></label>
-                                    <button type="submit" class="secondary">"Set up two-factor login"</button>
-                                </form>
-                            }.into_any(),
-                            None => view! {
-                                <form class="inline-form" aria-label="Set up two-factor login" on:submit=move |ev| {
-                                    ev.prevent_default();
-                                    start.dispatch(TotpStart { password: password.get_untracked() });
-                                }>
-                                    <label>"Password" <input type="password" name="password" autocomplete="current-password" required
-                                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) /></label>
-                                    <button type="submit" class="secondary">"Set up two-factor login"</button>
-                                </form>
-                            }.into_any(),
+                            // Asked again (and again after a wrong one).
+                            Some(Err(error)) => view! { <ErrorNotice error /> {setup_form()} }.into_any(),
+                            None => setup_form().into_any(),
                         }}
                     }.into_any()
                 })}

@@ -242,3 +242,17 @@ pub async fn close_code(socket: &mut Socket) -> Option<u16> {
     .await
     .expect("the socket is closed within 10 s")
 }
+
+/// The authenticator app's code for the base32 `secret` of a two-factor
+/// enrolment, `offset` seconds from now.
+pub fn totp_code(secret: &str, offset: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes)
+        .generate((now + offset) as u64)
+}

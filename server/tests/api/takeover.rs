@@ -295,15 +295,7 @@ async fn tokens_outlive_what_should_end_them() {
             &json!({"password": "a-new-admin-password-9"}),
         )
         .await;
-    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
-        .to_bytes()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let code =
-        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret).generate(now);
+    let code = crate::helpers::totp_code(setup["secret"].as_str().unwrap(), 0);
     let (status, body) = app
         .post(&admin, "/api/me/totp/confirm", &json!({"code": code}))
         .await;
@@ -342,15 +334,7 @@ async fn an_admin_resets_another_users_two_factor_login() {
         )
         .await;
     assert_eq!(status, 200, "{setup}");
-    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
-        .to_bytes()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let code =
-        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret).generate(now);
+    let code = crate::helpers::totp_code(setup["secret"].as_str().unwrap(), 0);
     let (status, _) = app
         .post(&otto, "/api/me/totp/confirm", &json!({"code": code}))
         .await;
@@ -400,17 +384,8 @@ async fn otto_with_totp(app: &crate::helpers::TestApp) -> impl Fn(u64) -> String
             &json!({"password": "otto-own-password"}),
         )
         .await;
-    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_string())
-        .to_bytes()
-        .unwrap();
-    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
-    let code = move |offset: u64| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        totp.generate(now - 30 + offset)
-    };
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let code = move |offset: u64| crate::helpers::totp_code(&secret, offset as i64 - 30);
     let (status, _) = app
         .post(&otto, "/api/me/totp/confirm", &json!({"code": code(0)}))
         .await;
