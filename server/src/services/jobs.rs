@@ -255,7 +255,6 @@ impl<K: JobKind> Jobs<K> {
         self.running.lock().expect("jobs lock").get(id).cloned()
     }
 
-
     /// Asks the running job `id` to stop (its task reads the flag; the kind
     /// does what stopping takes); answers the job, or `None` if none runs.
     pub fn cancel(&self, id: &str) -> Option<Arc<Job<K>>> {
