@@ -25,6 +25,49 @@ fn sha(path: &PathBuf) -> Vec<u8> {
     Sha256::digest(std::fs::read(path).unwrap()).to_vec()
 }
 
+/// Creates raw volume `name` of `capacity` in `host`'s default pool; its path.
+async fn raw_volume(
+    app: &TestApp,
+    c: &reqwest::Client,
+    host: &str,
+    name: &str,
+    capacity: &str,
+) -> String {
+    let (status, v) = app
+        .post(
+            c,
+            "/api/volumes",
+            &json!({"host": host, "pool": "default", "name": name, "format": "raw", "capacity": capacity}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    v["path"].as_str().unwrap().to_string()
+}
+
+/// `PUT /api/volumes/upload` of `body` into lab-a's default pool as `name`
+/// with `mode`: the status and the JSON answer.
+async fn upload(
+    app: &TestApp,
+    c: &reqwest::Client,
+    name: &str,
+    mode: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let resp = c
+        .put(format!(
+            "{}/api/volumes/upload?host=lab-a&pool=default&name={name}&mode={mode}",
+            app.url
+        ))
+        .header("content-type", "application/octet-stream")
+        .header("content-length", body.len())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
 /// Deletes a pool on both hosts when dropped (a failed test too).
 struct SharedPool {
     lab: Lab,
@@ -110,15 +153,7 @@ async fn lab_upload_with_mode_overwrite_ignores_running_guests() {
     let (lab, app, c) = lab_app().await;
     // A running guest on lab-a with a raw disk in the default pool, content known.
     let vol = format!("{}.raw", unique("overwrite"));
-    let (status, v) = app
-        .post(
-            &c,
-            "/api/volumes",
-            &json!({"host": "lab-a", "pool": "default", "name": vol, "format": "raw", "capacity": "1M"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let path = v["path"].as_str().unwrap().to_string();
+    let path = raw_volume(&app, &c, "lab-a", &vol, "1M").await;
     let file = lab.outside("lab-a", &path);
     let mut content = vec![0u8; 1 << 20];
     rand::thread_rng().fill_bytes(&mut content);
@@ -131,25 +166,7 @@ async fn lab_upload_with_mode_overwrite_ignores_running_guests() {
     lab.define("lab-a", &bios_guest(&name, &uuid, &disk), true);
     let guest = lab.guard(&name);
 
-    let upload = |body: Vec<u8>| {
-        let (c, app, vol) = (&c, &app, &vol);
-        async move {
-            let resp = c
-                .put(format!(
-                    "{}/api/volumes/upload?host=lab-a&pool=default&name={vol}&mode=overwrite",
-                    app.url
-                ))
-                .header("content-type", "application/octet-stream")
-                .header("content-length", body.len())
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let (status, err) = upload(vec![0xAB; 4096]).await;
+    let (status, err) = upload(&app, &c, &vol, "overwrite", vec![0xAB; 4096]).await;
     assert_eq!(status, 409, "{err}");
     assert!(
         err["message"]
@@ -161,7 +178,7 @@ async fn lab_upload_with_mode_overwrite_ignores_running_guests() {
     assert_eq!(sha(&file), before, "the running guest's disk is untouched");
     // Shut off, its definition still names the disk: refused as for wipe.
     lab.virsh("lab-a", &["destroy", &name]);
-    let (status, err) = upload(vec![0xAB; 4096]).await;
+    let (status, err) = upload(&app, &c, &vol, "overwrite", vec![0xAB; 4096]).await;
     assert_eq!(status, 409, "{err}");
     assert!(
         err["message"].as_str().unwrap().contains("shut off"),
@@ -170,7 +187,7 @@ async fn lab_upload_with_mode_overwrite_ignores_running_guests() {
     assert_eq!(sha(&file), before);
     // Once no guest names it, the upload overwrites it.
     drop(guest);
-    let (status, v) = upload(vec![0xAB; 4096]).await;
+    let (status, v) = upload(&app, &c, &vol, "overwrite", vec![0xAB; 4096]).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(std::fs::read(&file).unwrap()[..4096], [0xAB; 4096]);
     let audit = app.audit("volume.upload").await;
@@ -218,15 +235,7 @@ async fn lab_copy_storage_migration_writes_into_a_same_named_volume() {
     };
     let mut paths = Vec::new();
     for host in ["lab-a", "lab-b"] {
-        let (status, v) = app
-            .post(
-                &c,
-                "/api/volumes",
-                &json!({"host": host, "pool": "default", "name": vol, "format": "raw", "capacity": "4M"}),
-            )
-            .await;
-        assert_eq!(status, 200, "{v}");
-        paths.push(v["path"].as_str().unwrap().to_string());
+        paths.push(raw_volume(&app, &c, host, &vol, "4M").await);
     }
     let theirs = lab.outside("lab-b", &paths[1]);
     let mut content = vec![0u8; 4 << 20];
@@ -286,15 +295,7 @@ async fn lab_a_clone_shares_the_sources_writable_network_and_lun_disks() {
         lab: lab.clone(),
         name: vol.clone(),
     };
-    let (status, v) = app
-        .post(
-            &c,
-            "/api/volumes",
-            &json!({"host": "lab-a", "pool": "default", "name": vol, "format": "raw", "capacity": "1M"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let path = v["path"].as_str().unwrap().to_string();
+    let path = raw_volume(&app, &c, "lab-a", &vol, "1M").await;
     let (portal, port) = lab.get("LAB_ISCSI_PORTAL").split_once(':').unwrap();
     let iqn = lab.get("LAB_ISCSI_TARGET");
     let disks = format!(
@@ -431,23 +432,6 @@ async fn lab_uploaded_images_with_a_backing_file() {
             name: n.clone(),
         })
         .collect();
-    let upload = |name: String, body: Vec<u8>, mode: &'static str| {
-        let (c, url) = (c.clone(), app.url.clone());
-        async move {
-            let resp = c
-                .put(format!(
-                    "{url}/api/volumes/upload?host=lab-a&pool=default&name={name}&mode={mode}"
-                ))
-                .header("content-type", "application/octet-stream")
-                .header("content-length", body.len())
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
     let list = || async {
         let (_, vols) = app.get(&c, "/api/volumes?host=lab-a&pool=default").await;
         vols.as_array()
@@ -457,7 +441,7 @@ async fn lab_uploaded_images_with_a_backing_file() {
             .collect::<Vec<_>>()
     };
 
-    let (status, err) = upload(names[0].clone(), std::fs::read(&evil).unwrap(), "new").await;
+    let (status, err) = upload(&app, &c, &names[0], "new", std::fs::read(&evil).unwrap()).await;
     assert_eq!(status, 400, "{err}");
     let message = err["message"].as_str().unwrap();
     assert!(
@@ -469,16 +453,16 @@ async fn lab_uploaded_images_with_a_backing_file() {
     assert!(!on_disk.exists());
 
     // Overwriting an existing volume with it is refused before a byte is written.
-    let (status, v) = upload(base.clone(), vec![7u8; 1 << 20], "new").await;
+    let (status, v) = upload(&app, &c, &base, "new", vec![7u8; 1 << 20]).await;
     assert_eq!(status, 200, "{v}");
     let base_file = lab.outside("lab-a", v["path"].as_str().unwrap());
     let before = sha(&base_file);
-    let (status, err) = upload(base.clone(), std::fs::read(&evil).unwrap(), "overwrite").await;
+    let (status, err) = upload(&app, &c, &base, "overwrite", std::fs::read(&evil).unwrap()).await;
     assert_eq!(status, 400, "{err}");
     assert_eq!(sha(&base_file), before);
 
     // A backing file that is a volume of the same pool is fine.
-    let (status, v) = upload(names[2].clone(), std::fs::read(&overlay).unwrap(), "new").await;
+    let (status, v) = upload(&app, &c, &names[2], "new", std::fs::read(&overlay).unwrap()).await;
     assert_eq!(status, 200, "{v}");
 
     // An image put there by other means cannot be attached to a guest.
