@@ -75,6 +75,7 @@ struct FileConfig {
     login_window_secs: Option<u64>,
     audit_retention_days: Option<u32>,
     transfer_idle_secs: Option<u64>,
+    migration_host_wait_secs: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
     storage_roots: Option<Vec<String>>,
     #[serde(default)]
@@ -121,6 +122,11 @@ pub struct Config {
     /// How long an upload or download waits for a client that sends or reads
     /// nothing (`transfer_idle_secs`, default 60).
     pub transfer_idle: std::time::Duration,
+    /// How long a migration job waits for a host that stopped answering
+    /// (its libvirtd restarting, a source host reconnecting after virtdeck
+    /// restarted) before it records what it knows
+    /// (`migration_host_wait_secs`, default 120).
+    pub migration_host_wait: std::time::Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client
     /// (`trusted_proxies`, `VIRTDECK_TRUSTED_PROXIES`: addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -145,6 +151,7 @@ impl std::fmt::Debug for Config {
             .field("audit_retention_days", &self.audit_retention_days)
             .field("storage_roots", &self.storage_roots)
             .field("transfer_idle", &self.transfer_idle)
+            .field("migration_host_wait", &self.migration_host_wait)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -294,6 +301,13 @@ impl Config {
             60,
             86_400,
         )?);
+        let migration_host_wait = std::time::Duration::from_secs(number(
+            "migration_host_wait_secs",
+            "VIRTDECK_MIGRATION_HOST_WAIT_SECS",
+            file.migration_host_wait_secs,
+            120,
+            86_400,
+        )?);
         let proxies: Vec<String> = match env("VIRTDECK_TRUSTED_PROXIES") {
             Some(v) => v.split(',').map(|s| s.trim().to_string()).collect(),
             None => file.trusted_proxies.clone().unwrap_or_default(),
@@ -326,6 +340,7 @@ impl Config {
             audit_retention_days,
             storage_roots,
             transfer_idle,
+            migration_host_wait,
             trusted_proxies,
         })
     }

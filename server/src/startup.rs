@@ -226,7 +226,8 @@ impl Application {
         registry
             .wait_settled(std::time::Duration::from_secs(5))
             .await;
-        let migrations = MigrationJobs::new(registry.clone(), pool.clone());
+        let migrations =
+            MigrationJobs::new(registry.clone(), pool.clone(), config.migration_host_wait);
         migrations.recover().await;
         let guests = Arc::new(LibvirtGuests::new(registry.clone(), pool.clone()));
         guests.recover().await;

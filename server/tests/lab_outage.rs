@@ -1,6 +1,7 @@
 //! The live fleet against the lab's real hosts: changes made outside
 //! virtdeck (virsh) reach the API within a second; a host whose daemon stops,
-//! or goes silent (SIGSTOP), is shown unreachable within 20 s while the other
+//! or goes silent (SIGSTOP), is shown unreachable within 15 s, with libvirt's
+//! reason, while the other
 //! answers as before, and reconnects by itself; a host that accepts TCP and
 //! never answers holds nothing up, and the server's threads stay bounded.
 //!
@@ -273,7 +274,7 @@ async fn changes_made_with_virsh_reach_the_api_within_a_second() {
 }
 
 #[tokio::test]
-async fn a_stopped_or_silent_host_is_unreachable_within_20_s_and_comes_back() {
+async fn a_stopped_or_silent_host_is_unreachable_within_15_s_and_comes_back() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
     let v = Virtdeck::start(&[
@@ -294,11 +295,12 @@ async fn a_stopped_or_silent_host_is_unreachable_within_20_s_and_comes_back() {
     // 1. The daemon stops.
     lab.lab(&["stop", "b"]);
     let took = v
-        .until(Duration::from_secs(20), "lab-b unreachable", || async {
+        .until(Duration::from_secs(15), "lab-b unreachable", || async {
             v.host("lab-b").await["state"] == "unreachable"
         })
         .await;
     println!("daemon stopped → unreachable in {took:?}");
+    assert_reason(&v.host("lab-b").await);
     let (_, t) = v.get("/api/guests").await;
     assert!(t < Duration::from_secs(1), "{t:?}");
     assert_eq!(
@@ -331,21 +333,31 @@ async fn a_stopped_or_silent_host_is_unreachable_within_20_s_and_comes_back() {
         .status()
         .unwrap()
         .success());
+    // Thawed again even when the wait fails.
+    struct Thaw(i32);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _thaw = Thaw(pid);
     let silent = v
         .until(
-            Duration::from_secs(25),
+            Duration::from_secs(15),
             "silent lab-b unreachable",
             || async { v.host("lab-b").await["state"] == "unreachable" },
         )
         .await;
     let (_, t) = v.get("/api/guests").await;
+    assert_reason(&v.host("lab-b").await);
     assert!(Command::new("kill")
         .args(["-CONT", &pid.to_string()])
         .status()
         .unwrap()
         .success());
     println!("daemon silent → unreachable in {silent:?}");
-    assert!(silent < Duration::from_secs(20), "{silent:?}");
     assert!(t < Duration::from_secs(1), "{t:?}");
     let took = v
         .until(
@@ -356,6 +368,28 @@ async fn a_stopped_or_silent_host_is_unreachable_within_20_s_and_comes_back() {
         .await;
     println!("daemon continued → connected in {took:?}");
     lab.virsh("b", &["undefine", &name]);
+}
+
+/// An unreachable host's summary gives libvirt's reason, not only a state.
+fn assert_reason(host: &Value) {
+    let error = host["error"].as_str().unwrap_or("");
+    println!("{} unreachable: {error}", host["name"]);
+    assert!(
+        [
+            "unable to connect",
+            "Connection refused",
+            "End of file",
+            "keepalive",
+            "closed",
+            "timed out",
+            "Timed out",
+            // A host that accepts TCP and never answers gives libvirt nothing to say.
+            "no answer within 12 s",
+        ]
+        .iter()
+        .any(|r| error.contains(r)),
+        "libvirt's reason in {host}"
+    );
 }
 
 /// A "host" that accepts TCP connections and never answers.
@@ -398,8 +432,13 @@ async fn a_hung_host_holds_nothing_up_and_threads_stay_bounded() {
     );
     assert!(slowest < Duration::from_secs(1), "slowest {slowest:?}");
     assert!(v.threads() <= 64, "{} threads", v.threads());
-    let hung = v.host("hung").await;
-    assert_ne!(hung["state"], "connected", "{hung}");
+    v.until(
+        Duration::from_secs(15),
+        "the hung host unreachable",
+        || async { v.host("hung").await["state"] == "unreachable" },
+    )
+    .await;
+    assert_reason(&v.host("hung").await);
     let (guests, _) = v.get("/api/guests").await;
     assert!(guests
         .as_array()

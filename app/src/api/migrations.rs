@@ -102,16 +102,77 @@ pub struct MigrationOptions {
     pub parallel_connections: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_postcopy: Option<bool>,
+    /// What virtdeck does when the copy stops getting closer to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<Convergence>,
+    /// Seconds without progress after which the migration is aborted (the
+    /// guest stays on the source); default `DEFAULT_STALL_TIMEOUT_S`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_timeout_s: Option<u64>,
+}
+
+/// How long a migration may go without progress before it is aborted.
+pub const DEFAULT_STALL_TIMEOUT_S: u64 = 240;
+
+/// The maximum downtimes the *minimal downtime* policy steps through, one
+/// step per pass over memory that did not get closer to the end.
+pub const DOWNTIME_STEPS_MS: [u64; 6] = [100, 150, 200, 300, 400, 500];
+
+/// What virtdeck does while a live migration does not converge (the guest
+/// dirties memory faster than it is copied).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, EnumString, Display, EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Convergence {
+    /// Raise the allowed downtime step by step (`DOWNTIME_STEPS_MS`).
+    MinimalDowntime,
+    /// Let QEMU throttle the guest's CPUs more and more.
+    AutoConverge,
+    /// Switch to post-copy once two passes stalled.
+    PostcopyWhenStalled,
+}
+
+impl Convergence {
+    pub fn label(self) -> &'static str {
+        match self {
+            Convergence::MinimalDowntime => "Raise the allowed downtime step by step",
+            Convergence::AutoConverge => "Slow the guest down (auto-converge)",
+            Convergence::PostcopyWhenStalled => "Switch to post-copy",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            Convergence::MinimalDowntime => "Raises the allowed pause at the switch-over step by step (100 ms up to 500 ms) while passes over memory stall.",
+            Convergence::AutoConverge => "Slows the guest's CPUs down more and more until the copy catches up.",
+            Convergence::PostcopyWhenStalled => "Switches to post-copy after two stalled passes: the guest runs on the destination at once and fetches the rest of its memory; if the network fails then, the guest is paused on both hosts until the migration is resumed.",
+        }
+    }
+}
+
+/// One step of a migration's history: when, what phase, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// `prepared`, `copying storage`, `copying memory`, `iteration`,
+    /// `tuned`, `switching over`, `post-copy`, `source lost`, `destination lost`,
+    /// `cancel requested`, `checked`, `done`, `failed`, `cancelled`.
+    pub phase: String,
+    pub text: String,
 }
 
 /// The help line of each advanced option, for the dialog.
-pub const OPTION_HELP: [(&str, &str); 6] = [
+pub const OPTION_HELP: [(&str, &str); 7] = [
     ("max_downtime_ms", "The longest pause allowed at the switch-over; larger values let a busy guest finish sooner."),
     ("bandwidth_mib_s", "Caps the migration's network use (MiB/s) so the hosts' other traffic keeps flowing."),
     ("auto_converge", "Slows the guest's CPUs down step by step when memory is dirtied faster than it can be copied."),
     ("compressed", "Compresses repeatedly sent memory pages (xbzrle): less network, more CPU."),
     ("parallel_connections", "Copies memory over several connections at once (2–16), for fast networks."),
     ("allow_postcopy", "Lets you switch to post-copy mid-flight: the guest runs on the destination at once and fetches the rest of its memory on demand; if the network fails then, the guest is lost."),
+    ("stall_timeout_s", "Aborts the migration, with the guest still running on the source, when it makes no progress for this many seconds (default 240)."),
 ];
 
 /// `POST /api/migrations` and `/preflight`: what to migrate, where, and how.
@@ -176,6 +237,7 @@ impl MigrationRequest {
                 return bad("an offline migration cannot copy disks (libvirt copies them only from a running guest): start the guest and migrate it live, or copy the volumes first");
             }
             if o.max_downtime_ms.is_some()
+                || o.convergence.is_some()
                 || o.bandwidth_mib_s.is_some()
                 || o.auto_converge == Some(true)
                 || o.compressed == Some(true)
@@ -183,6 +245,17 @@ impl MigrationRequest {
                 || o.allow_postcopy == Some(true)
             {
                 return bad("an offline migration copies no memory: downtime, bandwidth, auto-converge, compression, parallel connections and post-copy do not apply");
+            }
+        }
+        if o.convergence.is_some() && mode != MigrationMode::Live {
+            return bad("a convergence policy applies to live migrations only (a paused guest dirties no memory)");
+        }
+        if o.convergence == Some(Convergence::PostcopyWhenStalled) && o.compressed == Some(true) {
+            return bad("QEMU cannot combine post-copy with compression: choose one");
+        }
+        if let Some(s) = o.stall_timeout_s {
+            if !(10..=86_400).contains(&s) {
+                return bad("stall_timeout_s must be between 10 and 86400 (a day)");
             }
         }
         if o.allow_postcopy == Some(true) && mode != MigrationMode::Live {
@@ -357,6 +430,9 @@ pub struct MigrationJob {
     pub started_at: String,
     pub ended_at: Option<String>,
     pub downtime_ms: Option<u64>,
+    /// What happened, in order (the phases, each policy step, faults).
+    #[serde(default)]
+    pub timeline: Vec<Step>,
 }
 
 /// A `/ws` progress message: the job's whole state, flat.
@@ -631,6 +707,26 @@ mod tests {
             (
                 MigrationRequest {
                     options: MigrationOptions {
+                        convergence: Some(Convergence::MinimalDowntime),
+                        ..Default::default()
+                    },
+                    ..request("paused")
+                },
+                "live migrations only",
+            ),
+            (
+                MigrationRequest {
+                    options: MigrationOptions {
+                        stall_timeout_s: Some(5),
+                        ..Default::default()
+                    },
+                    ..request("live")
+                },
+                "stall_timeout_s must be between 10 and 86400",
+            ),
+            (
+                MigrationRequest {
+                    options: MigrationOptions {
                         max_downtime_ms: Some(0),
                         ..Default::default()
                     },
@@ -682,6 +778,7 @@ mod tests {
             started_at: "2026-11-26T18:00:00Z".into(),
             ended_at: None,
             downtime_ms: None,
+            timeline: Vec::new(),
         };
         let event = crate::api::events::ServerEvent::MigrationProgress(Box::new(job.message()));
         let json = serde_json::to_value(&event).unwrap();

@@ -3,14 +3,16 @@
 //! the live progress of the started job in the same dialog.
 
 use leptos::{html, prelude::*};
+use strum::IntoEnumIterator;
 
 use crate::{
     api::{
         guests::{GuestState, GuestSummary},
         hosts::HostSummary,
         migrations::{
-            list_migrations, preflight, Check, MigrationMode, MigrationOptions, MigrationRequest,
-            Persistence, Preflight, StartMigration, StorageMode, Verdict, OPTION_HELP,
+            list_migrations, preflight, Check, Convergence, MigrationMode, MigrationOptions,
+            MigrationRequest, Persistence, Preflight, StartMigration, StorageMode, Verdict,
+            OPTION_HELP,
         },
         ApiError,
     },
@@ -298,6 +300,7 @@ fn Choices(settings: RwSignal<Settings>, running: bool) -> impl IntoView {
                         }
                         if mode != MigrationMode::Live {
                             s.options.allow_postcopy = None;
+                            s.options.convergence = None;
                         }
                     })
                 />
@@ -414,7 +417,27 @@ fn Advanced(settings: RwSignal<Settings>) -> impl IntoView {
                 {number("Max downtime (ms)", "max_downtime_ms", |o| o.max_downtime_ms, |o, v| o.max_downtime_ms = v)}
                 {number("Bandwidth (MiB/s)", "bandwidth_mib_s", |o| o.bandwidth_mib_s, |o, v| o.bandwidth_mib_s = v)}
                 {number("Parallel connections", "parallel_connections", |o| o.parallel_connections.map(u64::from), |o, v| o.parallel_connections = v.and_then(|v| u32::try_from(v).ok()))}
+                {number("Abort after no progress for (s)", "stall_timeout_s", |o| o.stall_timeout_s, |o, v| o.stall_timeout_s = v)}
             </div>
+            <label>
+                "When the copy does not converge"
+                <select
+                    name="convergence"
+                    prop:disabled=move || !live()
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        settings.update(|s| s.options.convergence = value.parse().ok());
+                    }
+                >
+                    <option value="" selected=move || settings.with(|s| s.options.convergence.is_none())>"Keep copying (libvirt's default)"</option>
+                    {Convergence::iter()
+                        .map(|c| view! {
+                            <option value=c.to_string() selected=move || settings.with(|s| s.options.convergence == Some(c))>{c.label()}</option>
+                        })
+                        .collect_view()}
+                </select>
+                <span class="help">{move || settings.with(|s| s.options.convergence.map(Convergence::help).unwrap_or("The copy goes on until it converges or the stall timeout aborts it."))}</span>
+            </label>
             {flag("Auto-converge", "auto_converge", |o| o.auto_converge, |o, v| o.auto_converge = v, false)}
             {flag("Compression", "compressed", |o| o.compressed, |o, v| o.compressed = v, false)}
             {flag("Allow post-copy", "allow_postcopy", |o| o.allow_postcopy, |o, v| o.allow_postcopy = v, true)}

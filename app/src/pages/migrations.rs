@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use crate::{
     api::{
         events::ServerEvent,
-        migrations::{list_migrations, JobStatus, MigrationJob},
+        migrations::{list_migrations, JobStatus, MigrationJob, Step},
     },
     components::{
         live::use_server_events,
@@ -124,6 +124,7 @@ fn JobRow(job: MigrationJob) -> impl IntoView {
             <td data-label="Status" class="state">
                 <JobStatusBadge status=job.status />
                 {job.error.clone().map(|e| view! { <span class="muted error-text">{e}</span> })}
+                <Timeline steps=job.timeline.clone() />
             </td>
             <td data-label="Started"><time datetime=job.started_at.clone()>{started}" UTC"</time></td>
             <td data-label="Took" class="num">{took}</td>
@@ -131,4 +132,36 @@ fn JobRow(job: MigrationJob) -> impl IntoView {
             <td data-label="By">{job.user.clone()}</td>
         </tr>
     }
+}
+
+/// A job's timeline, folded: each phase, policy step and fault with its time.
+#[component]
+fn Timeline(steps: Vec<Step>) -> impl IntoView {
+    (!steps.is_empty()).then(|| {
+        let count = steps.len();
+        let items = steps
+            .into_iter()
+            .map(|step| {
+                let at = step.at.get(11..19).unwrap_or(&step.at).to_string();
+                let Step {
+                    at: datetime,
+                    phase,
+                    text,
+                } = step;
+                let data_phase = phase.clone();
+                view! {
+                    <li data-phase=data_phase>
+                        <time datetime=datetime>{at}</time>" "
+                        <span class="phase">{phase}</span>": "{text}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <details class="timeline">
+                <summary>{format!("Timeline ({count})")}</summary>
+                <ol>{items}</ol>
+            </details>
+        }
+    })
 }

@@ -17,10 +17,15 @@ use tokio::sync::mpsc;
 use virt::{
     connect::Connect,
     domain::{Domain, JobStats, MigrateParameters},
-    error::Error,
+    error::Error as VirtError,
 };
 
-use super::{connection::Failure, storage_pool::failed, sys};
+use super::{
+    connection::Failure,
+    error::{is_connection_lost, Error},
+    storage_pool::failed,
+    sys,
+};
 
 /// How the guest moves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -136,7 +141,11 @@ pub fn migrate(
         parameters(spec, copy_disks),
         flags(spec),
     )
-    .map_err(Failure::Libvirt)
+    .map(|_| ())
+    // Libvirt's own words, without blaming a host: a broken connection here
+    // may be the source's (this call's) or the destination's (the source
+    // daemon's); the caller asks both hosts which it was.
+    .map_err(|e| Failure::Own(Error::Libvirt(e.message().trim().to_string())))
 }
 
 /// Does libvirt's message say the migration was stopped by an abort (a cancel)?
@@ -147,7 +156,7 @@ pub fn was_aborted_message(m: &str) -> bool {
 }
 
 /// The statistics of the guest's current job (`type` 0 when none runs).
-pub fn job_stats(conn: &Connect, uuid: &str) -> Result<JobStats, Error> {
+pub fn job_stats(conn: &Connect, uuid: &str) -> Result<JobStats, VirtError> {
     sys::job_stats(&conn.lookup_domain_by_uuid_string(uuid)?, 0)
 }
 
@@ -188,6 +197,8 @@ pub struct Sample {
     /// While running: the expected downtime; once completed: the real one.
     pub downtime_ms: u64,
     pub postcopy_requests: u64,
+    /// How much QEMU slows the guest's CPUs down (auto-converge), percent.
+    pub cpu_throttle: u64,
     /// When the statistics were read.
     pub read_at: Option<std::time::SystemTime>,
 }
@@ -209,14 +220,17 @@ impl From<&JobStats> for Sample {
             iteration: s.mem_iteration.unwrap_or(0),
             downtime_ms: s.downtime.unwrap_or(0),
             postcopy_requests: s.mem_postcopy_reqs.unwrap_or(0),
+            cpu_throttle: s.auto_converge_throttle.unwrap_or(0).max(0) as u64,
             read_at: Some(std::time::SystemTime::now()),
         }
     }
 }
 
 /// Reads the guest's job statistics every `every` and sends them to `tx`,
-/// until `stop` is set or the receiver goes away. Runs on a connection of its
-/// own (libvirtd serves few calls at once per connection).
+/// until `stop` is set or the receiver goes away. A guest that is not (or no
+/// longer) on this host reads as a sample without a job. Ends with an error
+/// when the connection is lost (the host's libvirtd went away). Runs on a
+/// connection of its own (libvirtd serves few calls at once per connection).
 pub fn sample_loop(
     conn: &Connect,
     uuid: &str,
@@ -228,23 +242,30 @@ pub fn sample_loop(
     // A fixed schedule: the time a call takes does not slow the sampling down.
     let mut next = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        if dom.is_none() {
-            dom = conn.lookup_domain_by_uuid_string(uuid).ok();
-        }
-        let sample = match dom.as_ref().map(|d| sys::job_stats(d, 0)) {
-            Some(Ok(stats)) => Some(Sample::from(&stats)),
-            // The guest left the source (done) or is between states: the
-            // migrate call says how it ended.
-            Some(Err(_)) => {
-                dom = None;
-                None
-            }
-            None => None,
+        let stats = match &dom {
+            Some(d) => sys::job_stats(d, 0),
+            None => conn
+                .lookup_domain_by_uuid_string(uuid)
+                .and_then(|d| sys::job_stats(&d, 0).map(|s| (d, s)))
+                .map(|(d, s)| {
+                    dom = Some(d);
+                    s
+                }),
         };
-        if let Some(sample) = sample {
-            if tx.blocking_send(sample).is_err() {
-                break;
+        let sample = match stats {
+            Ok(stats) => Sample::from(&stats),
+            Err(e) if is_connection_lost(&e) => return Err(Failure::Libvirt(e)),
+            // The guest left the source (done) or is between states.
+            Err(_) => {
+                dom = None;
+                Sample {
+                    read_at: Some(std::time::SystemTime::now()),
+                    ..Default::default()
+                }
             }
+        };
+        if tx.blocking_send(sample).is_err() {
+            break;
         }
         next += every;
         let now = std::time::Instant::now();

@@ -7,7 +7,7 @@ use app::api::{
     },
     guest_new::{Firmware, GuestOptions, InstallSource, NetworkChoice, NewGuest, Nic},
     guests::{GuestAction, GuestState, GuestSummary},
-    migrations::{MigrationMode, MigrationSpec, Persistence, StorageMode},
+    migrations::{Convergence, MigrationMode, MigrationSpec, Persistence, StorageMode},
     pools::{
         BuildKind, PoolAction, PoolSource, PoolSpec, PoolState, PoolSummary, PoolType, PoolTypes,
     },
@@ -454,10 +454,12 @@ pub fn migration_request(spec: &MigrationSpec) -> migration::Request {
         copy_storage: spec.storage == StorageMode::Copy,
         max_downtime_ms: o.max_downtime_ms,
         bandwidth_mib_s: o.bandwidth_mib_s,
-        auto_converge: o.auto_converge == Some(true),
+        auto_converge: o.auto_converge == Some(true)
+            || o.convergence == Some(Convergence::AutoConverge),
         compressed: o.compressed == Some(true),
         parallel_connections: o.parallel_connections,
-        allow_postcopy: o.allow_postcopy == Some(true),
+        allow_postcopy: o.allow_postcopy == Some(true)
+            || o.convergence == Some(Convergence::PostcopyWhenStalled),
     }
 }
 

@@ -250,6 +250,21 @@ impl<K: JobKind> Jobs<K> {
         snapshot
     }
 
+    /// Changes a job that has ended (a later finding about it): stored and
+    /// announced. Answers `None` if there is no such job or it still runs.
+    pub async fn amend(&self, id: &str, f: impl FnOnce(&mut K::Snapshot)) -> Option<K::Snapshot> {
+        if self.running(id).is_some() {
+            return None;
+        }
+        let mut snapshot = self.store.get(id).await.ok().flatten()?;
+        f(&mut snapshot);
+        if let Err(e) = self.store.update(&snapshot).await {
+            tracing::error!(kind = K::KIND, id, "cannot store a job: {e}");
+        }
+        self.hosts.announce(K::event(&snapshot));
+        Some(snapshot)
+    }
+
     /// The running job `id`.
     pub fn running(&self, id: &str) -> Option<Arc<Job<K>>> {
         self.running.lock().expect("jobs lock").get(id).cloned()

@@ -51,8 +51,8 @@ async fn a_migration_running_at_a_restart_is_followed_to_its_end() {
     assert!(job["ended_at"].is_string(), "{job}");
     let error = job["error"].as_str().unwrap();
     assert!(
-        error.contains("virtdeck was restarted while the migration ran, and it did not complete")
-            && error.contains("demo-alpha"),
+        error.starts_with("the migration ended without completing while virtdeck was not running")
+            && error.contains("the guest is shut off on demo-alpha"),
         "{error}"
     );
     let (status, stored): (String, Option<String>) =
@@ -63,4 +63,11 @@ async fn a_migration_running_at_a_restart_is_followed_to_its_end() {
             .unwrap();
     assert_eq!(status, "failed");
     assert!(stored.is_some());
+    let phases: Vec<&str> = job["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["adopted", "failed"], "{job}");
 }

@@ -128,6 +128,7 @@ impl Lab {
     pub fn remove(&self, guest: &str) {
         for host in ["lab-a", "lab-b"] {
             let _ = self.virsh_ok(host, &["destroy", guest]);
+            let _ = self.virsh_ok(host, &["undefine", guest, "--snapshots-metadata"]);
             let _ = self.virsh_ok(host, &["undefine", guest, "--nvram"]);
             let _ = self.virsh_ok(host, &["undefine", guest]);
         }
@@ -179,13 +180,24 @@ pub fn bios_guest(name: &str, uuid: &str, devices: &str) -> String {
 /// The small Linux guest of `scripts/lab guest-kernel`: fills `fill` MiB of
 /// its RAM with random data, so a migration moves real data for a while.
 pub fn linux_guest(lab: &Lab, name: &str, uuid: &str, fill: u32) -> String {
+    linux_guest_args(lab, name, uuid, &format!("fill={fill}"))
+}
+
+/// The same guest with its kernel parameters given (`fill=30 dirty=30`:
+/// re-writes 30 MiB of random data for ever, faster than a slow link copies).
+pub fn linux_guest_args(lab: &Lab, name: &str, uuid: &str, args: &str) -> String {
+    linux_guest_with(lab, name, uuid, args, "")
+}
+
+/// The same guest with extra device elements (a disk).
+pub fn linux_guest_with(lab: &Lab, name: &str, uuid: &str, args: &str, devices: &str) -> String {
     format!(
         "<domain type='qemu'><name>{name}</name><uuid>{uuid}</uuid>\
          <memory unit='MiB'>256</memory><currentMemory unit='MiB'>256</currentMemory><vcpu>1</vcpu>\
          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{kernel}</kernel><initrd>{initrd}</initrd>\
-         <cmdline>console=ttyS0 quiet fill={fill}</cmdline></os><features><acpi/></features>\
+         <cmdline>console=ttyS0 quiet {args}</cmdline></os><features><acpi/></features>\
          <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>\
-         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>{devices}\
          <serial type='file'><source path='/var/log/libvirt/qemu/{name}-serial.log' append='on'/></serial>\
          <memballoon model='none'/></devices></domain>",
         kernel = lab.get("LAB_GUEST_KERNEL"),

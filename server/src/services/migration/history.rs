@@ -11,7 +11,7 @@ use sqlx::{Row, SqlitePool};
 use crate::services::jobs::Store;
 
 const COLUMNS: &str = "id, host, uuid, guest, destination, mode, persistence, storage, options, \
-    copy_disks, username, status, progress, error, started_at, ended_at, downtime_ms";
+    copy_disks, username, status, progress, error, started_at, ended_at, downtime_ms, timeline";
 
 #[derive(Clone)]
 pub struct History {
@@ -32,7 +32,7 @@ impl History {
 impl Store<MigrationJob> for History {
     async fn insert(&self, job: &MigrationJob, copy_disks: &Value) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO migrations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO migrations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&job.id)
         .bind(&job.host)
@@ -51,6 +51,7 @@ impl Store<MigrationJob> for History {
         .bind(&job.started_at)
         .bind(&job.ended_at)
         .bind(job.downtime_ms.map(|d| d as i64))
+        .bind(to_json(&job.timeline))
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -60,7 +61,7 @@ impl Store<MigrationJob> for History {
     async fn update(&self, job: &MigrationJob) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE migrations SET status = ?, progress = ?, error = ?, ended_at = ?, \
-             downtime_ms = ?, options = ? WHERE id = ?",
+             downtime_ms = ?, options = ?, timeline = ? WHERE id = ?",
         )
         .bind(job.status.to_string())
         .bind(job.progress.as_ref().map(to_json))
@@ -68,6 +69,7 @@ impl Store<MigrationJob> for History {
         .bind(&job.ended_at)
         .bind(job.downtime_ms.map(|d| d as i64))
         .bind(to_json(&job.options))
+        .bind(to_json(&job.timeline))
         .bind(&job.id)
         .execute(&self.pool)
         .await
@@ -153,5 +155,6 @@ fn read(r: &sqlx::sqlite::SqliteRow) -> MigrationJob {
             .ok()
             .flatten()
             .map(|d| d as u64),
+        timeline: serde_json::from_str(&text("timeline")).unwrap_or_default(),
     }
 }

@@ -8,6 +8,8 @@
 //! again at start-up (`recover`) and followed to their end.
 
 mod history;
+mod outcome;
+mod policy;
 pub mod preflight;
 pub mod progress;
 
@@ -23,7 +25,7 @@ use app::{
     api::{
         events::ServerEvent,
         guests::GuestState,
-        migrations::{JobStatus, MigrationJob, MigrationSpec, Preflight, Tuning, Verdict},
+        migrations::{JobStatus, MigrationJob, MigrationSpec, Preflight, Step, Tuning, Verdict},
         ApiError,
     },
     backend::Migrations,
@@ -39,6 +41,8 @@ use crate::services::{
     Host, HostRegistry,
 };
 use history::History;
+use outcome::{Ending, Located};
+use policy::{Action, Policy};
 use progress::Tracker;
 
 /// How often a running migration is sampled (libvirt answers in well under
@@ -46,6 +50,15 @@ use progress::Tracker;
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(300);
 /// How long the pre-flight checks may wait for one host.
 const FACTS_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a host may take to answer "are you there?" after a failure.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A sampler that sends nothing for this long reads nothing: its host went silent.
+const SILENCE: Duration = Duration::from_secs(5);
+/// How long virtdeck keeps looking for a leftover copy on a destination
+/// that stopped answering during a failed migration.
+const DESTINATION_CHECK_WAIT: Duration = Duration::from_secs(30 * 60);
+/// Lines kept in a job's timeline.
+const TIMELINE_MAX: usize = 200;
 
 use crate::clock::now;
 
@@ -85,14 +98,17 @@ type Running = Job<Migration>;
 
 pub struct MigrationJobs {
     hosts: Arc<HostRegistry>,
-    jobs: Jobs<Migration>,
+    jobs: Arc<Jobs<Migration>>,
+    /// How long a job waits for a host that stopped answering.
+    host_wait: Duration,
 }
 
 impl MigrationJobs {
-    pub fn new(hosts: Arc<HostRegistry>, pool: SqlitePool) -> Arc<Self> {
+    pub fn new(hosts: Arc<HostRegistry>, pool: SqlitePool, host_wait: Duration) -> Arc<Self> {
         Arc::new(MigrationJobs {
-            jobs: Jobs::new(History::new(pool), hosts.clone()),
+            jobs: Arc::new(Jobs::new(History::new(pool), hosts.clone())),
             hosts,
+            host_wait,
         })
     }
 
@@ -153,60 +169,127 @@ impl MigrationJobs {
         }
     }
 
-    /// Samples a job that this process did not start until libvirt no longer
-    /// reports it, then reads where the guest ended up.
-    async fn follow_adopted(self: Arc<Self>, running: Arc<Running>) {
-        let job = running.snapshot();
-        let started = Instant::now();
-        let mut tracker = Tracker::default();
-        let mut last = job.progress.clone();
-        if let Ok(source) = self.hosts.get(&job.host) {
-            let (tx, mut rx) = mpsc::channel(16);
-            let stop = Arc::new(AtomicBool::new(false));
-            let sampler = spawn_sampler(source, &job.uuid, stop.clone(), tx);
-            loop {
-                match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
-                    Ok(Some(sample)) if sample.active => {
-                        let p = tracker.update(&sample);
-                        last = Some(p.clone());
-                        self.jobs.progress(&running, |j| j.progress = Some(p)).await;
-                    }
-                    // No job on the guest (or no guest left on the source): over.
-                    Ok(Some(_)) | Ok(None) | Err(_) => break,
-                }
-            }
-            stop.store(true, Ordering::Relaxed);
-            let _ = sampler.await;
-        }
-        let (status, error) = match self.locate(&job).await {
-            Located::Destination => (JobStatus::Completed, None),
-            Located::Source(state) => (
-                JobStatus::Failed,
-                Some(format!(
-                    "virtdeck was restarted while the migration ran, and it did not complete: the guest is {} on {}",
-                    state.label(),
-                    job.host
-                )),
-            ),
-            Located::Nowhere => (
-                JobStatus::Unknown,
-                Some("virtdeck was restarted while the migration ran; the guest is running on neither host now".into()),
-            ),
-        };
-        let (progress, downtime) = match status {
-            JobStatus::Completed => {
-                let elapsed = started.elapsed().as_millis() as u64;
-                let (p, d) = self.final_figures(&job, &tracker, last, elapsed).await;
-                (Some(p), d)
-            }
-            _ => (last, None),
-        };
-        self.finish(&running, status, progress, error, downtime)
+    /// A line in the job's timeline, stored at once and announced.
+    async fn step(&self, running: &Running, phase: &str, text: String) {
+        tracing::info!(id = %running.snapshot().id, phase, "{text}");
+        self.jobs
+            .update(running, |j| push_step(j, phase, text))
             .await;
     }
 
-    /// Where the guest runs now.
-    async fn locate(&self, job: &MigrationJob) -> Located {
+    /// Does the host answer a call now (within `PROBE_TIMEOUT`)?
+    async fn answers(&self, host: &str) -> bool {
+        let Ok(h) = self.hosts.get(host) else {
+            return false;
+        };
+        h.answers(PROBE_TIMEOUT).await
+    }
+
+    /// Waits (at most `limit`) until the host answers.
+    async fn wait_answering(&self, host: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.answers(host).await {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Samples the guest's migration on the source until libvirt no longer
+    /// reports one. Whenever the source stops answering (its libvirtd
+    /// restarts, or it is still reconnecting after virtdeck restarted), waits
+    /// for it, at most `host_wait` at a time; answers whether the source
+    /// answered at the end.
+    async fn follow(
+        &self,
+        running: &Running,
+        tracker: &mut Tracker,
+        last: &mut Option<app::api::migrations::Progress>,
+    ) -> bool {
+        let job = running.snapshot();
+        let mut lost = false;
+        loop {
+            if !self.wait_answering(&job.host, self.host_wait).await {
+                return false;
+            }
+            let Ok(source) = self.hosts.get(&job.host) else {
+                return false;
+            };
+            let (tx, mut rx) = mpsc::channel(16);
+            let stop = Arc::new(AtomicBool::new(false));
+            let sampler = spawn_sampler(source, &job.uuid, stop.clone(), tx);
+            let ended = loop {
+                match tokio::time::timeout(SILENCE, rx.recv()).await {
+                    Ok(Some(sample)) if sample.active => {
+                        let p = tracker.update(&sample);
+                        *last = Some(p.clone());
+                        self.jobs.progress(running, |j| j.progress = Some(p)).await;
+                    }
+                    // No migration on the guest (or no guest left on the source): over.
+                    Ok(Some(_)) => break true,
+                    // The sampler lost its connection, or reads nothing: the host went away.
+                    Ok(None) | Err(_) => break false,
+                };
+            };
+            // A sampler stuck in a call ends when the call returns.
+            stop.store(true, Ordering::Relaxed);
+            drop(sampler);
+            if ended {
+                return true;
+            }
+            if !lost {
+                lost = true;
+                self.step(
+                    running,
+                    "source lost",
+                    format!(
+                        "{} stopped answering; waiting for it (up to {} s at a time)",
+                        job.host,
+                        self.host_wait.as_secs()
+                    ),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Follows a job that this process did not start to its end, then reads
+    /// where the guest ended up.
+    async fn follow_adopted(self: Arc<Self>, running: Arc<Running>) {
+        let started = Instant::now();
+        self.step(
+            &running,
+            "adopted",
+            "virtdeck restarted: following the migration again".into(),
+        )
+        .await;
+        let job = running.snapshot();
+        let mut tracker = Tracker::default();
+        let mut last = job.progress.clone();
+        let answered = self.follow(&running, &mut tracker, &mut last).await;
+        self.conclude(
+            &running,
+            Conclusion {
+                libvirt: None,
+                stalled: None,
+                source_restarted: false,
+                adopted: true,
+                source_answered: answered,
+            },
+            &tracker,
+            last,
+            started,
+        )
+        .await;
+    }
+
+    /// Where the guest is now, and what the destination holds of it when
+    /// it is not the guest itself (a leftover of a failed migration).
+    async fn locate(&self, job: &MigrationJob) -> (Located, Option<GuestState>) {
         let find = |host: &str| {
             let host = self.hosts.get(host);
             let uuid = job.uuid.clone();
@@ -218,19 +301,111 @@ impl MigrationJobs {
             }
         };
         let (dest, source) = tokio::join!(find(&job.destination), find(&job.host));
-        let active = |g: &Option<app::api::guests::GuestSummary>| {
-            g.as_ref()
-                .is_some_and(|g| !matches!(g.state, GuestState::Shutoff | GuestState::Crashed))
+        let state = |g: &Option<app::api::guests::GuestSummary>| g.as_ref().map(|g| g.state);
+        let (dest, source) = (state(&dest), state(&source));
+        let active = |s: Option<GuestState>| {
+            s.is_some_and(|s| !matches!(s, GuestState::Shutoff | GuestState::Crashed))
         };
-        if active(&dest)
-            || (job.mode == app::api::migrations::MigrationMode::Offline && dest.is_some())
+        let offline = job.mode == app::api::migrations::MigrationMode::Offline;
+        if dest == Some(GuestState::Running)
+            || (offline && dest.is_some())
+            || (active(dest) && !active(source))
         {
-            Located::Destination
-        } else if let Some(g) = source {
-            Located::Source(g.state)
+            (Located::Destination, None)
+        } else if let Some(state) = source {
+            (Located::Source(state), dest)
         } else {
-            Located::Nowhere
+            (Located::Nowhere, dest)
         }
+    }
+
+    /// Decides how a migration that did not simply complete ended, and ends the job.
+    async fn conclude(
+        &self,
+        running: &Arc<Running>,
+        c: Conclusion,
+        tracker: &Tracker,
+        last: Option<app::api::migrations::Progress>,
+        started: Instant,
+    ) {
+        let job = running.snapshot();
+        let (located, leftover) = if c.source_answered {
+            self.locate(&job).await
+        } else {
+            (Located::SourceSilent, None)
+        };
+        let destination_answers = self.answers(&job.destination).await;
+        let cancelled = running.cancel_requested()
+            || job.timeline.iter().any(|s| s.phase == "cancel requested");
+        let during = outcome::during(last.as_ref().map(|p| p.phase.as_str()));
+        let (status, mut error) = outcome::judge(&Ending {
+            source: &job.host,
+            destination: &job.destination,
+            libvirt: c.libvirt.as_deref(),
+            during,
+            located: located.clone(),
+            cancelled,
+            stalled: c.stalled,
+            destination_answers,
+            source_restarted: c.source_restarted,
+            adopted: c.adopted,
+            wait_s: self.host_wait.as_secs(),
+        });
+        if let Some(state) = leftover {
+            let note = format!(
+                " {} still has a copy of the guest ({}); virtdeck did not start it: remove it there once you have checked the guest on {}.",
+                job.destination,
+                state.label(),
+                job.host
+            );
+            error = Some(error.unwrap_or_default() + &note);
+        }
+        let (progress, downtime) = if status == JobStatus::Completed {
+            let elapsed = started.elapsed().as_millis() as u64;
+            let (p, d) = self.final_figures(&job, tracker, last, elapsed).await;
+            (Some(p), d)
+        } else {
+            (last, None)
+        };
+        let ended = self
+            .finish(running, status, progress, error, downtime)
+            .await;
+        if !destination_answers && located != Located::Destination {
+            self.check_destination_later(&ended);
+        }
+    }
+
+    /// Once a destination that stopped answering is back, looks for a copy
+    /// of the guest there and says in the job's timeline what it found.
+    fn check_destination_later(&self, job: &MigrationJob) {
+        let (jobs, hosts) = (self.jobs.clone(), self.hosts.clone());
+        let (id, destination, uuid) = (job.id.clone(), job.destination.clone(), job.uuid.clone());
+        tokio::spawn(async move {
+            let Ok(dest) = hosts.get(&destination) else {
+                return;
+            };
+            let deadline = Instant::now() + DESTINATION_CHECK_WAIT;
+            let found = loop {
+                if dest.answers(PROBE_TIMEOUT).await {
+                    if let Ok(found) = dest.find_guest(&uuid).await {
+                        break found;
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            };
+            let text = match found {
+                None => format!("{destination} answers again: no copy of the guest there"),
+                Some(g) => format!(
+                    "{destination} answers again and has a copy of the guest ({}): virtdeck did not start it; remove it there once you have checked the guest on the source",
+                    g.state.label()
+                ),
+            };
+            tracing::info!(id, "{text}");
+            jobs.amend(&id, |j| push_step(j, "checked", text)).await;
+        });
     }
 
     /// The statistics of the finished migration, from libvirt's completed job
@@ -290,10 +465,24 @@ impl MigrationJobs {
         progress: Option<app::api::migrations::Progress>,
         error: Option<String>,
         downtime_ms: Option<u64>,
-    ) {
+    ) -> MigrationJob {
         let job = self
             .jobs
             .finish(running, |j| {
+                let text = match (status, &error, downtime_ms) {
+                    (JobStatus::Completed, None, Some(d)) => {
+                        format!("switched over with {d} ms of downtime")
+                    }
+                    (_, Some(e), _) => e.clone(),
+                    _ => status.to_string(),
+                };
+                let phase = match status {
+                    JobStatus::Completed => "done",
+                    JobStatus::Cancelled => "cancelled",
+                    JobStatus::Failed => "failed",
+                    _ => "unknown",
+                };
+                push_step(j, phase, text);
                 j.status = status;
                 j.progress = progress;
                 j.error = error;
@@ -315,6 +504,49 @@ impl MigrationJobs {
                 Err(e) => tracing::warn!(host, "cannot read the guest after a migration: {e}"),
             }
         }
+        job
+    }
+
+    /// Does what the convergence policy decided.
+    async fn apply(&self, running: &Running, source: &Host, policy: &mut Policy, action: &Action) {
+        let job = running.snapshot();
+        let (host, uuid) = (job.host.clone(), job.uuid.clone());
+        let result = match *action {
+            Action::SetDowntime(ms) => {
+                // The user may have set a larger one meanwhile: never lowered.
+                if let Some(current) = job.options.max_downtime_ms.filter(|c| *c >= ms) {
+                    policy.downtime_set(current);
+                    return;
+                }
+                let r = source
+                    .run_mapped(move |conn| migration::set_max_downtime(&host, conn, &uuid, ms))
+                    .await;
+                if r.is_ok() {
+                    self.jobs
+                        .update(running, |j| j.options.max_downtime_ms = Some(ms))
+                        .await;
+                }
+                r
+            }
+            Action::StartPostcopy => {
+                source
+                    .run_mapped(move |conn| migration::start_postcopy(&host, conn, &uuid))
+                    .await
+            }
+            Action::Abort => {
+                source
+                    .run_mapped(move |conn| migration::abort(&host, conn, &uuid))
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            self.step(
+                running,
+                "tuned",
+                format!("the policy's step failed: {}", e.message()),
+            )
+            .await;
+        }
     }
 
     /// Runs one job from start to end.
@@ -327,11 +559,36 @@ impl MigrationJobs {
         destination_uri: String,
     ) {
         let started = Instant::now();
+        let stall = Duration::from_secs(
+            spec.options
+                .stall_timeout_s
+                .unwrap_or(app::api::migrations::DEFAULT_STALL_TIMEOUT_S),
+        );
+        let mut policy = Policy::new(
+            spec.options.convergence,
+            spec.options.max_downtime_ms,
+            stall,
+            started,
+        );
+        let mut request = migration_request(&spec);
+        if let Some(ms) = policy.initial_downtime() {
+            request.max_downtime_ms = Some(ms);
+            self.jobs
+                .update(&running, |j| {
+                    j.options.max_downtime_ms = Some(ms);
+                    push_step(
+                        j,
+                        "tuned",
+                        format!("maximum downtime set to {ms} ms (minimal downtime policy)"),
+                    );
+                })
+                .await;
+        }
         let (tx, mut rx) = mpsc::channel(16);
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = spawn_sampler(source.clone(), &spec.uuid, stop.clone(), tx);
         let migrate = {
-            let (source, request) = (source.clone(), migration_request(&spec));
+            let source = source.clone();
             let uuid = spec.uuid.clone();
             tokio::spawn(async move {
                 let host = source.name().to_string();
@@ -351,6 +608,7 @@ impl MigrationJobs {
         };
         let mut tracker = Tracker::default();
         let mut last = None;
+        let mut stalled = None;
         tokio::pin!(migrate);
         let result = loop {
             tokio::select! {
@@ -361,7 +619,25 @@ impl MigrationJobs {
                     }
                     let p = tracker.update(&sample);
                     last = Some(p.clone());
-                    self.jobs.progress(&running, |j| j.progress = Some(p)).await;
+                    let (notes, actions) = policy.observe(&sample, Instant::now());
+                    if notes.is_empty() {
+                        self.jobs.progress(&running, |j| j.progress = Some(p)).await;
+                    } else {
+                        self.jobs
+                            .update(&running, |j| {
+                                j.progress = Some(p);
+                                for (phase, text) in notes {
+                                    push_step(j, phase, text);
+                                }
+                            })
+                            .await;
+                    }
+                    for action in &actions {
+                        if *action == Action::Abort {
+                            stalled = Some(policy.stall_reason(Some(&sample)));
+                        }
+                        self.apply(&running, &source, &mut policy, action).await;
+                    }
                 }
             }
         };
@@ -387,21 +663,48 @@ impl MigrationJobs {
                 .await;
             }
             Err(e) => {
-                let cancelled =
-                    running.cancel_requested() || migration::was_aborted_message(e.message());
-                let place = match self.locate(&job).await {
-                    Located::Destination => format!("The guest is running on {}.", job.destination),
-                    Located::Source(state) => {
-                        format!("The guest is {} on {}.", state.label(), job.host)
+                let message = e.message().to_string();
+                // The call's own connection to the source broke? Then libvirt
+                // there decides (cancel, or finish a copy that was done):
+                // wait for it and follow what it does.
+                let mut source_restarted = false;
+                let mut source_answered = true;
+                if !self.answers(&job.host).await {
+                    source_restarted = true;
+                    self.step(
+                        &running,
+                        "source lost",
+                        format!(
+                            "{} stopped answering during the migration ({message}); waiting for it (up to {} s)",
+                            job.host,
+                            self.host_wait.as_secs()
+                        ),
+                    )
+                    .await;
+                    source_answered = self.follow(&running, &mut tracker, &mut last).await;
+                    if source_answered {
+                        self.step(
+                            &running,
+                            "source back",
+                            format!("{} answers again", job.host),
+                        )
+                        .await;
                     }
-                    Located::Nowhere => "The guest is running on neither host.".to_string(),
-                };
-                let (status, error) = if cancelled {
-                    (JobStatus::Cancelled, format!("Cancelled. {place}"))
-                } else {
-                    (JobStatus::Failed, format!("{} {place}", e.message()))
-                };
-                self.finish(&running, status, last, Some(error), None).await;
+                }
+                self.conclude(
+                    &running,
+                    Conclusion {
+                        libvirt: Some(message),
+                        stalled,
+                        source_restarted,
+                        adopted: false,
+                        source_answered,
+                    },
+                    &tracker,
+                    last,
+                    started,
+                )
+                .await;
             }
         }
     }
@@ -411,10 +714,25 @@ impl MigrationJobs {
     }
 }
 
-enum Located {
-    Destination,
-    Source(GuestState),
-    Nowhere,
+/// What the runner knows when it hands a failed migration to `conclude`.
+struct Conclusion {
+    libvirt: Option<String>,
+    stalled: Option<String>,
+    source_restarted: bool,
+    adopted: bool,
+    source_answered: bool,
+}
+
+/// Appends a timeline line (at most `TIMELINE_MAX`: the first ones and the end are kept).
+fn push_step(job: &mut MigrationJob, phase: &str, text: String) {
+    if job.timeline.len() >= TIMELINE_MAX {
+        job.timeline.remove(TIMELINE_MAX / 2);
+    }
+    job.timeline.push(Step {
+        at: now(),
+        phase: phase.to_string(),
+        text,
+    });
 }
 
 /// The sampler of one job, on a libvirt connection of its own.
@@ -490,6 +808,14 @@ impl Migrations for MigrationService {
             started_at: now(),
             ended_at: None,
             downtime_ms: None,
+            timeline: vec![Step {
+                at: now(),
+                phase: "prepared".into(),
+                text: format!(
+                    "pre-flight checks passed: {} migration to {} ({} storage) started by {user}",
+                    spec.mode, spec.destination, spec.storage
+                ),
+            }],
         };
         // One job per guest: checked again under the registry's lock (two clicks at once).
         let copy_disks = serde_json::to_value(&evaluation.copy_disks).unwrap_or_default();
@@ -535,6 +861,10 @@ impl Migrations for MigrationService {
         })?;
         let job = running.snapshot();
         let source = self.0.hosts.get(&job.host)?;
+        // Kept: a virtdeck restarted before the end still knows it was a cancel.
+        self.0
+            .step(&running, "cancel requested", "cancel requested".into())
+            .await;
         let (host, uuid) = (job.host.clone(), job.uuid.clone());
         source
             .run_mapped(move |conn| migration::abort(&host, conn, &uuid))
@@ -579,12 +909,22 @@ impl Migrations for MigrationService {
             .0
             .jobs
             .update(&running, |j| {
+                let mut said = Vec::new();
                 if let Some(b) = tuning.bandwidth_mib_s {
                     j.options.bandwidth_mib_s = Some(b);
+                    said.push(format!("bandwidth set to {b} MiB/s"));
                 }
                 if let Some(ms) = tuning.max_downtime_ms {
                     j.options.max_downtime_ms = Some(ms);
+                    said.push(format!("maximum downtime set to {ms} ms"));
                 }
+                if tuning.postcopy == Some(true) {
+                    said.push("switched to post-copy".into());
+                }
+                if tuning.finish_now == Some(true) {
+                    said.push("guest suspended to finish the copy".into());
+                }
+                push_step(j, "tuned", said.join(", "));
             })
             .await;
         Ok(job)

@@ -1,0 +1,185 @@
+//! virtdeck as a process of its own (the built binary), so that a test can
+//! kill it like a real one and start it again on the same database and port.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A configuration directory: `virtdeck.toml` naming `hosts`, plus `extra`
+/// top-level settings; the database and the logs go there too.
+pub fn config_dir(hosts: &[(&str, &str)], extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = format!("{extra}\n");
+    for (name, uri) in hosts {
+        config += &format!("[[hosts]]\nname = \"{name}\"\nuri = \"{uri}\"\n");
+    }
+    std::fs::write(dir.path().join("virtdeck.toml"), config).unwrap();
+    dir
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Virtdeck {
+    child: Child,
+    pub url: String,
+    pub client: reqwest::Client,
+    cookie: String,
+    pub log: PathBuf,
+}
+
+impl Virtdeck {
+    /// Starts virtdeck on `dir`'s configuration and database, and logs in as admin.
+    pub async fn start(dir: &Path, port: u16) -> Virtdeck {
+        let log = dir.join(format!("log-{}", rand::random::<u32>()));
+        let child = Command::new(env!("CARGO_BIN_EXE_virtdeck"))
+            .env("VIRTDECK_CONFIG", dir.join("virtdeck.toml"))
+            .env(
+                "VIRTDECK_DATABASE_URL",
+                format!("sqlite://{}", dir.join("v.db").display()),
+            )
+            .env("VIRTDECK_DATA_DIR", dir.join("data"))
+            .env("VIRTDECK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("VIRTDECK_ADMIN_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start virtdeck");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        // Killed and reaped on drop, also when it does not come up.
+        let mut v = Virtdeck {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            client,
+            cookie: String::new(),
+            log,
+        };
+        for _ in 0..400 {
+            if let Ok(r) = v
+                .client
+                .post(format!("{}/api/login", v.url))
+                .json(&json!({"username": "admin", "password": PASSWORD}))
+                .send()
+                .await
+            {
+                assert_eq!(r.status(), 200);
+                v.cookie = r
+                    .headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .filter_map(|h| h.to_str().ok())
+                    .find(|c| c.starts_with("virtdeck_session="))
+                    .and_then(|c| c.split(';').next())
+                    .expect("a session cookie")
+                    .to_string();
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("virtdeck did not start on port {port}");
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn job(&self, id: &str) -> Value {
+        self.get(&format!("/api/migrations?id={id}")).await[0].clone()
+    }
+
+    /// Polls the job until it is no longer running (at most `limit`).
+    pub async fn wait_end(&self, id: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let job = self.job(id).await;
+            if job["status"] != "running" {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "migration {id} still running after {limit:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The event socket, as the admin.
+    pub async fn ws(&self) -> Socket {
+        let mut request = (self.url.replace("http://", "ws://") + "/ws")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", self.cookie.parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    }
+}
+
+impl Drop for Virtdeck {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The next `migration_progress` message of job `id` (at most `limit` away).
+pub async fn next_progress(socket: &mut Socket, id: &str, limit: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        let Message::Text(text) = msg else { continue };
+        let event: Value = serde_json::from_str(&text).ok()?;
+        if event["type"] == "migration_progress" && event["id"] == id {
+            return Some(event);
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! Migrations that meet faults, on the lab's two real libvirt hosts with real
+//! QEMU guests: the destination's libvirtd or QEMU killed, the network
+//! between the hosts cut, the source's libvirtd restarted, virtdeck itself
+//! killed and started again (the migration completing, failing or stalling
+//! its source while virtdeck is down), and a guest that dirties memory
+//! faster than it is copied. Each fault lands mid-copy (a bandwidth limit and
+//! 150 MiB of random data in the guest's RAM), and each test asserts what a
+//! user sees: the job's final state and reason, where the guest runs (on
+//! exactly one host, unpaused), and that its memory is intact.
+//!
+//! A test binary of its own: these tests break lab hosts, so they must not
+//! run beside the `api` tests that use them (cargo runs test binaries one
+//! after the other), and they run one at a time here. Every fault is undone
+//! by a guard (thaw, heal, start), also when the test fails. Each prints the
+//! time from the fault to the job's final state (`FAULT …` lines).
+
+#[allow(dead_code)]
+#[path = "api/lab.rs"]
+mod lab;
+#[allow(dead_code)]
+#[path = "common/virtdeck.rs"]
+mod virtdeck;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use lab::{linux_guest, linux_guest_args, new_uuid, unique, Lab};
+use virtdeck::{config_dir, free_port, next_progress, Virtdeck};
+
+/// One test at a time: they break lab hosts.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Undoes a fault when dropped (`scripts/lab` commands), also when a test fails.
+struct Undo {
+    commands: Vec<Vec<&'static str>>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for args in &self.commands {
+            let _ = std::process::Command::new(lab_script()).args(args).status();
+        }
+    }
+}
+
+fn undo(commands: &[&[&'static str]]) -> Undo {
+    Undo {
+        commands: commands.iter().map(|c| c.to_vec()).collect(),
+    }
+}
+
+/// Runs `scripts/lab ARGS` (kill, start, freeze, cut…); panics if it fails.
+fn script(args: &[&str]) {
+    let out = std::process::Command::new(lab_script())
+        .args(args)
+        .output()
+        .expect("scripts/lab runs");
+    assert!(
+        out.status.success(),
+        "scripts/lab {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn lab_script() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/lab")
+}
+
+fn hosts(lab: &Lab) -> Vec<(&str, &str)> {
+    vec![
+        ("lab-a", lab.get("LAB_HOST_A_URI")),
+        ("lab-b", lab.get("LAB_HOST_B_URI")),
+    ]
+}
+
+/// A busy guest on lab-a, and virtdeck over both hosts.
+struct Scene {
+    lab: Lab,
+    name: String,
+    uuid: String,
+    dir: tempfile::TempDir,
+    port: u16,
+    _guest: lab::GuestGuard,
+}
+
+impl Scene {
+    async fn new(prefix: &str, guest_args: &str, config: &str) -> (Scene, Virtdeck) {
+        let lab = Lab::load();
+        let (name, uuid) = (unique(prefix), new_uuid());
+        let xml = if guest_args.is_empty() {
+            linux_guest(&lab, &name, &uuid, 150)
+        } else {
+            linux_guest_args(&lab, &name, &uuid, guest_args)
+        };
+        lab.define("lab-a", &xml, true);
+        let guard = lab.guard(&name);
+        let dir = config_dir(&hosts(&lab), config);
+        let port = free_port();
+        lab.wait_ready("lab-a", &name).await;
+        let v = Virtdeck::start(dir.path(), port).await;
+        let scene = Scene {
+            lab,
+            name,
+            uuid,
+            dir,
+            port,
+            _guest: guard,
+        };
+        (scene, v)
+    }
+
+    /// Starts a live migration to lab-b and returns once `past_mib` MiB are copied.
+    async fn migrating(&self, v: &Virtdeck, options: Value, past_mib: u64) -> (String, u64) {
+        let mut body =
+            json!({"host": "lab-a", "uuid": self.uuid, "destination": "lab-b", "mode": "live"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(options.as_object().unwrap().clone());
+        let (status, started) = v.post("/api/migrations", &body).await;
+        assert_eq!(status, 200, "{started}");
+        let id = started["id"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let job = v.job(&id).await;
+            let done = job["progress"]["data_processed"].as_u64().unwrap_or(0);
+            if done > past_mib << 20 {
+                return (id, done);
+            }
+            assert_eq!(job["status"], "running", "ended before the fault: {job}");
+            assert!(Instant::now() < deadline, "no progress: {job}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The guest runs on exactly `host`, unpaused, and the other host has no
+    /// copy of it, running or paused (`virsh` on both).
+    fn runs_only_on(&self, host: &str) {
+        let other = if host == "lab-a" { "lab-b" } else { "lab-a" };
+        assert_eq!(
+            self.lab.state(host, &self.name).as_deref(),
+            Some("running"),
+            "{} on {host}",
+            self.name
+        );
+        let there = self.lab.state(other, &self.name);
+        assert!(
+            there.is_none() || there.as_deref() == Some("shut off"),
+            "{} on {other}: {there:?}",
+            self.name
+        );
+    }
+
+    /// The guest's own memory check: a tick written on `host` after `after`
+    /// ticks says its checksum still matches, and none ever said otherwise.
+    async fn memory_intact(&self, host: &str) {
+        let log = self.lab.serial_log(host, &self.name);
+        let ticks = |t: &str| t.lines().filter(|l| l.starts_with("tick ")).count();
+        let before = std::fs::read_to_string(&log)
+            .map(|t| ticks(&t))
+            .unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(!text.contains("check=BAD"), "memory damaged: {text}");
+            if ticks(&text) > before && text.contains("check=ok") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no new tick on {host}: {text}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until the job's timeline has a line of `phase` containing `text`.
+    async fn timeline_says(
+        &self,
+        v: &Virtdeck,
+        id: &str,
+        phase: &str,
+        text: &str,
+        limit: Duration,
+    ) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let job = v.job(id).await;
+            let found =
+                job["timeline"].as_array().unwrap().iter().any(|s| {
+                    s["phase"] == phase && s["text"].as_str().unwrap_or("").contains(text)
+                });
+            if found {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {phase} step saying {text:?} within {limit:?}: {}",
+                job["timeline"]
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+fn error(job: &Value) -> &str {
+    job["error"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn lab_fault_the_destination_libvirtd_killed() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-dkill", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
+    let _undo = undo(&[&["start", "b"]]);
+    script(&["kill", "b"]);
+    let fault = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(60)).await;
+    let took = fault.elapsed();
+    println!(
+        "FAULT destination libvirtd killed: {} after {took:?}: {}",
+        job["status"],
+        error(&job)
+    );
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(took <= Duration::from_secs(40), "{took:?}");
+    assert!(
+        error(&job).starts_with("the destination host lab-b stopped answering during the memory copy; the guest kept running on lab-a (libvirt: "),
+        "{job}"
+    );
+    assert!(!error(&job).contains("lab-a is unreachable"), "{job}");
+    s.runs_only_on("lab-a");
+    script(&["start", "b"]);
+    s.runs_only_on("lab-a");
+    // virtdeck looks again once lab-b is back, and says what it found.
+    s.timeline_says(
+        &v,
+        &id,
+        "checked",
+        "lab-b answers again: no copy of the guest there",
+        Duration::from_secs(60),
+    )
+    .await;
+    s.memory_intact("lab-a").await;
+}
+
+#[tokio::test]
+async fn lab_fault_the_destination_qemu_killed() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-qkill", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
+    script(&["kill-guest", "b", &s.name]);
+    let fault = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(60)).await;
+    let took = fault.elapsed();
+    println!(
+        "FAULT destination QEMU killed: {} after {took:?}: {}",
+        job["status"],
+        error(&job)
+    );
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(took <= Duration::from_secs(40), "{took:?}");
+    assert!(
+        error(&job)
+            .starts_with("the connection between lab-a and lab-b broke during the memory copy"),
+        "{job}"
+    );
+    assert!(
+        error(&job).contains("the guest kept running on lab-a"),
+        "{job}"
+    );
+    s.runs_only_on("lab-a");
+    s.memory_intact("lab-a").await;
+}
+
+#[tokio::test]
+async fn lab_fault_the_network_between_the_hosts_cut_for_60_s() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-cut", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
+    let _undo = undo(&[&["heal"]]);
+    script(&["cut"]);
+    let fault = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(60)).await;
+    let took = fault.elapsed();
+    println!(
+        "FAULT network cut: {} after {took:?}: {}",
+        job["status"],
+        error(&job)
+    );
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(took <= Duration::from_secs(40), "{took:?}");
+    assert!(
+        error(&job)
+            .starts_with("the connection between lab-a and lab-b broke during the memory copy"),
+        "{job}"
+    );
+    s.runs_only_on("lab-a");
+    // The cut lasts 60 s, then the network comes back: still one guest.
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(fault.elapsed())).await;
+    script(&["heal"]);
+    s.runs_only_on("lab-a");
+    s.memory_intact("lab-a").await;
+}
+
+#[tokio::test]
+async fn lab_fault_the_source_libvirtd_restarted() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-srestart", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
+    let _undo = undo(&[&["start", "a"]]);
+    script(&["kill", "a"]);
+    // The daemon is down for a moment (this makes the fault; it decides nothing).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    script(&["start", "a"]);
+    let back = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(90)).await;
+    let took = back.elapsed();
+    println!(
+        "FAULT source libvirtd restarted: {} {took:?} after its return: {}",
+        job["status"],
+        error(&job)
+    );
+    assert!(took <= Duration::from_secs(60), "{took:?}");
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        error(&job).starts_with("lab-a's libvirtd went away during the memory copy and libvirt cancelled the migration when it came back; the guest kept running on lab-a"),
+        "{job}"
+    );
+    let phases: Vec<&str> = job["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert!(
+        phases.contains(&"source lost") && phases.contains(&"source back"),
+        "{phases:?}"
+    );
+    s.runs_only_on("lab-a");
+    s.memory_intact("lab-a").await;
+}
+
+/// virtdeck killed mid-copy and started again: the job is followed again,
+/// its progress streamed with figures beyond those at the kill, and it
+/// completes with its final figures.
+#[tokio::test]
+async fn lab_fault_virtdeck_killed_and_started_again_streams_the_job_again() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-vkill", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
+    let at_kill = v.job(&id).await["progress"]["data_processed"]
+        .as_u64()
+        .unwrap();
+    v.kill();
+    let v = Virtdeck::start(s.dir.path(), s.port).await;
+    let mut socket = v.ws().await;
+    let mut beyond = Vec::new();
+    let last = loop {
+        let event = next_progress(&mut socket, &id, Duration::from_secs(30))
+            .await
+            .expect("progress over /ws within 30 s");
+        if event["status"] != "running" {
+            break event;
+        }
+        let done = event["data_processed"].as_u64().unwrap();
+        if done > at_kill {
+            beyond.push(done);
+        }
+    };
+    println!(
+        "FAULT virtdeck killed: {} samples after the restart, {} at the kill",
+        beyond.len(),
+        at_kill
+    );
+    assert!(beyond.len() >= 2, "samples beyond {at_kill}: {beyond:?}");
+    assert_eq!(last["status"], "completed", "{last}");
+    assert_eq!(last["percent"], 100.0);
+    let job = v.job(&id).await;
+    assert!(
+        job["progress"]["data_total"].as_u64().unwrap() > 100 << 20,
+        "{job}"
+    );
+    assert!(
+        job["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["phase"] == "adopted"),
+        "{job}"
+    );
+    s.runs_only_on("lab-b");
+    s.memory_intact("lab-b").await;
+}
+
+/// The migration completes, or ends in libvirt, while virtdeck is down: the
+/// restarted virtdeck records what happened, not "unknown".
+#[tokio::test]
+async fn lab_fault_a_migration_that_ends_while_virtdeck_is_down_is_recorded_truly() {
+    let _serial = SERIAL.lock().await;
+    // Completes while virtdeck is down.
+    let (s, v) = Scene::new("fault-vdown", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 16}), 8).await;
+    v.kill();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while s.lab.state("lab-b", &s.name).as_deref() != Some("running")
+        || s.lab.state("lab-a", &s.name).as_deref() == Some("running")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the migration did not end in libvirt"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let v = Virtdeck::start(s.dir.path(), s.port).await;
+    let job = v.wait_end(&id, Duration::from_secs(30)).await;
+    println!("FAULT completed while virtdeck was down: {}", job["status"]);
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["progress"]["percent"], 100.0, "{job}");
+    s.runs_only_on("lab-b");
+    v.kill();
+    drop(s);
+
+    // Aborted in libvirt (by an administrator's virsh) while virtdeck is down.
+    let (s, v) = Scene::new("fault-vdown2", "", "").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 16).await;
+    v.kill();
+    s.lab.virsh("lab-a", &["domjobabort", &s.name]);
+    let v = Virtdeck::start(s.dir.path(), s.port).await;
+    let job = v.wait_end(&id, Duration::from_secs(30)).await;
+    println!(
+        "FAULT aborted while virtdeck was down: {}: {}",
+        job["status"],
+        error(&job)
+    );
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        error(&job).starts_with("the migration ended without completing while virtdeck was not running (libvirt keeps no reason for it); the guest kept running on lab-a"),
+        "{job}"
+    );
+    s.runs_only_on("lab-a");
+}
+
+/// After the restart the source host takes a while to answer (its daemon and
+/// QEMU frozen for 10 s): the adopted job waits for it instead of failing on
+/// a missing sample, and completes.
+#[tokio::test]
+async fn lab_fault_an_adopted_job_waits_for_a_slow_source() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-slow", "", "migration_host_wait_secs = 60").await;
+    let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
+    v.kill();
+    let _undo = undo(&[&["thaw", "a"]]);
+    script(&["freeze", "a"]);
+    let v = Virtdeck::start(s.dir.path(), s.port).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(v.job(&id).await["status"], "running", "waits for lab-a");
+    script(&["thaw", "a"]);
+    let thawed = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(120)).await;
+    println!(
+        "FAULT slow source after a restart: {} {:?} after the thaw",
+        job["status"],
+        thawed.elapsed()
+    );
+    assert_eq!(job["status"], "completed", "{job}");
+    s.runs_only_on("lab-b");
+    s.memory_intact("lab-b").await;
+}
+
+/// A guest that dirties memory faster than the link copies it: the *minimal
+/// downtime* policy raises the maximum downtime step by step (libvirt
+/// reports each value), then the migration is aborted after the stall
+/// timeout, with the guest still running on the source.
+#[tokio::test]
+async fn lab_fault_a_migration_that_never_converges_steps_then_aborts() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-converge", "fill=30 dirty=30", "").await;
+    let options =
+        json!({"bandwidth_mib_s": 4, "convergence": "minimal_downtime", "stall_timeout_s": 30});
+    let (id, _) = s.migrating(&v, options, 1).await;
+    let started = Instant::now();
+    s.timeline_says(
+        &v,
+        &id,
+        "tuned",
+        "maximum downtime raised to 150 ms",
+        Duration::from_secs(90),
+    )
+    .await;
+    // What libvirt itself reports, while it runs.
+    let reported: u64 = s
+        .lab
+        .virsh("lab-a", &["migrate-getmaxdowntime", &s.name])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(reported >= 150, "libvirt reports {reported} ms");
+    let job = v.wait_end(&id, Duration::from_secs(120)).await;
+    println!(
+        "FAULT never converges: {} after {:?}: {}",
+        job["status"],
+        started.elapsed(),
+        error(&job)
+    );
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        error(&job).starts_with("no progress for 30 s: the guest dirties memory"),
+        "{job}"
+    );
+    assert!(
+        error(&job).contains("the migration was aborted; the guest kept running on lab-a"),
+        "{job}"
+    );
+    let texts: Vec<&str> = job["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"maximum downtime set to 100 ms (minimal downtime policy)"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with("iteration 2:")),
+        "{texts:?}"
+    );
+    s.runs_only_on("lab-a");
+}
