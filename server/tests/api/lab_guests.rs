@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::{
     helpers::{spawn_app_with, TestApp},
-    lab::{unique, Lab},
+    lab::{linux_guest_with, new_uuid, unique, Lab},
 };
 
 fn qemu_img(args: &[&str], path: &PathBuf) -> String {
@@ -134,6 +134,13 @@ async fn lab_a_guest_is_created_snapshotted_cloned_and_deleted_for_real() {
         )
         .await;
     assert_eq!(status, 200, "{d}");
+    // libvirt itself has the new size in the definition (the running guest
+    // is asked through its balloon; this one has no OS whose driver obeys).
+    let config = lab.virsh("lab-a", &["dumpxml", "--inactive", &name]);
+    assert!(
+        config.contains("<currentMemory unit='KiB'>196608</currentMemory>"),
+        "{config}"
+    );
     let (status, err) = app
         .post(
             &c,
@@ -174,6 +181,10 @@ async fn lab_a_guest_is_created_snapshotted_cloned_and_deleted_for_real() {
         )
         .await;
     assert_eq!(status, 200, "{d}");
+    // Gone from the definition (the running guest, which has no OS to
+    // acknowledge a PCI unplug, lets go of it whenever it does).
+    let config = lab.virsh("lab-a", &["domblklist", "--inactive", &name]);
+    assert!(!config.contains("extra.qcow2"), "detached: {config}");
 
     // A snapshot of the running guest includes its memory.
     let (status, live) = app
@@ -343,4 +354,99 @@ async fn lab_a_guest_that_cannot_start_is_not_kept_nor_its_new_volume() {
     );
     assert!(!file.exists(), "no orphan volume at {}", file.display());
     pool.delete().await;
+}
+
+/// The tick numbers the lab's Linux guest wrote to its console after `from` bytes.
+fn ticks(log: &PathBuf, from: usize) -> Vec<u64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.get(from..)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.strip_prefix("tick "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Waits until the guest has written a tick numbered at least `n` after `from` bytes.
+async fn wait_tick(log: &PathBuf, from: usize, n: u64) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = ticks(log, from);
+        if seen.iter().any(|t| *t >= n) || (n == 0 && !seen.is_empty()) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no tick {n} in {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Reverting to a snapshot taken with memory takes the guest itself back in
+/// time: the tick counter it prints every 3 s starts again from where it was.
+#[tokio::test]
+async fn lab_reverting_to_a_memory_snapshot_takes_the_guest_back_in_time() {
+    let lab = Lab::load();
+    let app = spawn_app_with(lab.hosts()).await;
+    let c = app.admin().await;
+    let (name, uuid) = (unique("revert"), new_uuid());
+    // Internal snapshots keep the memory in a qcow2 disk.
+    let volume = format!("{name}.qcow2");
+    lab.virsh(
+        "lab-a",
+        &[
+            "vol-create-as",
+            "default",
+            &volume,
+            "16M",
+            "--format",
+            "qcow2",
+        ],
+    );
+    let disk = format!(
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source file='/var/lib/libvirt/images/{volume}'/><target dev='vda' bus='virtio'/></disk>"
+    );
+    lab.define(
+        "lab-a",
+        &linux_guest_with(&lab, &name, &uuid, "fill=8", &disk),
+        true,
+    );
+    let _guard = lab.guard(&name);
+    lab.wait_ready("lab-a", &name).await;
+    let log = lab.serial_log("lab-a", &name);
+    wait_tick(&log, 0, 2).await;
+
+    let (status, snap) = app
+        .post(
+            &c,
+            "/api/guests/snapshots",
+            &json!({"host": "lab-a", "uuid": uuid, "name": "then"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{snap}");
+    assert_eq!(snap["memory"], true, "{snap}");
+    let at_snapshot = *ticks(&log, 0).last().unwrap();
+    // Time passes in the guest.
+    let later = *wait_tick(&log, 0, at_snapshot + 3).await.last().unwrap();
+    let from = std::fs::metadata(&log).unwrap().len() as usize;
+    let (status, list) = app
+        .post(
+            &c,
+            "/api/guests/snapshots/action",
+            &json!({"host": "lab-a", "uuid": uuid, "snapshot": "then", "action": "revert"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(lab.state("lab-a", &name).as_deref(), Some("running"));
+    let after = wait_tick(&log, from, 0).await;
+    println!("ticks: {at_snapshot} at the snapshot, {later} before the revert, {after:?} after");
+    assert!(
+        after[0] <= at_snapshot + 1 && after[0] < later,
+        "the guest's counter went back: {at_snapshot} at the snapshot, {later} before, {after:?} after"
+    );
+    lab.remove(&name);
+    let _ = lab.virsh_ok("lab-a", &["vol-delete", "--pool", "default", &volume]);
 }
