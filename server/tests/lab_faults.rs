@@ -153,6 +153,40 @@ impl Scene {
         );
     }
 
+    /// virtdeck's guest list agrees with `virsh` (within 60 s of the end):
+    /// running on `host`, and not running or paused on the other.
+    async fn listed_only_on(&self, v: &Virtdeck, host: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let guests = v.get("/api/guests").await;
+            let states: Vec<(String, String)> = guests
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|g| g["uuid"] == self.uuid.as_str() && g["stale"] != true)
+                .map(|g| {
+                    (
+                        g["host"].as_str().unwrap().into(),
+                        g["state"].as_str().unwrap().into(),
+                    )
+                })
+                .collect();
+            let running: Vec<&str> = states
+                .iter()
+                .filter(|(_, s)| s == "running" || s == "paused")
+                .map(|(h, _)| h.as_str())
+                .collect();
+            if running == [host] {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the guest list says {states:?}, virsh says it runs on {host}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The guest's own memory check: a tick written on `host` after `after`
     /// ticks says its checksum still matches, and none ever said otherwise.
     async fn memory_intact(&self, host: &str) {
@@ -231,6 +265,7 @@ async fn lab_fault_the_destination_libvirtd_killed() {
     s.runs_only_on("lab-a");
     script(&["start", "b"]);
     s.runs_only_on("lab-a");
+    s.listed_only_on(&v, "lab-a").await;
     // virtdeck looks again once lab-b is back, and says what it found.
     s.timeline_says(
         &v,
@@ -269,6 +304,7 @@ async fn lab_fault_the_destination_qemu_killed() {
         "{job}"
     );
     s.runs_only_on("lab-a");
+    s.listed_only_on(&v, "lab-a").await;
     s.memory_intact("lab-a").await;
 }
 
@@ -299,6 +335,7 @@ async fn lab_fault_the_network_between_the_hosts_cut_for_60_s() {
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(fault.elapsed())).await;
     script(&["heal"]);
     s.runs_only_on("lab-a");
+    s.listed_only_on(&v, "lab-a").await;
     s.memory_intact("lab-a").await;
 }
 
@@ -337,6 +374,7 @@ async fn lab_fault_the_source_libvirtd_restarted() {
         "{phases:?}"
     );
     s.runs_only_on("lab-a");
+    s.listed_only_on(&v, "lab-a").await;
     s.memory_intact("lab-a").await;
 }
 
@@ -389,6 +427,7 @@ async fn lab_fault_virtdeck_killed_and_started_again_streams_the_job_again() {
         "{job}"
     );
     s.runs_only_on("lab-b");
+    s.listed_only_on(&v, "lab-b").await;
     s.memory_intact("lab-b").await;
 }
 
@@ -417,6 +456,7 @@ async fn lab_fault_a_migration_that_ends_while_virtdeck_is_down_is_recorded_trul
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["progress"]["percent"], 100.0, "{job}");
     s.runs_only_on("lab-b");
+    s.listed_only_on(&v, "lab-b").await;
     v.kill();
     drop(s);
 
@@ -438,6 +478,7 @@ async fn lab_fault_a_migration_that_ends_while_virtdeck_is_down_is_recorded_trul
         "{job}"
     );
     s.runs_only_on("lab-a");
+    s.listed_only_on(&v, "lab-a").await;
 }
 
 /// After the restart the source host takes a while to answer (its daemon and
@@ -464,6 +505,7 @@ async fn lab_fault_an_adopted_job_waits_for_a_slow_source() {
     );
     assert_eq!(job["status"], "completed", "{job}");
     s.runs_only_on("lab-b");
+    s.listed_only_on(&v, "lab-b").await;
     s.memory_intact("lab-b").await;
 }
 
@@ -526,4 +568,5 @@ async fn lab_fault_a_migration_that_never_converges_steps_then_aborts() {
         "{texts:?}"
     );
     s.runs_only_on("lab-a");
+    s.listed_only_on(&v, "lab-a").await;
 }

@@ -450,6 +450,9 @@ pub struct ProgressMessage {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downtime_ms: Option<u64>,
+    /// The job's latest timeline step (`{"at", "phase", "text"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Step>,
 }
 
 impl MigrationJob {
@@ -464,6 +467,7 @@ impl MigrationJob {
             progress: self.progress.clone().unwrap_or_default(),
             error: self.error.clone(),
             downtime_ms: self.downtime_ms,
+            step: self.timeline.last().cloned(),
         }
     }
 }

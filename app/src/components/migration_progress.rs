@@ -76,12 +76,19 @@ pub fn MigrationProgressView(job: MigrationJob) -> impl IntoView {
                     j.progress = Some(m.progress);
                     j.error = m.error;
                     j.downtime_ms = m.downtime_ms;
+                    if let Some(step) = m.step {
+                        if j.timeline.last() != Some(&step) {
+                            j.timeline.push(step);
+                        }
+                    }
                 });
             }
         });
     }
     let progress = move || job.with(|j| j.progress.clone().unwrap_or_default());
-    let running = move || job.with(|j| j.status == JobStatus::Running);
+    // A memo: the controls are made again only when the job ends, not at
+    // every sample (which would wipe what the user is typing).
+    let running = Memo::new(move |_| job.with(|j| j.status == JobStatus::Running));
     let title = job.with_untracked(|j| format!("{}: {} → {}", j.guest, j.host, j.destination));
     let summary =
         job.with_untracked(|j| format!("{} · {} · {} storage", j.mode, j.persistence, j.storage));
@@ -104,10 +111,34 @@ pub fn MigrationProgressView(job: MigrationJob) -> impl IntoView {
                 <span class="phase">{move || progress().phase}</span>
             </div>
             <Figures progress=Signal::derive(progress) />
+            <Steps job />
             {move || (points.with(|p| p.len() > 1)).then(|| view! { <Chart points=points.get() /> })}
             {move || outcome(&job.get())}
-            {move || running().then(|| view! { <Controls job /> })}
+            {move || running.get().then(|| view! { <Controls job /> })}
         </section>
+    }
+}
+
+/// The job's latest steps (phases, policy steps, faults), newest last.
+#[component]
+fn Steps(job: RwSignal<MigrationJob>) -> impl IntoView {
+    const SHOWN: usize = 5;
+    move || {
+        job.with(|j| {
+            let from = j.timeline.len().saturating_sub(SHOWN);
+            let items = j.timeline[from..]
+                .iter()
+                .map(|step| {
+                    let at = step.at.get(11..19).unwrap_or(&step.at).to_string();
+                    view! {
+                        <li data-phase=step.phase.clone()>
+                            <time datetime=step.at.clone()>{at}</time>" "{step.text.clone()}
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! { <ol class="steps" aria-label="Latest steps">{items}</ol> }
+        })
     }
 }
 

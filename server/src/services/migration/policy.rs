@@ -100,7 +100,8 @@ impl Policy {
         if !s.active {
             return (notes, actions);
         }
-        if !self.started_copy {
+        // The first sample with sizes (libvirt's very first may have none yet).
+        if !self.started_copy && (s.data_total > 0 || s.disk_total > 0) {
             self.started_copy = true;
             notes.push(if s.disk_total > 0 && s.disk_remaining > 0 {
                 (
