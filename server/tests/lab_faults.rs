@@ -207,6 +207,14 @@ impl Scene {
         }
     }
 
+    /// Where the guest ended up, three ways: `virsh` on both hosts, virtdeck's
+    /// guest list, and the guest's own memory check.
+    async fn ends_on(&self, v: &Virtdeck, host: &str) {
+        self.runs_only_on(host);
+        self.listed_only_on(v, host).await;
+        self.memory_intact(host).await;
+    }
+
     /// Waits until the job's timeline has a line of `phase` containing `text`.
     async fn timeline_says(
         &self,
@@ -236,6 +244,38 @@ impl Scene {
     }
 }
 
+/// Waits for the job to end after a fault at `fault`; prints the `FAULT` line
+/// and asserts it failed within 40 s with a reason that starts with `reason`.
+async fn failed_within_40_s(
+    v: &Virtdeck,
+    id: &str,
+    what: &str,
+    fault: Instant,
+    reason: &str,
+) -> Value {
+    let job = v.wait_end(id, Duration::from_secs(60)).await;
+    let took = fault.elapsed();
+    println!(
+        "FAULT {what}: {} after {took:?}: {}",
+        job["status"],
+        error(&job)
+    );
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(took <= Duration::from_secs(40), "{took:?}");
+    assert!(error(&job).starts_with(reason), "{job}");
+    job
+}
+
+/// The phases of the job's timeline, in order.
+fn phases(job: &Value) -> Vec<&str> {
+    job["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect()
+}
+
 fn error(job: &Value) -> &str {
     job["error"].as_str().unwrap_or("")
 }
@@ -248,19 +288,7 @@ async fn lab_fault_the_destination_libvirtd_killed() {
     let _undo = undo(&[&["start", "b"]]);
     script(&["kill", "b"]);
     let fault = Instant::now();
-    let job = v.wait_end(&id, Duration::from_secs(60)).await;
-    let took = fault.elapsed();
-    println!(
-        "FAULT destination libvirtd killed: {} after {took:?}: {}",
-        job["status"],
-        error(&job)
-    );
-    assert_eq!(job["status"], "failed", "{job}");
-    assert!(took <= Duration::from_secs(40), "{took:?}");
-    assert!(
-        error(&job).starts_with("the destination host lab-b stopped answering during the memory copy; the guest kept running on lab-a (libvirt: "),
-        "{job}"
-    );
+    let job = failed_within_40_s(&v, &id, "destination libvirtd killed", fault, "the destination host lab-b stopped answering during the memory copy; the guest kept running on lab-a (libvirt: ").await;
     assert!(!error(&job).contains("lab-a is unreachable"), "{job}");
     s.runs_only_on("lab-a");
     script(&["start", "b"]);
@@ -285,27 +313,19 @@ async fn lab_fault_the_destination_qemu_killed() {
     let (id, _) = s.migrating(&v, json!({"bandwidth_mib_s": 8}), 24).await;
     script(&["kill-guest", "b", &s.name]);
     let fault = Instant::now();
-    let job = v.wait_end(&id, Duration::from_secs(60)).await;
-    let took = fault.elapsed();
-    println!(
-        "FAULT destination QEMU killed: {} after {took:?}: {}",
-        job["status"],
-        error(&job)
-    );
-    assert_eq!(job["status"], "failed", "{job}");
-    assert!(took <= Duration::from_secs(40), "{took:?}");
-    assert!(
-        error(&job)
-            .starts_with("the connection between lab-a and lab-b broke during the memory copy"),
-        "{job}"
-    );
+    let job = failed_within_40_s(
+        &v,
+        &id,
+        "destination QEMU killed",
+        fault,
+        "the connection between lab-a and lab-b broke during the memory copy",
+    )
+    .await;
     assert!(
         error(&job).contains("the guest kept running on lab-a"),
         "{job}"
     );
-    s.runs_only_on("lab-a");
-    s.listed_only_on(&v, "lab-a").await;
-    s.memory_intact("lab-a").await;
+    s.ends_on(&v, "lab-a").await;
 }
 
 #[tokio::test]
@@ -316,27 +336,23 @@ async fn lab_fault_the_network_between_the_hosts_cut_for_60_s() {
     let _undo = undo(&[&["heal"]]);
     script(&["cut"]);
     let fault = Instant::now();
-    let job = v.wait_end(&id, Duration::from_secs(60)).await;
-    let took = fault.elapsed();
-    println!(
-        "FAULT network cut: {} after {took:?}: {}",
-        job["status"],
-        error(&job)
-    );
-    assert_eq!(job["status"], "failed", "{job}");
-    assert!(took <= Duration::from_secs(40), "{took:?}");
+    let job = failed_within_40_s(
+        &v,
+        &id,
+        "network cut",
+        fault,
+        "the connection between lab-a and lab-b broke during the memory copy",
+    )
+    .await;
     assert!(
-        error(&job)
-            .starts_with("the connection between lab-a and lab-b broke during the memory copy"),
+        error(&job).contains("the guest kept running on lab-a"),
         "{job}"
     );
     s.runs_only_on("lab-a");
     // The cut lasts 60 s, then the network comes back: still one guest.
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(fault.elapsed())).await;
     script(&["heal"]);
-    s.runs_only_on("lab-a");
-    s.listed_only_on(&v, "lab-a").await;
-    s.memory_intact("lab-a").await;
+    s.ends_on(&v, "lab-a").await;
 }
 
 #[tokio::test]
@@ -363,19 +379,12 @@ async fn lab_fault_the_source_libvirtd_restarted() {
         error(&job).starts_with("lab-a's libvirtd went away during the memory copy and libvirt cancelled the migration when it came back; the guest kept running on lab-a"),
         "{job}"
     );
-    let phases: Vec<&str> = job["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["phase"].as_str().unwrap())
-        .collect();
+    let phases = phases(&job);
     assert!(
         phases.contains(&"source lost") && phases.contains(&"source back"),
         "{phases:?}"
     );
-    s.runs_only_on("lab-a");
-    s.listed_only_on(&v, "lab-a").await;
-    s.memory_intact("lab-a").await;
+    s.ends_on(&v, "lab-a").await;
 }
 
 /// virtdeck killed mid-copy and started again: the job is followed again,
@@ -418,17 +427,8 @@ async fn lab_fault_virtdeck_killed_and_started_again_streams_the_job_again() {
         job["progress"]["data_total"].as_u64().unwrap() > 100 << 20,
         "{job}"
     );
-    assert!(
-        job["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["phase"] == "adopted"),
-        "{job}"
-    );
-    s.runs_only_on("lab-b");
-    s.listed_only_on(&v, "lab-b").await;
-    s.memory_intact("lab-b").await;
+    assert!(phases(&job).contains(&"adopted"), "{job}");
+    s.ends_on(&v, "lab-b").await;
 }
 
 /// The migration completes, or ends in libvirt, while virtdeck is down: the
@@ -504,9 +504,7 @@ async fn lab_fault_an_adopted_job_waits_for_a_slow_source() {
         thawed.elapsed()
     );
     assert_eq!(job["status"], "completed", "{job}");
-    s.runs_only_on("lab-b");
-    s.listed_only_on(&v, "lab-b").await;
-    s.memory_intact("lab-b").await;
+    s.ends_on(&v, "lab-b").await;
 }
 
 /// A guest that dirties memory faster than the link copies it: the *minimal

@@ -10,17 +10,17 @@
 //! after the other), and they run one at a time here.
 
 use std::{
-    collections::HashMap,
-    io::Read,
-    net::TcpListener,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    collections::HashMap, io::Read, net::TcpListener, path::PathBuf, process::Command,
+    time::Duration,
 };
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-const PASSWORD: &str = "correct horse battery staple";
+#[allow(dead_code)]
+#[path = "common/virtdeck.rs"]
+mod virtdeck;
+
+use virtdeck::Virtdeck;
 
 /// One test at a time: they take lab hosts down.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -77,123 +77,6 @@ impl Lab {
     }
 }
 
-/// virtdeck as a process of its own, with a config file.
-struct Virtdeck {
-    child: Child,
-    url: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Virtdeck {
-    async fn start(hosts: &[(&str, &str)]) -> Virtdeck {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = String::new();
-        for (name, uri) in hosts {
-            config += &format!("[[hosts]]\nname = \"{name}\"\nuri = \"{uri}\"\n");
-        }
-        std::fs::write(dir.path().join("virtdeck.toml"), config).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_virtdeck"))
-            .env("VIRTDECK_CONFIG", dir.path().join("virtdeck.toml"))
-            .env(
-                "VIRTDECK_DATABASE_URL",
-                format!("sqlite://{}", dir.path().join("v.db").display()),
-            )
-            .env("VIRTDECK_DATA_DIR", dir.path().join("data"))
-            .env("VIRTDECK_LISTEN", format!("127.0.0.1:{port}"))
-            .env("VIRTDECK_ADMIN_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
-            .spawn()
-            .expect("start virtdeck");
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let v = Virtdeck {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            client,
-            _dir: dir,
-        };
-        for _ in 0..400 {
-            if let Ok(r) = v
-                .client
-                .post(format!("{}/api/login", v.url))
-                .json(&json!({"username": "admin", "password": PASSWORD}))
-                .send()
-                .await
-            {
-                assert_eq!(r.status(), 200);
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("virtdeck did not start");
-    }
-
-    async fn get(&self, path: &str) -> (Value, Duration) {
-        let started = Instant::now();
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "GET {path}");
-        let body = if path.starts_with("/api/") {
-            resp.json().await.unwrap()
-        } else {
-            Value::String(resp.text().await.unwrap())
-        };
-        (body, started.elapsed())
-    }
-
-    async fn host(&self, name: &str) -> Value {
-        let (hosts, _) = self.get("/api/hosts").await;
-        hosts
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["name"] == name)
-            .unwrap()
-            .clone()
-    }
-
-    /// Polls until `f` holds (or `limit` passes); answers how long it took.
-    async fn until<F, Fut>(&self, limit: Duration, what: &str, f: F) -> Duration
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let started = Instant::now();
-        while !f().await {
-            assert!(started.elapsed() < limit, "{what} not within {limit:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        started.elapsed()
-    }
-
-    fn threads(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
-            .unwrap()
-            .count()
-    }
-}
-
-impl Drop for Virtdeck {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn guest_xml(name: &str) -> String {
     format!(
         "<domain type='qemu'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>\
@@ -203,7 +86,7 @@ fn guest_xml(name: &str) -> String {
 }
 
 async fn state_of(v: &Virtdeck, host: &str, name: &str) -> Option<(String, bool)> {
-    let (guests, _) = v.get(&format!("/api/guests?host={host}")).await;
+    let (guests, _) = v.timed_get(&format!("/api/guests?host={host}")).await;
     guests
         .as_array()
         .unwrap()
@@ -221,7 +104,7 @@ async fn state_of(v: &Virtdeck, host: &str, name: &str) -> Option<(String, bool)
 async fn changes_made_with_virsh_reach_the_api_within_a_second() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
-    let v = Virtdeck::start(&[
+    let (v, _dir) = Virtdeck::with_hosts(&[
         ("lab-a", lab.get("LAB_HOST_A_URI")),
         ("lab-b", lab.get("LAB_HOST_B_URI")),
     ])
@@ -277,7 +160,7 @@ async fn changes_made_with_virsh_reach_the_api_within_a_second() {
 async fn a_stopped_or_silent_host_is_unreachable_within_15_s_and_comes_back() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
-    let v = Virtdeck::start(&[
+    let (v, _dir) = Virtdeck::with_hosts(&[
         ("lab-a", lab.get("LAB_HOST_A_URI")),
         ("lab-b", lab.get("LAB_HOST_B_URI")),
     ])
@@ -301,7 +184,7 @@ async fn a_stopped_or_silent_host_is_unreachable_within_15_s_and_comes_back() {
         .await;
     println!("daemon stopped → unreachable in {took:?}");
     assert_reason(&v.host("lab-b").await);
-    let (_, t) = v.get("/api/guests").await;
+    let (_, t) = v.timed_get("/api/guests").await;
     assert!(t < Duration::from_secs(1), "{t:?}");
     assert_eq!(
         state_of(&v, "lab-b", &name).await,
@@ -350,7 +233,7 @@ async fn a_stopped_or_silent_host_is_unreachable_within_15_s_and_comes_back() {
             || async { v.host("lab-b").await["state"] == "unreachable" },
         )
         .await;
-    let (_, t) = v.get("/api/guests").await;
+    let (_, t) = v.timed_get("/api/guests").await;
     assert_reason(&v.host("lab-b").await);
     assert!(Command::new("kill")
         .args(["-CONT", &pid.to_string()])
@@ -414,7 +297,8 @@ async fn a_hung_host_holds_nothing_up_and_threads_stay_bounded() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
     let hung = format!("qemu+tcp://127.0.0.1:{}/system", hung_listener());
-    let v = Virtdeck::start(&[("lab-a", lab.get("LAB_HOST_A_URI")), ("hung", &hung)]).await;
+    let (v, _dir) =
+        Virtdeck::with_hosts(&[("lab-a", lab.get("LAB_HOST_A_URI")), ("hung", &hung)]).await;
     let mut slowest = Duration::ZERO;
     for i in 0..200 {
         let path = match i % 4 {
@@ -423,7 +307,7 @@ async fn a_hung_host_holds_nothing_up_and_threads_stay_bounded() {
             2 => "/api/guests/counts",
             _ => "/guests",
         };
-        let (_, t) = v.get(path).await;
+        let (_, t) = v.timed_get(path).await;
         slowest = slowest.max(t);
     }
     println!(
@@ -439,13 +323,13 @@ async fn a_hung_host_holds_nothing_up_and_threads_stay_bounded() {
     )
     .await;
     assert_reason(&v.host("hung").await);
-    let (guests, _) = v.get("/api/guests").await;
+    let (guests, _) = v.timed_get("/api/guests").await;
     assert!(guests
         .as_array()
         .unwrap()
         .iter()
         .all(|g| g["host"] == "lab-a"));
-    let (page, _) = v.get("/guests").await;
+    let (page, _) = v.timed_get("/guests").await;
     assert!(
         page.as_str().unwrap().contains("hung</strong> is"),
         "the page names the hung host"

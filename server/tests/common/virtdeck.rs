@@ -100,6 +100,14 @@ impl Virtdeck {
         panic!("virtdeck did not start on port {port}");
     }
 
+    /// Starts virtdeck over `hosts` in a new configuration directory (kept
+    /// as long as the answered directory lives).
+    pub async fn with_hosts(hosts: &[(&str, &str)]) -> (Virtdeck, tempfile::TempDir) {
+        let dir = config_dir(hosts, "");
+        let v = Virtdeck::start(dir.path(), free_port()).await;
+        (v, dir)
+    }
+
     /// SIGKILL, as a crash or an OOM kill would.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -115,6 +123,58 @@ impl Virtdeck {
             .unwrap();
         assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
         resp.json().await.unwrap()
+    }
+
+    /// A GET that must succeed, with how long it took: JSON for `/api/…`,
+    /// the page's text otherwise.
+    pub async fn timed_get(&self, path: &str) -> (Value, Duration) {
+        let started = Instant::now();
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "GET {path}");
+        let body = if path.starts_with("/api/") {
+            resp.json().await.unwrap()
+        } else {
+            Value::String(resp.text().await.unwrap())
+        };
+        (body, started.elapsed())
+    }
+
+    /// The host `name` as `/api/hosts` shows it.
+    pub async fn host(&self, name: &str) -> Value {
+        self.get("/api/hosts")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .unwrap()
+            .clone()
+    }
+
+    /// Polls until `f` holds (or `limit` passes); answers how long it took.
+    pub async fn until<F, Fut>(&self, limit: Duration, what: &str, f: F) -> Duration
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while !f().await {
+            assert!(started.elapsed() < limit, "{what} not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        started.elapsed()
+    }
+
+    /// The process's threads now.
+    pub fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .unwrap()
+            .count()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
