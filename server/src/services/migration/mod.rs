@@ -307,7 +307,14 @@ impl MigrationJobs {
             s.is_some_and(|s| !matches!(s, GuestState::Shutoff | GuestState::Crashed))
         };
         let offline = job.mode == app::api::migrations::MigrationMode::Offline;
-        if dest == Some(GuestState::Running)
+        // Post-copy that broke: the source keeps the guest paused and the
+        // destination runs it without all of its memory. Neither has it whole.
+        let postcopy = job.options.allow_postcopy == Some(true)
+            || job.options.convergence
+                == Some(app::api::migrations::Convergence::PostcopyWhenStalled);
+        if postcopy && source == Some(GuestState::Paused) && active(dest) {
+            (Located::Split, None)
+        } else if dest == Some(GuestState::Running)
             || (offline && dest.is_some())
             || (active(dest) && !active(source))
         {

@@ -16,6 +16,8 @@ pub enum Located {
     Nowhere,
     /// The source did not answer again within the wait: unknown for now.
     SourceSilent,
+    /// Post-copy broke: paused on the source, stalled on the destination.
+    Split,
 }
 
 /// What is known when a migration ended without libvirt saying "done".
@@ -48,6 +50,10 @@ pub fn judge(e: &Ending) -> (JobStatus, Option<String>) {
         Located::Source(GuestState::Running) => format!("the guest kept running on {}", e.source),
         Located::Source(state) => format!("the guest is {} on {}", state.label(), e.source),
         Located::Nowhere => "the guest is running on neither host".to_string(),
+        Located::Split => format!(
+            "the guest is paused on {} and waits for the rest of its memory on {}: neither host has all of it, and virtdeck starts or resumes neither copy; once the hosts reach each other again, resume the migration (virsh migrate --live --p2p --postcopy --postcopy-resume)",
+            e.source, e.destination
+        ),
         Located::SourceSilent => format!(
             "{} has not answered for {} s, so where the guest is cannot be told yet",
             e.source, e.wait_s
@@ -76,6 +82,11 @@ pub fn judge(e: &Ending) -> (JobStatus, Option<String>) {
     }
     let why = if let Some(stalled) = &e.stalled {
         format!("{stalled}; the migration was aborted")
+    } else if e.located == Located::Split {
+        format!(
+            "post-copy failed: the connection between {} and {} broke after the guest had switched over",
+            e.source, e.destination
+        )
     } else if e.located == Located::SourceSilent {
         format!("{} stopped answering during {}", e.source, e.during)
     } else if e.source_restarted {
@@ -98,7 +109,10 @@ pub fn judge(e: &Ending) -> (JobStatus, Option<String>) {
     } else {
         format!("the migration failed during {}", e.during)
     };
-    let status = if matches!(e.located, Located::Nowhere | Located::SourceSilent) {
+    let status = if matches!(
+        e.located,
+        Located::Nowhere | Located::SourceSilent | Located::Split
+    ) {
         JobStatus::Unknown
     } else {
         JobStatus::Failed
@@ -194,6 +208,22 @@ mod tests {
         });
         assert_eq!(status, JobStatus::Completed);
         assert!(reason.unwrap().ends_with("the guest runs on lab-b"));
+    }
+
+    #[test]
+    fn a_broken_postcopy_is_never_called_done() {
+        let (status, reason) = judge(&Ending {
+            located: Located::Split,
+            during: "post-copy",
+            ..ending("internal error: client socket is closed")
+        });
+        assert_eq!(status, JobStatus::Unknown);
+        let reason = reason.unwrap();
+        assert!(
+            reason.starts_with("post-copy failed: the connection between lab-a and lab-b broke"),
+            "{reason}"
+        );
+        assert!(reason.contains("neither host has all of it"), "{reason}");
     }
 
     #[test]
