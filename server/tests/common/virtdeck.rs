@@ -114,15 +114,9 @@ impl Virtdeck {
         let _ = self.child.wait();
     }
 
+    /// A GET of the API that must succeed.
     pub async fn get(&self, path: &str) -> Value {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
-        resp.json().await.unwrap()
+        self.timed_get(path).await.0
     }
 
     /// A GET that must succeed, with how long it took: JSON for `/api/…`,
