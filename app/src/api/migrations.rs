@@ -435,6 +435,11 @@ pub struct MigrationJob {
     pub timeline: Vec<Step>,
 }
 
+/// The phase of a post-copy migration whose connection broke: the guest is
+/// paused on the source and runs on the destination without all of its
+/// memory; virtdeck resumes the migration (`Tuning::resume`).
+pub const PHASE_POSTCOPY_BROKEN: &str = "post-copy broken";
+
 /// A `/ws` progress message: the job's whole state, flat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressMessage {
@@ -485,6 +490,10 @@ pub struct Tuning {
     /// Suspend the guest on the source so the migration completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_now: Option<bool>,
+    /// Resume a post-copy migration whose connection broke, now (virtdeck
+    /// also retries by itself); only while the job's phase is `post-copy broken`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<bool>,
 }
 
 impl Tuning {
@@ -494,10 +503,19 @@ impl Tuning {
             && self.bandwidth_mib_s.is_none()
             && self.postcopy != Some(true)
             && self.finish_now != Some(true)
+            && self.resume != Some(true)
         {
             return bad(
-                "nothing to change: give max_downtime_ms, bandwidth_mib_s, postcopy or finish_now",
+                "nothing to change: give max_downtime_ms, bandwidth_mib_s, postcopy, finish_now or resume",
             );
+        }
+        if self.resume == Some(true)
+            && (self.max_downtime_ms.is_some()
+                || self.bandwidth_mib_s.is_some()
+                || self.postcopy.is_some()
+                || self.finish_now.is_some())
+        {
+            return bad("resume is asked alone");
         }
         if let Some(ms) = self.max_downtime_ms {
             if !(1..=600_000).contains(&ms) {
@@ -793,5 +811,23 @@ mod tests {
         assert!(json.get("error").is_none());
         let back: crate::api::events::ServerEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_resume_is_asked_alone() {
+        let resume = Tuning {
+            resume: Some(true),
+            ..Default::default()
+        };
+        assert!(resume.validate().is_ok());
+        let mixed = Tuning {
+            bandwidth_mib_s: Some(8),
+            ..resume.clone()
+        };
+        assert_eq!(
+            mixed.validate(),
+            Err(ApiError::BadRequest("resume is asked alone".into()))
+        );
+        assert!(Tuning::default().validate().is_err());
     }
 }

@@ -8,7 +8,10 @@ use leptos::prelude::*;
 use crate::{
     api::{
         events::ServerEvent,
-        migrations::{CancelMigration, JobStatus, MigrationJob, Progress, TuneMigration, Tuning},
+        migrations::{
+            CancelMigration, JobStatus, MigrationJob, Progress, TuneMigration, Tuning,
+            PHASE_POSTCOPY_BROKEN,
+        },
         size::human_bytes,
         ApiError,
     },
@@ -247,6 +250,15 @@ fn Controls(job: RwSignal<MigrationJob>) -> impl IntoView {
     }));
     let confirming = RwSignal::new(None::<&'static str>);
     let error = RwSignal::new(None::<ApiError>);
+    // Post-copy broke: only a resume helps (a memo: changes with the phase only).
+    let broken = Memo::new(move |_| {
+        job.with(|j| {
+            j.progress
+                .as_ref()
+                .is_some_and(|p| p.phase == PHASE_POSTCOPY_BROKEN)
+        })
+    });
+    let (source, destination) = job.with_untracked(|j| (j.host.clone(), j.destination.clone()));
     Effect::new(move |_| {
         for r in [cancel.value().get(), tune.value().get()]
             .into_iter()
@@ -292,6 +304,15 @@ fn Controls(job: RwSignal<MigrationJob>) -> impl IntoView {
             Err(e) => error.set(Some(e)),
         }
     };
+    let resume = {
+        let send = send.clone();
+        move |_| {
+            send(Tuning {
+                resume: Some(true),
+                ..Default::default()
+            })
+        }
+    };
     let cancel_id = id.clone();
     let confirm = move |what: &'static str| {
         let (cancel_id, send) = (cancel_id.clone(), send.clone());
@@ -329,13 +350,29 @@ fn Controls(job: RwSignal<MigrationJob>) -> impl IntoView {
                 </label>
                 <button type="button" class="secondary small" on:click=apply_downtime>"Apply"</button>
             </div>
-            <div class="control-row">
-                {postcopy_allowed.then(|| view! {
-                    <button type="button" class="secondary" on:click=move |_| confirming.set(Some("postcopy"))>"Switch to post-copy"</button>
-                })}
-                <button type="button" class="secondary" on:click=move |_| confirming.set(Some("finish"))>"Finish now"</button>
-                <button type="button" class="danger" on:click=move |_| confirming.set(Some("cancel"))>"Cancel migration"</button>
-            </div>
+            {move || if broken.get() {
+                let resume = resume.clone();
+                view! {
+                    <p class="notice error postcopy-broken" role="alert">
+                        {format!("Post-copy broke: the guest is paused on {source} and runs on {destination} without all of its memory, so neither host has the whole guest. Do not start or stop either copy: virtdeck resumes the migration as soon as both hosts answer, and retries.")}
+                    </p>
+                    <div class="control-row">
+                        <button type="button" class="primary" on:click=resume>"Resume migration"</button>
+                    </div>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <div class="control-row">
+                        {postcopy_allowed.then(|| view! {
+                            <button type="button" class="secondary" on:click=move |_| confirming.set(Some("postcopy"))>"Switch to post-copy"</button>
+                        })}
+                        <button type="button" class="secondary" on:click=move |_| confirming.set(Some("finish"))>"Finish now"</button>
+                        <button type="button" class="danger" on:click=move |_| confirming.set(Some("cancel"))>"Cancel migration"</button>
+                    </div>
+                }
+                .into_any()
+            }}
             {move || error.get().map(|error| view! { <ErrorNotice error /> })}
             {move || confirming.get().map(|what| {
                 let (title, detail, label) = match what {

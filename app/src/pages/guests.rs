@@ -22,7 +22,7 @@ use crate::{
             GuestState, GuestSummary,
         },
         hosts::{list_hosts, HostState, HostSummary},
-        migrations::{list_migrations, ProgressMessage},
+        migrations::{list_migrations, ProgressMessage, PHASE_POSTCOPY_BROKEN},
     },
     components::{
         confirm::Confirm,
@@ -575,7 +575,12 @@ fn GuestRow(
     };
     let (h, u) = (guest.host.clone(), guest.uuid.clone());
     let moving = Signal::derive(move || {
-        migrating.with(|list| list.iter().find(|m| m.host == h && m.uuid == u).cloned())
+        // The source's copy and the destination's incoming one alike.
+        migrating.with(|list| {
+            list.iter()
+                .find(|m| (m.host == h || m.destination == h) && m.uuid == u)
+                .cloned()
+        })
     });
     let stale = guest.stale;
     let any_busy = Signal::derive(move || {
@@ -621,11 +626,20 @@ fn GuestRow(
             </button>
         }
     });
+    let here = guest.host.clone();
     let moving_badge = move || {
         moving.get().map(|m| {
+            let text = if m.progress.phase == PHASE_POSTCOPY_BROKEN {
+                // The one case where no host has the whole guest.
+                "post-copy broken: neither host has all of it".to_string()
+            } else if m.host == here {
+                format!("migrating → {} {:.0} %", m.destination, m.progress.percent)
+            } else {
+                format!("arriving from {} {:.0} %", m.host, m.progress.percent)
+            };
             view! {
                 <span class="badge state-paused migrating" title=m.progress.phase.clone()>
-                    {format!("migrating → {} {:.0} %", m.destination, m.progress.percent)}
+                    {text}
                 </span>
             }
         })

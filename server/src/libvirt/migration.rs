@@ -148,6 +148,57 @@ pub fn migrate(
     .map_err(|e| Failure::Own(Error::Libvirt(e.message().trim().to_string())))
 }
 
+/// Resumes a post-copy migration whose connection broke (libvirt ≥ 8.5's
+/// post-copy recovery): the same request again, with `POSTCOPY_RESUME`.
+/// Blocks until the rest of the memory has reached the destination, or the
+/// attempt fails. Storage is not copied again (it was, before the switch).
+pub fn resume_postcopy(
+    host: &str,
+    conn: &Connect,
+    uuid: &str,
+    destination_uri: &str,
+    spec: &Request,
+) -> Result<(), Failure> {
+    let dom = domain(host, conn, uuid)?;
+    let spec = Request {
+        copy_storage: false,
+        allow_postcopy: true,
+        ..spec.clone()
+    };
+    let params = MigrateParameters {
+        // The user's limit holds for the rest of the copy too.
+        bandwidth_postcopy: spec.bandwidth_mib_s,
+        ..parameters(&spec, &[])
+    };
+    dom.migrate_to_uri3(
+        Some(destination_uri),
+        params,
+        flags(&spec) | sys::VIR_MIGRATE_POSTCOPY_RESUME,
+    )
+    .map(|_| ())
+    .map_err(|e| Failure::Own(Error::Libvirt(e.message().trim().to_string())))
+}
+
+/// Is the guest here in a broken post-copy migration (the source's paused
+/// copy, or the destination's running one)? `None` when this host has no such guest.
+pub fn postcopy_broken(conn: &Connect, uuid: &str) -> Result<Option<bool>, Failure> {
+    let dom = match conn.lookup_domain_by_uuid_string(uuid) {
+        Ok(dom) => dom,
+        Err(e) if is_connection_lost(&e) => return Err(Failure::Libvirt(e)),
+        Err(_) => return Ok(None),
+    };
+    match sys::state_and_reason(&dom) {
+        Ok((state, reason)) => Ok(Some(
+            (state == sys::VIR_DOMAIN_PAUSED as i32
+                && reason == sys::VIR_DOMAIN_PAUSED_POSTCOPY_FAILED)
+                || (state == sys::VIR_DOMAIN_RUNNING as i32
+                    && reason == sys::VIR_DOMAIN_RUNNING_POSTCOPY_FAILED),
+        )),
+        Err(e) if is_connection_lost(&e) => Err(Failure::Libvirt(e)),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Does libvirt's message say the migration was stopped by an abort (a cancel)?
 pub fn was_aborted_message(m: &str) -> bool {
     m.contains("canceled by client")
@@ -199,6 +250,10 @@ pub struct Sample {
     pub postcopy_requests: u64,
     /// How much QEMU slows the guest's CPUs down (auto-converge), percent.
     pub cpu_throttle: u64,
+    /// The guest has switched to post-copy (the source holds it paused).
+    pub postcopy: bool,
+    /// Post-copy broke: the source's copy is `paused (post-copy failed)`.
+    pub postcopy_broken: bool,
     /// When the statistics were read.
     pub read_at: Option<std::time::SystemTime>,
 }
@@ -221,6 +276,8 @@ impl From<&JobStats> for Sample {
             downtime_ms: s.downtime.unwrap_or(0),
             postcopy_requests: s.mem_postcopy_reqs.unwrap_or(0),
             cpu_throttle: s.auto_converge_throttle.unwrap_or(0).max(0) as u64,
+            postcopy: false,
+            postcopy_broken: false,
             read_at: Some(std::time::SystemTime::now()),
         }
     }
@@ -253,7 +310,17 @@ pub fn sample_loop(
                 }),
         };
         let sample = match stats {
-            Ok(stats) => Sample::from(&stats),
+            Ok(stats) => {
+                let mut sample = Sample::from(&stats);
+                if let Some(Ok((state, reason))) = dom.as_ref().map(sys::state_and_reason) {
+                    if state == sys::VIR_DOMAIN_PAUSED as i32 {
+                        sample.postcopy = reason == sys::VIR_DOMAIN_PAUSED_POSTCOPY
+                            || reason == sys::VIR_DOMAIN_PAUSED_POSTCOPY_FAILED;
+                        sample.postcopy_broken = reason == sys::VIR_DOMAIN_PAUSED_POSTCOPY_FAILED;
+                    }
+                }
+                sample
+            }
             Err(e) if is_connection_lost(&e) => return Err(Failure::Libvirt(e)),
             // The guest left the source (done) or is between states.
             Err(_) => {

@@ -10,18 +10,29 @@ pub use virt::sys::{
     VIR_DOMAIN_CONSOLE_FORCE, VIR_DOMAIN_CONSOLE_SAFE, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
     VIR_DOMAIN_JOB_COMPLETED, VIR_DOMAIN_JOB_NONE, VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
     VIR_DOMAIN_JOB_STATS_COMPLETED, VIR_DOMAIN_MEMORY_STAT_AVAILABLE, VIR_DOMAIN_MEMORY_STAT_RSS,
-    VIR_DOMAIN_MEMORY_STAT_UNUSED, VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
-    VIR_DOMAIN_UNDEFINE_MANAGED_SAVE, VIR_DOMAIN_UNDEFINE_NVRAM,
-    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE,
-    VIR_MIGRATE_ABORT_ON_ERROR, VIR_MIGRATE_AUTO_CONVERGE, VIR_MIGRATE_COMPRESSED,
-    VIR_MIGRATE_LIVE, VIR_MIGRATE_NON_SHARED_DISK, VIR_MIGRATE_OFFLINE, VIR_MIGRATE_PARALLEL,
-    VIR_MIGRATE_PEER2PEER, VIR_MIGRATE_PERSIST_DEST, VIR_MIGRATE_POSTCOPY,
+    VIR_DOMAIN_MEMORY_STAT_UNUSED, VIR_DOMAIN_PAUSED, VIR_DOMAIN_RUNNING,
+    VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+    VIR_DOMAIN_UNDEFINE_NVRAM, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, VIR_DOMAIN_XML_INACTIVE,
+    VIR_DOMAIN_XML_SECURE, VIR_MIGRATE_ABORT_ON_ERROR, VIR_MIGRATE_AUTO_CONVERGE,
+    VIR_MIGRATE_COMPRESSED, VIR_MIGRATE_LIVE, VIR_MIGRATE_NON_SHARED_DISK, VIR_MIGRATE_OFFLINE,
+    VIR_MIGRATE_PARALLEL, VIR_MIGRATE_PEER2PEER, VIR_MIGRATE_PERSIST_DEST, VIR_MIGRATE_POSTCOPY,
     VIR_MIGRATE_UNDEFINE_SOURCE, VIR_STORAGE_POOL_BUILD_NO_OVERWRITE,
     VIR_STORAGE_POOL_BUILD_OVERWRITE, VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
     VIR_STORAGE_POOL_EVENT_ID_REFRESH, VIR_STORAGE_VOL_BLOCK,
     VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA, VIR_STORAGE_VOL_FILE, VIR_STREAM_NONBLOCK,
     VIR_UUID_STRING_BUFLEN,
 };
+
+/// `VIR_MIGRATE_POSTCOPY_RESUME` (libvirt ≥ 8.5; newer than `virt-sys`'s
+/// bindings): resume a post-copy migration whose connection broke.
+pub const VIR_MIGRATE_POSTCOPY_RESUME: u32 = 1 << 19;
+/// `VIR_DOMAIN_RUNNING_POSTCOPY_FAILED` (libvirt ≥ 8.5): the reason of a
+/// destination that runs a guest whose post-copy migration broke.
+pub const VIR_DOMAIN_RUNNING_POSTCOPY_FAILED: i32 = 11;
+/// `VIR_DOMAIN_PAUSED_POSTCOPY`: the source's guest after the switch to post-copy.
+pub const VIR_DOMAIN_PAUSED_POSTCOPY: i32 = 12;
+/// `VIR_DOMAIN_PAUSED_POSTCOPY_FAILED`: the reason of the source's paused guest then.
+pub const VIR_DOMAIN_PAUSED_POSTCOPY_FAILED: i32 = 13;
 
 use std::ffi::CStr;
 
@@ -56,6 +67,17 @@ pub fn abort_job(dom: &virt::domain::Domain) -> Result<(), Error> {
         return Err(Error::last_error());
     }
     Ok(())
+}
+
+/// `virDomainGetState`: the guest's state and its reason as libvirt's raw
+/// numbers (`virt`'s enums predate the post-copy failure reasons).
+pub fn state_and_reason(dom: &virt::domain::Domain) -> Result<(i32, i32), Error> {
+    let (mut state, mut reason) = (-1, -1);
+    // SAFETY: `dom` is a live domain handle; both pointers are to locals.
+    if unsafe { virt::sys::virDomainGetState(dom.as_ptr(), &mut state, &mut reason, 0) } < 0 {
+        return Err(Error::last_error());
+    }
+    Ok((state, reason))
 }
 
 /// `virDomainMigrateStartPostCopy`: switches a running migration that was

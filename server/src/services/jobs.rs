@@ -49,8 +49,8 @@ pub trait JobKind: Send + Sync + 'static {
     fn event(job: &Self::Snapshot) -> ServerEvent;
     /// The guest (host, UUID) the job holds while it runs, and the refusal
     /// any other change to it gets meanwhile (`HostRegistry::ensure_free`).
-    fn holds(_job: &Self::Snapshot) -> Option<(&str, &str, &'static str)> {
-        None
+    fn holds(_job: &Self::Snapshot) -> Vec<(&str, &str, &'static str)> {
+        Vec::new()
     }
 }
 
@@ -79,6 +79,8 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 pub struct Job<K: JobKind> {
     snapshot: Mutex<K::Snapshot>,
     cancel: AtomicBool,
+    /// The user asked the runner to act now (a retry it was waiting to make).
+    nudge: tokio::sync::Notify,
     saved: Mutex<Instant>,
 }
 
@@ -90,6 +92,18 @@ impl<K: JobKind> Job<K> {
     /// Whether someone asked for the job to stop.
     pub fn cancel_requested(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Wakes the runner if it waits in `nudged` (or its next wait returns at once).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Waits for a `nudge`, at most `limit`; answers whether one came.
+    pub async fn nudged(&self, limit: std::time::Duration) -> bool {
+        tokio::time::timeout(limit, self.nudge.notified())
+            .await
+            .is_ok()
     }
 }
 
@@ -122,6 +136,7 @@ impl<K: JobKind> Jobs<K> {
         let handle = Arc::new(Job {
             snapshot: Mutex::new(job.clone()),
             cancel: AtomicBool::new(false),
+            nudge: tokio::sync::Notify::new(),
             saved: Mutex::new(Instant::now()),
         });
         {
@@ -149,6 +164,7 @@ impl<K: JobKind> Jobs<K> {
         let handle = Arc::new(Job {
             snapshot: Mutex::new(job),
             cancel: AtomicBool::new(false),
+            nudge: tokio::sync::Notify::new(),
             saved: Mutex::new(Instant::now()),
         });
         let snapshot = handle.snapshot();
@@ -163,13 +179,13 @@ impl<K: JobKind> Jobs<K> {
     }
 
     fn hold(&self, job: &K::Snapshot) {
-        if let Some((host, uuid, why)) = K::holds(job) {
+        for (host, uuid, why) in K::holds(job) {
             self.hosts.hold(host, uuid, why);
         }
     }
 
     fn release(&self, job: &K::Snapshot) {
-        if let Some((host, uuid, why)) = K::holds(job) {
+        for (host, uuid, why) in K::holds(job) {
             self.hosts.release(host, uuid, why);
         }
     }
@@ -438,8 +454,8 @@ mod tests {
                 uuid: job.step.to_string(),
             }
         }
-        fn holds(job: &Snap) -> Option<(&str, &str, &'static str)> {
-            Some(("h", &job.id, "busy with a test job"))
+        fn holds(job: &Snap) -> Vec<(&str, &str, &'static str)> {
+            vec![("h", &job.id, "busy with a test job")]
         }
     }
 

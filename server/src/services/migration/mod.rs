@@ -8,11 +8,13 @@
 //! again at start-up (`recover`) and followed to their end.
 
 mod history;
+mod locate;
 mod outcome;
 mod policy;
 mod port;
 pub mod preflight;
 pub mod progress;
+mod resume;
 
 use std::{
     sync::{
@@ -25,7 +27,7 @@ use std::{
 use app::api::{
     events::ServerEvent,
     guests::GuestState,
-    migrations::{JobStatus, MigrationJob, MigrationSpec, Step},
+    migrations::{JobStatus, MigrationJob, MigrationSpec, Progress, Step},
 };
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
@@ -51,9 +53,6 @@ const FACTS_TIMEOUT: Duration = Duration::from_secs(20);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A sampler that sends nothing for this long reads nothing: its host went silent.
 const SILENCE: Duration = Duration::from_secs(5);
-/// How long virtdeck keeps looking for a leftover copy on a destination
-/// that stopped answering during a failed migration.
-const DESTINATION_CHECK_WAIT: Duration = Duration::from_secs(30 * 60);
 /// Lines kept in a job's timeline.
 const TIMELINE_MAX: usize = 200;
 
@@ -83,8 +82,13 @@ impl JobKind for Migration {
         ServerEvent::MigrationProgress(Box::new(job.message()))
     }
 
-    fn holds(job: &MigrationJob) -> Option<(&str, &str, &'static str)> {
-        Some((&job.host, &job.uuid, MIGRATING))
+    /// Both copies: the source's, and the destination's incoming one (after a
+    /// broken post-copy the only one that runs).
+    fn holds(job: &MigrationJob) -> Vec<(&str, &str, &'static str)> {
+        vec![
+            (&job.host, &job.uuid, MIGRATING),
+            (&job.destination, &job.uuid, MIGRATING),
+        ]
     }
 }
 
@@ -205,7 +209,7 @@ impl MigrationJobs {
         &self,
         running: &Running,
         tracker: &mut Tracker,
-        last: &mut Option<app::api::migrations::Progress>,
+        last: &mut Option<Progress>,
     ) -> bool {
         let job = running.snapshot();
         let mut lost = false;
@@ -221,6 +225,8 @@ impl MigrationJobs {
             let sampler = spawn_sampler(source, &job.uuid, stop.clone(), tx);
             let ended = loop {
                 match tokio::time::timeout(SILENCE, rx.recv()).await {
+                    // Post-copy broke: nothing moves until it is resumed.
+                    Ok(Some(sample)) if sample.postcopy_broken => break true,
                     Ok(Some(sample)) if sample.active => {
                         let p = tracker.update(&sample);
                         *last = Some(p.clone());
@@ -277,59 +283,21 @@ impl MigrationJobs {
                 adopted: true,
                 source_answered: answered,
             },
-            &tracker,
+            &mut tracker,
             last,
             started,
         )
         .await;
     }
 
-    /// Where the guest is now, and what the destination holds of it when
-    /// it is not the guest itself (a leftover of a failed migration).
-    async fn locate(&self, job: &MigrationJob) -> (Located, Option<GuestState>) {
-        let find = |host: &str| {
-            let host = self.hosts.get(host);
-            let uuid = job.uuid.clone();
-            async move {
-                match host {
-                    Ok(h) => h.find_guest(&uuid).await.ok().flatten(),
-                    Err(_) => None,
-                }
-            }
-        };
-        let (dest, source) = tokio::join!(find(&job.destination), find(&job.host));
-        let state = |g: &Option<app::api::guests::GuestSummary>| g.as_ref().map(|g| g.state);
-        let (dest, source) = (state(&dest), state(&source));
-        let active = |s: Option<GuestState>| {
-            s.is_some_and(|s| !matches!(s, GuestState::Shutoff | GuestState::Crashed))
-        };
-        let offline = job.mode == app::api::migrations::MigrationMode::Offline;
-        // Post-copy that broke: the source keeps the guest paused and the
-        // destination runs it without all of its memory. Neither has it whole.
-        let postcopy = job.options.allow_postcopy == Some(true)
-            || job.options.convergence
-                == Some(app::api::migrations::Convergence::PostcopyWhenStalled);
-        if postcopy && source == Some(GuestState::Paused) && active(dest) {
-            (Located::Split, None)
-        } else if dest == Some(GuestState::Running)
-            || (offline && dest.is_some())
-            || (active(dest) && !active(source))
-        {
-            (Located::Destination, None)
-        } else if let Some(state) = source {
-            (Located::Source(state), dest)
-        } else {
-            (Located::Nowhere, dest)
-        }
-    }
-
-    /// Decides how a migration that did not simply complete ended, and ends the job.
+    /// Decides how a migration that did not simply complete ended, and ends
+    /// the job (a broken post-copy is resumed first: `recover_postcopy`).
     async fn conclude(
         &self,
         running: &Arc<Running>,
         c: Conclusion,
-        tracker: &Tracker,
-        last: Option<app::api::migrations::Progress>,
+        tracker: &mut Tracker,
+        last: Option<Progress>,
         started: Instant,
     ) {
         let job = running.snapshot();
@@ -338,6 +306,26 @@ impl MigrationJobs {
         } else {
             (Located::SourceSilent, None)
         };
+        if located == Located::Split {
+            return self
+                .recover_postcopy(running, c, tracker, last, started)
+                .await;
+        }
+        self.settle(running, c, (located, leftover), tracker, last, started)
+            .await;
+    }
+
+    /// Ends a job that did not simply complete, from where the guest is.
+    async fn settle(
+        &self,
+        running: &Arc<Running>,
+        c: Conclusion,
+        (located, leftover): (Located, Option<GuestState>),
+        tracker: &Tracker,
+        last: Option<Progress>,
+        started: Instant,
+    ) {
+        let job = running.snapshot();
         let destination_answers = self.answers(&job.destination).await;
         let cancelled = running.cancel_requested()
             || job.timeline.iter().any(|s| s.phase == "cancel requested");
@@ -379,39 +367,6 @@ impl MigrationJobs {
         }
     }
 
-    /// Once a destination that stopped answering is back, looks for a copy
-    /// of the guest there and says in the job's timeline what it found.
-    fn check_destination_later(&self, job: &MigrationJob) {
-        let (jobs, hosts) = (self.jobs.clone(), self.hosts.clone());
-        let (id, destination, uuid) = (job.id.clone(), job.destination.clone(), job.uuid.clone());
-        tokio::spawn(async move {
-            let Ok(dest) = hosts.get(&destination) else {
-                return;
-            };
-            let deadline = Instant::now() + DESTINATION_CHECK_WAIT;
-            let found = loop {
-                if dest.answers(PROBE_TIMEOUT).await {
-                    if let Ok(found) = dest.find_guest(&uuid).await {
-                        break found;
-                    }
-                }
-                if Instant::now() >= deadline {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            };
-            let text = match found {
-                None => format!("{destination} answers again: no copy of the guest there"),
-                Some(g) => format!(
-                    "{destination} answers again and has a copy of the guest ({}): virtdeck did not start it; remove it there once you have checked the guest on the source",
-                    g.state.label()
-                ),
-            };
-            tracing::info!(id, "{text}");
-            jobs.amend(&id, |j| push_step(j, "checked", text)).await;
-        });
-    }
-
     /// The statistics of the finished migration, from libvirt's completed job
     /// (on the source if it kept the guest, else on the destination; libvirt
     /// hands them out once).
@@ -438,9 +393,9 @@ impl MigrationJobs {
         &self,
         job: &MigrationJob,
         tracker: &Tracker,
-        last: Option<app::api::migrations::Progress>,
+        last: Option<Progress>,
         elapsed_ms: u64,
-    ) -> (app::api::migrations::Progress, Option<u64>) {
+    ) -> (Progress, Option<u64>) {
         let completed = self.completed(job).await;
         let mut progress = tracker.done(last, elapsed_ms);
         if let Some(s) = &completed {
@@ -466,7 +421,7 @@ impl MigrationJobs {
         &self,
         running: &Arc<Running>,
         status: JobStatus,
-        progress: Option<app::api::migrations::Progress>,
+        progress: Option<Progress>,
         error: Option<String>,
         downtime_ms: Option<u64>,
     ) -> MigrationJob {
@@ -613,6 +568,7 @@ impl MigrationJobs {
         let mut tracker = Tracker::default();
         let mut last = None;
         let mut stalled = None;
+        let mut broken = false;
         tokio::pin!(migrate);
         let result = loop {
             tokio::select! {
@@ -620,6 +576,15 @@ impl MigrationJobs {
                 Some(sample) = rx.recv() => {
                     if !sample.active {
                         continue;
+                    }
+                    if sample.postcopy_broken && !broken {
+                        // Said at once; the resume waits for the call to return.
+                        broken = true;
+                        let text = format!(
+                            "post-copy broke: the guest is paused on {} and runs on {} without all of its memory, so neither host has all of it; virtdeck starts neither copy and resumes the migration once libvirt has given up the broken connection",
+                            spec.host, spec.destination
+                        );
+                        self.mark_broken(&running, &mut last, Some(text)).await;
                     }
                     let p = tracker.update(&sample);
                     last = Some(p.clone());
@@ -704,7 +669,7 @@ impl MigrationJobs {
                         adopted: false,
                         source_answered,
                     },
-                    &tracker,
+                    &mut tracker,
                     last,
                     started,
                 )
@@ -725,6 +690,19 @@ struct Conclusion {
     source_restarted: bool,
     adopted: bool,
     source_answered: bool,
+}
+
+/// What a job was asked to do, for a resume.
+fn spec_of(job: &MigrationJob) -> MigrationSpec {
+    MigrationSpec {
+        host: job.host.clone(),
+        uuid: job.uuid.clone(),
+        destination: job.destination.clone(),
+        mode: job.mode,
+        persistence: job.persistence,
+        storage: job.storage,
+        options: job.options.clone(),
+    }
 }
 
 /// Appends a timeline line (at most `TIMELINE_MAX`: the first ones and the end are kept).

@@ -140,7 +140,7 @@ fn stream_broke(m: &str) -> bool {
 pub fn during(phase: Option<&str>) -> &'static str {
     match phase {
         Some("copying storage") => "the storage copy",
-        Some("post-copy") => "post-copy",
+        Some("post-copy") | Some(app::api::migrations::PHASE_POSTCOPY_BROKEN) => "post-copy",
         Some(p) if p.starts_with("copying memory") || p.starts_with("re-copying") => {
             "the memory copy"
         }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use app::{
     api::{
-        migrations::{JobStatus, MigrationJob, MigrationSpec, Preflight, Step, Tuning, Verdict},
+        migrations::{
+            JobStatus, MigrationJob, MigrationSpec, Preflight, Step, Tuning, Verdict,
+            PHASE_POSTCOPY_BROKEN,
+        },
         ApiError,
     },
     backend::Migrations,
@@ -141,6 +144,21 @@ impl Migrations for MigrationService {
             ))
         })?;
         let job = running.snapshot();
+        if tuning.resume == Some(true) {
+            let broken =
+                job.progress.as_ref().map(|p| p.phase.as_str()) == Some(PHASE_POSTCOPY_BROKEN);
+            if !broken {
+                return Err(ApiError::Conflict(
+                    "there is nothing to resume: only a post-copy migration whose connection broke is resumed (and one attempt at a time)"
+                        .into(),
+                ));
+            }
+            self.0
+                .step(&running, "resume requested", "resume requested".into())
+                .await;
+            running.nudge();
+            return Ok(running.snapshot());
+        }
         if tuning.postcopy == Some(true) && job.options.allow_postcopy != Some(true) {
             return Err(ApiError::Conflict(
                 "this migration was started without allowing post-copy, so it cannot switch to it"

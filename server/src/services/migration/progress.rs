@@ -21,11 +21,13 @@ impl Tracker {
         // Never backwards, and not 100 before libvirt says it is done.
         self.best_percent = self.best_percent.max(raw).min(99.9);
         let speed = s.mem_bps + s.disk_bps;
-        let phase = if !s.active {
+        let phase = if s.postcopy_broken {
+            app::api::migrations::PHASE_POSTCOPY_BROKEN.to_string()
+        } else if !s.active {
             "starting".to_string()
         } else if s.disk_total > 0 && s.disk_remaining > 0 {
             "copying storage".to_string()
-        } else if s.postcopy_requests > 0 {
+        } else if s.postcopy || s.postcopy_requests > 0 {
             "post-copy".to_string()
         } else if s.iteration <= 1 {
             "copying memory".to_string()
