@@ -283,6 +283,16 @@ fn phases(job: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The texts of the job's timeline.
+fn texts(job: &Value) -> Vec<&str> {
+    job["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect()
+}
+
 fn error(job: &Value) -> &str {
     job["error"].as_str().unwrap_or("")
 }
@@ -558,12 +568,7 @@ async fn lab_fault_a_migration_that_never_converges_steps_then_aborts() {
         error(&job).contains("the migration was aborted; the guest kept running on lab-a"),
         "{job}"
     );
-    let texts: Vec<&str> = job["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["text"].as_str().unwrap())
-        .collect();
+    let texts = texts(&job);
     assert!(
         texts.contains(&"maximum downtime set to 100 ms (minimal downtime policy)"),
         "{texts:?}"
@@ -574,6 +579,61 @@ async fn lab_fault_a_migration_that_never_converges_steps_then_aborts() {
     );
     s.runs_only_on("lab-a");
     s.listed_only_on(&v, "lab-a").await;
+}
+
+/// The same guest with the *post-copy when stalled* policy: after two
+/// stalled passes virtdeck switches to post-copy, and the migration
+/// completes on lab-b with the guest's memory intact.
+#[tokio::test]
+async fn lab_fault_a_stalled_copy_switches_to_postcopy_and_completes() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-stall-pc", "fill=30 dirty=30", "").await;
+    let options = json!({"bandwidth_mib_s": 4, "convergence": "postcopy_when_stalled",
+        "stall_timeout_s": 300});
+    let (id, _) = s.migrating(&v, options, 1).await;
+    let started = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(240)).await;
+    println!(
+        "FAULT never converges, post-copy when stalled: {} after {:?}",
+        job["status"],
+        started.elapsed()
+    );
+    assert_eq!(job["status"], "completed", "{job}");
+    let texts = texts(&job);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.ends_with("two passes stalled, switched to post-copy")),
+        "{texts:?}"
+    );
+    assert!(phases(&job).contains(&"post-copy"), "{texts:?}");
+    s.ends_on(&v, "lab-b").await;
+}
+
+/// The same guest with the *auto-converge* policy: libvirt throttles the
+/// guest's CPUs (each new throttle is a timeline line) until the copy
+/// catches up, and the migration completes on lab-b.
+#[tokio::test]
+async fn lab_fault_a_stalled_copy_is_throttled_until_it_converges() {
+    let _serial = SERIAL.lock().await;
+    let (s, v) = Scene::new("fault-throttle", "fill=30 dirty=30", "").await;
+    let options = json!({"bandwidth_mib_s": 4, "convergence": "auto_converge",
+        "stall_timeout_s": 300});
+    let (id, _) = s.migrating(&v, options, 1).await;
+    let started = Instant::now();
+    let job = v.wait_end(&id, Duration::from_secs(300)).await;
+    println!(
+        "FAULT never converges, auto-converge: {} after {:?}",
+        job["status"],
+        started.elapsed()
+    );
+    assert_eq!(job["status"], "completed", "{job}");
+    let texts = texts(&job);
+    assert!(
+        texts.iter().any(|t| t.contains("guest CPUs throttled by")),
+        "{texts:?}"
+    );
+    s.ends_on(&v, "lab-b").await;
 }
 
 /// Post-copy interrupted: after the switch the network is cut and the
