@@ -581,24 +581,38 @@ async fn lab_fault_a_migration_that_never_converges_steps_then_aborts() {
     s.listed_only_on(&v, "lab-a").await;
 }
 
-/// The same guest with the *post-copy when stalled* policy: after two
-/// stalled passes virtdeck switches to post-copy, and the migration
-/// completes on lab-b with the guest's memory intact.
-#[tokio::test]
-async fn lab_fault_a_stalled_copy_switches_to_postcopy_and_completes() {
-    let _serial = SERIAL.lock().await;
-    let (s, v) = Scene::new("fault-stall-pc", "fill=30 dirty=30", "").await;
-    let options = json!({"bandwidth_mib_s": 4, "convergence": "postcopy_when_stalled",
+/// Migrates the dirtying guest with a convergence policy (and a stall
+/// timeout it must not reach): the job completes, the guest runs on lab-b
+/// with its memory intact. Answers the job, for the policy's own steps.
+async fn converges_with(prefix: &str, convergence: &str, limit: Duration) -> Value {
+    let (s, v) = Scene::new(prefix, "fill=30 dirty=30", "").await;
+    let options = json!({"bandwidth_mib_s": 4, "convergence": convergence,
         "stall_timeout_s": 300});
     let (id, _) = s.migrating(&v, options, 1).await;
     let started = Instant::now();
-    let job = v.wait_end(&id, Duration::from_secs(240)).await;
+    let job = v.wait_end(&id, limit).await;
     println!(
-        "FAULT never converges, post-copy when stalled: {} after {:?}",
+        "FAULT never converges, {convergence}: {} after {:?}",
         job["status"],
         started.elapsed()
     );
     assert_eq!(job["status"], "completed", "{job}");
+    s.ends_on(&v, "lab-b").await;
+    job
+}
+
+/// The same guest with the *post-copy when stalled* policy: after two
+/// stalled passes virtdeck switches to post-copy, and the migration
+/// completes on lab-b.
+#[tokio::test]
+async fn lab_fault_a_stalled_copy_switches_to_postcopy_and_completes() {
+    let _serial = SERIAL.lock().await;
+    let job = converges_with(
+        "fault-stall-pc",
+        "postcopy_when_stalled",
+        Duration::from_secs(240),
+    )
+    .await;
     let texts = texts(&job);
     assert!(
         texts
@@ -607,7 +621,6 @@ async fn lab_fault_a_stalled_copy_switches_to_postcopy_and_completes() {
         "{texts:?}"
     );
     assert!(phases(&job).contains(&"post-copy"), "{texts:?}");
-    s.ends_on(&v, "lab-b").await;
 }
 
 /// The same guest with the *auto-converge* policy: libvirt throttles the
@@ -616,24 +629,12 @@ async fn lab_fault_a_stalled_copy_switches_to_postcopy_and_completes() {
 #[tokio::test]
 async fn lab_fault_a_stalled_copy_is_throttled_until_it_converges() {
     let _serial = SERIAL.lock().await;
-    let (s, v) = Scene::new("fault-throttle", "fill=30 dirty=30", "").await;
-    let options = json!({"bandwidth_mib_s": 4, "convergence": "auto_converge",
-        "stall_timeout_s": 300});
-    let (id, _) = s.migrating(&v, options, 1).await;
-    let started = Instant::now();
-    let job = v.wait_end(&id, Duration::from_secs(300)).await;
-    println!(
-        "FAULT never converges, auto-converge: {} after {:?}",
-        job["status"],
-        started.elapsed()
-    );
-    assert_eq!(job["status"], "completed", "{job}");
+    let job = converges_with("fault-throttle", "auto_converge", Duration::from_secs(300)).await;
     let texts = texts(&job);
     assert!(
         texts.iter().any(|t| t.contains("guest CPUs throttled by")),
         "{texts:?}"
     );
-    s.ends_on(&v, "lab-b").await;
 }
 
 /// Post-copy interrupted: after the switch the network is cut and the
