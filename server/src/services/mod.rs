@@ -20,6 +20,7 @@ pub mod guests;
 pub mod host;
 pub mod jobs;
 pub mod migration;
+pub mod placement;
 pub mod registry;
 pub mod roots;
 pub mod sharing;
