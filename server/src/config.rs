@@ -51,6 +51,13 @@ pub struct HostConfig {
     /// (replaces the global `storage_roots` for this host).
     #[serde(default)]
     pub storage_roots: Option<Vec<String>>,
+    /// The memory this host gives to guests, for placement and balance
+    /// (default: its memory less 10 % or 2 GiB, whichever is larger).
+    #[serde(default)]
+    pub allocatable_memory_mib: Option<u64>,
+    /// The CPUs this host gives to guests (default: all of them).
+    #[serde(default)]
+    pub allocatable_cpus: Option<u32>,
 }
 
 impl HostConfig {
@@ -60,6 +67,8 @@ impl HostConfig {
             uri: uri.to_string(),
             migration_uri: None,
             storage_roots: None,
+            allocatable_memory_mib: None,
+            allocatable_cpus: None,
         }
     }
 }
@@ -412,6 +421,23 @@ fn validate_hosts(path: &str, hosts: &[HostConfig]) -> Result<(), ConfigError> {
         if let Some(roots) = &host.storage_roots {
             validate_roots(&key("storage_roots"), roots)?;
         }
+        // 1 MiB to 1 PiB, 1 to 65,536 CPUs: anything else is a typo.
+        if let Some(m) = host.allocatable_memory_mib {
+            if !(1..=1 << 30).contains(&m) {
+                return Err(ConfigError::Invalid {
+                    key: key("allocatable_memory_mib"),
+                    message: format!("{m} must be between 1 and 1073741824 (1 PiB)"),
+                });
+            }
+        }
+        if let Some(c) = host.allocatable_cpus {
+            if !(1..=65_536).contains(&c) {
+                return Err(ConfigError::Invalid {
+                    key: key("allocatable_cpus"),
+                    message: format!("{c} must be between 1 and 65536"),
+                });
+            }
+        }
         if let Some(m) = &host.migration_uri {
             if !m.contains("://") || m.trim() != m {
                 return Err(ConfigError::Invalid {
@@ -472,6 +498,34 @@ mod tests {
         );
         assert_eq!(c.hosts[0].name, "kvm1");
         assert_eq!(c.hosts[0].migration_uri, None);
+    }
+
+    #[test]
+    fn what_a_host_gives_to_guests_is_read_and_checked() {
+        let host =
+            |extra: &str| format!("[[hosts]]\nname = \"kvm1\"\nuri = \"qemu:///system\"\n{extra}");
+        let c = Config::from_sources(
+            "v.toml",
+            Some(&host(
+                "allocatable_memory_mib = 120000\nallocatable_cpus = 30",
+            )),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.hosts[0].allocatable_memory_mib, Some(120_000));
+        assert_eq!(c.hosts[0].allocatable_cpus, Some(30));
+        for (extra, field) in [
+            ("allocatable_memory_mib = 0", "allocatable_memory_mib"),
+            ("allocatable_cpus = 0", "allocatable_cpus"),
+            ("allocatable_cpus = 70000", "allocatable_cpus"),
+        ] {
+            let c = Config::from_sources("v.toml", Some(&host(extra)), no_env);
+            let want = format!("v.toml: hosts[0].{field}");
+            assert!(
+                matches!(c, Err(ConfigError::Invalid { ref key, .. }) if *key == want),
+                "{extra}: {c:?}"
+            );
+        }
     }
 
     #[test]
