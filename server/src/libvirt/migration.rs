@@ -179,26 +179,6 @@ pub fn resume_postcopy(
     .map_err(|e| Failure::Own(Error::Libvirt(e.message().trim().to_string())))
 }
 
-/// Is the guest here in a broken post-copy migration (the source's paused
-/// copy, or the destination's running one)? `None` when this host has no such guest.
-pub fn postcopy_broken(conn: &Connect, uuid: &str) -> Result<Option<bool>, Failure> {
-    let dom = match conn.lookup_domain_by_uuid_string(uuid) {
-        Ok(dom) => dom,
-        Err(e) if is_connection_lost(&e) => return Err(Failure::Libvirt(e)),
-        Err(_) => return Ok(None),
-    };
-    match sys::state_and_reason(&dom) {
-        Ok((state, reason)) => Ok(Some(
-            (state == sys::VIR_DOMAIN_PAUSED as i32
-                && reason == sys::VIR_DOMAIN_PAUSED_POSTCOPY_FAILED)
-                || (state == sys::VIR_DOMAIN_RUNNING as i32
-                    && reason == sys::VIR_DOMAIN_RUNNING_POSTCOPY_FAILED),
-        )),
-        Err(e) if is_connection_lost(&e) => Err(Failure::Libvirt(e)),
-        Err(_) => Ok(None),
-    }
-}
-
 /// Does libvirt's message say the migration was stopped by an abort (a cancel)?
 pub fn was_aborted_message(m: &str) -> bool {
     m.contains("canceled by client")
