@@ -32,6 +32,7 @@ use crate::{
     config::Config,
     console, db, demo, security,
     services::{
+        maintenance::{MaintenancePort, MaintenanceService},
         migration::{MigrationJobs, MigrationService},
         roots::StorageRoots,
         HostRegistry, LibvirtConsoles, LibvirtFleet, LibvirtGuests, LibvirtStorage,
@@ -233,6 +234,14 @@ impl Application {
         guests.recover().await;
         let audit = Arc::new(SqlAudit::new(pool.clone()));
         audit.clone().keep_pruned(config.audit_retention_days);
+        let migrations: Arc<dyn app::backend::Migrations> = Arc::new(MigrationService(migrations));
+        let maintenance = MaintenanceService::new(
+            registry.clone(),
+            pool.clone(),
+            migrations.clone(),
+            audit.clone(),
+        );
+        maintenance.recover().await;
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
@@ -243,7 +252,8 @@ impl Application {
                 )
                 .with_transfer_idle(config.transfer_idle),
             ),
-            migrations: Arc::new(MigrationService(migrations)),
+            migrations,
+            maintenance: Arc::new(MaintenancePort(maintenance)),
             consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
             accounts: Arc::new(accounts),
             audit: audit.clone(),

@@ -39,6 +39,7 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/volumes"
             | "/api/volumes/page"
             | "/api/migrations"
+            | "/api/evacuations"
             | "/ws",
         ) => Role(R::Viewer),
         (
@@ -54,6 +55,9 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/migrations"
             | "/api/migrations/cancel"
             | "/api/migrations/tune"
+            | "/api/hosts/maintenance/plan"
+            | "/api/hosts/maintenance"
+            | "/api/evacuations/cancel"
             | "/api/pools/action"
             | "/api/volumes"
             | "/api/volumes/action"

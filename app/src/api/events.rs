@@ -24,6 +24,8 @@ pub enum ServerEvent {
     /// A migration job's whole state: sent at least twice a second while it
     /// runs, and once more when it ends (`status` other than `running`).
     MigrationProgress(Box<ProgressMessage>),
+    /// An evacuation's whole state (every guest), on every change.
+    EvacuationProgress(Box<super::maintenance::Evacuation>),
     /// A pool was created or changed (state, autostart, sizes).
     PoolChanged { pool: Box<PoolSummary> },
     /// A pool was deleted (undefined) or vanished.

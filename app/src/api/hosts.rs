@@ -41,6 +41,10 @@ pub struct HostSummary {
     pub state_since: Option<String>,
     /// When the next connection attempt is due, while unreachable.
     pub next_attempt_at: Option<String>,
+    /// `null`, or the host's maintenance: scheduled, entering (its guests
+    /// are leaving) or on (empty).
+    #[serde(default)]
+    pub maintenance: Option<super::maintenance::HostMaintenance>,
 }
 
 /// Every configured host with its connection state, answered at once from

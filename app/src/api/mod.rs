@@ -13,6 +13,7 @@ pub mod guest_detail;
 pub mod guest_new;
 pub mod guests;
 pub mod hosts;
+pub mod maintenance;
 pub mod migrations;
 pub mod pools;
 pub mod size;

@@ -1,6 +1,6 @@
 //! The ports the server functions call (server build only), one file per
 //! area. `server/` implements them: libvirt for `Fleet`, `Guests`, `Storage`,
-//! `Migrations` and `Consoles`, SQLite for `Accounts` and `Audit`. Tests and other
+//! `Migrations`, `Maintenance` and `Consoles`, SQLite for `Accounts` and `Audit`. Tests and other
 //! backends can provide their own.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 pub mod consoles;
 mod guests;
+mod maintenance;
 mod migrations;
 mod storage;
 
@@ -16,6 +17,7 @@ pub use accounts::Accounts;
 pub use audit::{Audit, AuditEntry, Outcome};
 pub use consoles::Consoles;
 pub use guests::{Fleet, Guests};
+pub use maintenance::Maintenance;
 pub use migrations::Migrations;
 pub use storage::{ByteStream, Download, Storage, Transfer};
 
@@ -26,6 +28,7 @@ pub struct Services {
     pub guests: Arc<dyn Guests>,
     pub storage: Arc<dyn Storage>,
     pub migrations: Arc<dyn Migrations>,
+    pub maintenance: Arc<dyn Maintenance>,
     pub consoles: Arc<dyn Consoles>,
     pub accounts: Arc<dyn Accounts>,
     pub audit: Arc<dyn Audit>,

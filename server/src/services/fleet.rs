@@ -76,6 +76,7 @@ impl Fleet for LibvirtFleet {
         if action == GuestAction::Start {
             // Only for a guest this host really has (else: not found, below).
             let target = self.hosts.get(host)?;
+            target.ensure_open()?;
             if target.find_guest(uuid).await?.is_some() {
                 self.refuse_split_brain(host, uuid)?;
             }

@@ -223,6 +223,7 @@ impl Guests for LibvirtGuests {
     async fn create(&self, spec: &NewGuest) -> Result<GuestSummary, ApiError> {
         let new = new_domain(spec);
         let h = self.hosts.get(&spec.host)?;
+        h.ensure_open()?;
         let uri = h.uri().to_string();
         // Its own connection: a fully allocated disk can take minutes.
         let created = self
@@ -330,6 +331,7 @@ impl Guests for LibvirtGuests {
     ) -> Result<String, ApiError> {
         self.hosts.ensure_free(host, uuid)?;
         let h = self.hosts.get(host)?;
+        h.ensure_open()?;
         let (id_, n, p) = (uuid.to_string(), spec.name.clone(), spec.pool.clone());
         let leave_out = spec.leave_out.clone();
         let hn = h.name().to_string();

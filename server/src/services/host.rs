@@ -15,6 +15,7 @@ use app::api::{
     events::ServerEvent,
     guests::GuestSummary,
     hosts::{HostState, HostSummary},
+    maintenance::HostMaintenance,
     pools::PoolSummary,
     ApiError,
 };
@@ -59,9 +60,41 @@ impl Host {
         let view = Arc::new(HostView {
             cache: Mutex::new(HostCache::default()),
             events,
+            maintenance: Mutex::new(None),
         });
         let conn = Arc::new(HostConnection::new(name, uri, migration_uri, view.clone()));
         Arc::new(Host { conn, view })
+    }
+
+    /// The host's maintenance, if any.
+    pub fn maintenance(&self) -> Option<HostMaintenance> {
+        self.view
+            .maintenance
+            .lock()
+            .expect("maintenance lock")
+            .clone()
+    }
+
+    /// Sets (or clears) the host's maintenance and announces the host.
+    pub fn set_maintenance(&self, m: Option<HostMaintenance>) {
+        *self.view.maintenance.lock().expect("maintenance lock") = m;
+        self.view.announce_host(&self.conn);
+    }
+
+    /// Refuses (409) to start, create or bring a guest here while the host is
+    /// in or entering maintenance.
+    pub fn ensure_open(&self) -> Result<(), ApiError> {
+        match self.maintenance() {
+            Some(m) if m.state.closed() => Err(ApiError::Conflict(format!(
+                "host {} is {}: nothing may start on it or move to it until it leaves maintenance",
+                self.name(),
+                match m.state {
+                    app::api::maintenance::MaintenanceState::Entering => "entering maintenance",
+                    _ => "in maintenance",
+                }
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The connection, for its supervisor task.
@@ -148,6 +181,7 @@ impl Host {
 struct HostView {
     cache: Mutex<HostCache>,
     events: broadcast::Sender<ServerEvent>,
+    maintenance: Mutex<Option<HostMaintenance>>,
 }
 
 fn host_state(s: LinkState) -> HostState {
@@ -179,6 +213,7 @@ impl HostView {
             state: host_state(link.state),
             state_since: Some(rfc3339(link.since)),
             next_attempt_at: link.next_attempt.map(rfc3339),
+            maintenance: self.maintenance.lock().expect("maintenance lock").clone(),
         }
     }
 

@@ -281,6 +281,18 @@ impl<K: JobKind> Jobs<K> {
         Some(snapshot)
     }
 
+    /// The snapshots of every running job.
+    pub fn all_running(&self) -> Vec<K::Snapshot> {
+        let running: Vec<Arc<Job<K>>> = self
+            .running
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .cloned()
+            .collect();
+        running.iter().map(|j| j.snapshot()).collect()
+    }
+
     /// The running job `id`.
     pub fn running(&self, id: &str) -> Option<Arc<Job<K>>> {
         self.running.lock().expect("jobs lock").get(id).cloned()

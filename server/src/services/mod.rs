@@ -19,6 +19,7 @@ pub mod fleet;
 pub mod guests;
 pub mod host;
 pub mod jobs;
+pub mod maintenance;
 pub mod migration;
 pub mod placement;
 pub mod registry;

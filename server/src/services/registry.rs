@@ -27,6 +27,8 @@ pub const LONG_ACTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 pub struct HostRegistry {
     hosts: Vec<Arc<Host>>,
+    /// What each host gives to guests, as configured: (memory MiB, CPUs).
+    capacity: HashMap<String, (Option<u64>, Option<u32>)>,
     events: broadcast::Sender<ServerEvent>,
     held: Held,
 }
@@ -40,17 +42,27 @@ struct Held(Mutex<HashMap<(String, String), Vec<&'static str>>>);
 impl HostRegistry {
     /// The hosts, each kept connected by a supervisor task of its own (so
     /// this must run inside the tokio runtime).
-    pub fn new(hosts: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Arc<Self> {
+    pub fn new(configs: &[HostConfig], events: broadcast::Sender<ServerEvent>) -> Arc<Self> {
         crate::libvirt::init();
-        let hosts: Vec<Arc<Host>> = hosts
+        let hosts: Vec<Arc<Host>> = configs
             .iter()
             .map(|h| Host::new(&h.name, &h.uri, h.migration_uri.as_deref(), events.clone()))
             .collect();
         for host in &hosts {
             tokio::spawn(host.connection().supervise());
         }
+        let capacity = configs
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    (h.allocatable_memory_mib, h.allocatable_cpus),
+                )
+            })
+            .collect();
         Arc::new(HostRegistry {
             hosts,
+            capacity,
             events,
             held: Held::default(),
         })
@@ -58,6 +70,12 @@ impl HostRegistry {
 
     pub fn all(&self) -> &[Arc<Host>] {
         &self.hosts
+    }
+
+    /// What host `name` gives to guests as configured: (memory MiB, CPUs);
+    /// `None` takes the default (`placement::default_allocatable_mib`, all CPUs).
+    pub fn capacity(&self, name: &str) -> (Option<u64>, Option<u32>) {
+        self.capacity.get(name).copied().unwrap_or((None, None))
     }
 
     /// Waits (at most `limit`) until every host's first connection attempt

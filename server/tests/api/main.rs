@@ -14,6 +14,7 @@ mod lab_guests;
 mod lab_migration;
 mod lab_shared_storage;
 mod lab_storage;
+mod maintenance;
 mod roles;
 mod security;
 mod shared_storage;

@@ -109,6 +109,21 @@ pub enum AuditAction {
     #[strum(serialize = "migration.tune")]
     MigrationTune,
 
+    #[strum(serialize = "host.maintenance.enter")]
+    MaintenanceEnter,
+    #[strum(serialize = "host.maintenance.exit")]
+    MaintenanceExit,
+    #[strum(serialize = "host.maintenance.invalid")]
+    MaintenanceInvalid,
+    #[strum(serialize = "evacuation.cancel")]
+    EvacuationCancel,
+    /// A step an evacuation took on its user's behalf: one guest's migration.
+    #[strum(serialize = "evacuation.migrate")]
+    EvacuationMigrate,
+    /// A blocked guest shut down at the end, as the user asked.
+    #[strum(serialize = "evacuation.shut_down")]
+    EvacuationShutDown,
+
     #[strum(serialize = "user.create")]
     UserCreate,
     #[strum(serialize = "user.disable")]
@@ -187,6 +202,16 @@ impl AuditAction {
         }
     }
 
+    /// Entering or leaving maintenance.
+    pub fn maintenance(action: Option<crate::api::maintenance::MaintenanceAction>) -> Self {
+        use crate::api::maintenance::MaintenanceAction as A;
+        match action {
+            Some(A::Enter) => Self::MaintenanceEnter,
+            Some(A::Exit) => Self::MaintenanceExit,
+            None => Self::MaintenanceInvalid,
+        }
+    }
+
     /// Starting a migration, by its mode.
     pub fn migration_start(mode: Option<MigrationMode>) -> Self {
         match mode {
@@ -224,6 +249,16 @@ impl Target {
             clip(host),
             clip(destination)
         ))
+    }
+
+    /// A host by name.
+    pub fn host(host: &str) -> Self {
+        Target(format!("host {}", clip(host)))
+    }
+
+    /// An evacuation job by id.
+    pub fn evacuation(id: &str) -> Self {
+        Target(format!("evacuation {}", clip(id)))
     }
 
     /// A migration job by id.
@@ -351,6 +386,12 @@ mod tests {
                 "migration.start.invalid",
                 "migration.cancel",
                 "migration.tune",
+                "host.maintenance.enter",
+                "host.maintenance.exit",
+                "host.maintenance.invalid",
+                "evacuation.cancel",
+                "evacuation.migrate",
+                "evacuation.shut_down",
                 "user.create",
                 "user.disable",
                 "user.enable",

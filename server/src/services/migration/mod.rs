@@ -152,6 +152,12 @@ impl MigrationJobs {
             spec,
             destination_uri: &destination_uri,
             busy: self.hosts.ensure_free(&spec.host, &spec.uuid).is_err(),
+            destination_closed: self
+                .hosts
+                .get(&spec.destination)
+                .ok()
+                .and_then(|h| h.ensure_open().err())
+                .map(|e| e.message().to_string()),
         };
         let name = source.as_ref().ok().map(|s| s.guest.name.clone());
         let source = source.map(|f| preflight::SourceFacts::from_host(&spec.host, f));

@@ -109,6 +109,8 @@ pub struct Context<'a> {
     pub destination_uri: &'a str,
     /// Another migration of this guest is running.
     pub busy: bool,
+    /// Why the destination takes no guests now (it is in or entering maintenance).
+    pub destination_closed: Option<String>,
 }
 
 /// The checks, and the disks (target devices) a copy-storage migration copies.
@@ -218,6 +220,13 @@ pub fn evaluate(
     }
 
     checks.push(state_check(spec, source));
+    if let Some(why) = &ctx.destination_closed {
+        checks.push(Check::blocked(
+            "destination_open",
+            why.clone(),
+            "choose another destination, or take the host out of maintenance first",
+        ));
+    }
     checks.push(if ctx.busy {
         Check::blocked(
             "no_other_job",
@@ -632,6 +641,7 @@ mod tests {
             spec,
             destination_uri: "qemu+tcp://b/system",
             busy: false,
+            destination_closed: None,
         };
         evaluate(&ctx, &Ok(s), &d)
     }
@@ -757,9 +767,20 @@ mod tests {
             spec: &s,
             destination_uri: "qemu:///system",
             busy: true,
+            destination_closed: None,
         };
         let e = evaluate(&ctx, &Ok(source(vec![])), &Ok(dest(vec![])));
         assert_eq!(verdict(&e, "migration_uri").verdict, Verdict::Blocked);
         assert_eq!(verdict(&e, "no_other_job").verdict, Verdict::Blocked);
+        let ctx = Context {
+            spec: &s,
+            destination_uri: "qemu+tcp://b/system",
+            busy: false,
+            destination_closed: Some("host b is in maintenance".into()),
+        };
+        let e = evaluate(&ctx, &Ok(source(vec![])), &Ok(dest(vec![])));
+        let closed = verdict(&e, "destination_open");
+        assert_eq!(closed.verdict, Verdict::Blocked);
+        assert_eq!(closed.message, "host b is in maintenance");
     }
 }
