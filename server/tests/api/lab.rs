@@ -48,6 +48,7 @@ impl Lab {
     pub fn outside(&self, host: &str, inside: &str) -> PathBuf {
         let images = match host {
             "lab-a" => self.get("LAB_HOST_A_IMAGES"),
+            "lab-c" => self.get("LAB_HOST_C_IMAGES"),
             _ => self.get("LAB_HOST_B_IMAGES"),
         };
         let rest = inside
@@ -61,6 +62,7 @@ impl Lab {
     pub fn uri(&self, host: &str) -> &str {
         match host {
             "lab-a" => self.get("LAB_HOST_A_URI"),
+            "lab-c" => self.get("LAB_HOST_C_URI"),
             _ => self.get("LAB_HOST_B_URI"),
         }
     }
@@ -124,9 +126,12 @@ impl Lab {
         }
     }
 
-    /// Removes a guest from both hosts, whatever state it is in.
+    /// Removes a guest from every lab host, whatever state it is in.
     pub fn remove(&self, guest: &str) {
-        for host in ["lab-a", "lab-b"] {
+        for host in ["lab-a", "lab-b", "lab-c"] {
+            if host == "lab-c" && !self.env.contains_key("LAB_HOST_C_URI") {
+                continue;
+            }
             let _ = self.virsh_ok(host, &["destroy", guest]);
             let _ = self.virsh_ok(host, &["undefine", guest, "--snapshots-metadata"]);
             let _ = self.virsh_ok(host, &["undefine", guest, "--nvram"]);
@@ -144,7 +149,7 @@ impl Lab {
 
     /// The serial console log of a guest on a host, seen from here.
     pub fn serial_log(&self, host: &str, guest: &str) -> PathBuf {
-        let letter = if host == "lab-a" { "a" } else { "b" };
+        let letter = host.strip_prefix("lab-").unwrap_or("b");
         PathBuf::from(self.get("LAB_DIR"))
             .join("hosts")
             .join(letter)
