@@ -10,6 +10,11 @@
 //! name = "kvm1"
 //! uri = "qemu+ssh://root@kvm1/system"
 //! migration_uri = "qemu+tcp://kvm1.internal/system"   # optional, see HostConfig
+//!
+//! [[notify]]                                 # webhooks, see NotifyConfig
+//! url = "https://hooks.example.org/virtdeck"
+//! events = ["evacuation.failed", "migration.failed", "host.unreachable"]
+//! secret = "a long random string"            # optional: signs each body
 //! ```
 
 use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
@@ -89,6 +94,63 @@ struct FileConfig {
     storage_roots: Option<Vec<String>>,
     #[serde(default)]
     hosts: Vec<HostConfig>,
+    #[serde(default)]
+    notify: Vec<NotifyConfig>,
+}
+
+/// A webhook: a JSON POST to `url` for each of `events` (see
+/// `services::notify::EVENTS`), signed with HMAC-SHA256 of the body in the
+/// `X-Virtdeck-Signature` header (`sha256=<hex>`) when `secret` is set.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn validate_notify(path: &str, targets: &[NotifyConfig]) -> Result<(), ConfigError> {
+    use crate::services::notify::EVENTS;
+    for (i, t) in targets.iter().enumerate() {
+        let key = |field: &str| format!("{path}: notify[{i}].{field}");
+        let scheme_ok = t.url.starts_with("https://") || t.url.starts_with("http://");
+        if !scheme_ok || t.url.len() > 2000 || t.url.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                key: key("url"),
+                message: format!("{:?} must be an http:// or https:// URL", t.url),
+            });
+        }
+        if t.events.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: key("events"),
+                message: format!("name at least one of {}", EVENTS.join(", ")),
+            });
+        }
+        if let Some(e) = t.events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+            return Err(ConfigError::Invalid {
+                key: key("events"),
+                message: format!("{e:?} is not one of {}", EVENTS.join(", ")),
+            });
+        }
+        if t.secret.as_deref().is_some_and(|s| s.len() < 16) {
+            return Err(ConfigError::Invalid {
+                key: key("secret"),
+                message: "a secret has at least 16 characters".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Where pools may put their directories and mount points unless
@@ -114,6 +176,8 @@ pub struct Config {
     pub public_origin: Option<String>,
     /// Configured hosts; empty means the demo fleet.
     pub hosts: Vec<HostConfig>,
+    /// Webhooks (`[[notify]]`).
+    pub notify: Vec<NotifyConfig>,
     /// Where the configuration came from, for the log.
     pub source: String,
     /// Password for the first `admin` user (`VIRTDECK_ADMIN_PASSWORD`).
@@ -150,6 +214,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("public_origin", &self.public_origin)
             .field("hosts", &self.hosts)
+            .field("notify", &self.notify)
             .field("source", &self.source)
             .field(
                 "admin_password",
@@ -259,6 +324,7 @@ impl Config {
         };
 
         validate_hosts(path, &file.hosts)?;
+        validate_notify(path, &file.notify)?;
         let storage_roots = match &file.storage_roots {
             Some(roots) => {
                 validate_roots(&format!("{path}: storage_roots"), roots)?;
@@ -338,6 +404,7 @@ impl Config {
             secure_cookies,
             public_origin: file.public_url.as_deref().map(origin_of),
             hosts: file.hosts,
+            notify: file.notify,
             source: if text.is_some() {
                 path.to_string()
             } else {
@@ -560,6 +627,34 @@ mod tests {
             ),
             (10, 300, 365)
         );
+    }
+
+    #[test]
+    fn webhooks_are_checked_and_their_secrets_never_shown() {
+        let ok = "[[notify]]\nurl = \"https://hooks.example.org/v\"\nevents = [\"evacuation.done\", \"host.unreachable\"]\nsecret = \"0123456789abcdef-secret\"";
+        let c = Config::from_sources("v.toml", Some(ok), no_env).unwrap();
+        assert_eq!(c.notify.len(), 1);
+        assert_eq!(c.notify[0].events, ["evacuation.done", "host.unreachable"]);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef-secret"), "{shown}");
+        let err = |text: &str| {
+            Config::from_sources("v.toml", Some(text), no_env)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[[notify]]\nurl = \"ftp://x\"\nevents = [\"evacuation.done\"]");
+        assert!(e.starts_with("v.toml: notify[0].url"), "{e}");
+        let e = err("[[notify]]\nurl = \"http://x\"\nevents = []");
+        assert!(e.starts_with("v.toml: notify[0].events"), "{e}");
+        let e = err("[[notify]]\nurl = \"http://x\"\nevents = [\"guest.eaten\"]");
+        assert!(
+            e.contains("\"guest.eaten\" is not one of evacuation.started"),
+            "{e}"
+        );
+        let e = err(
+            "[[notify]]\nurl = \"http://x\"\nevents = [\"host.reachable\"]\nsecret = \"short\"",
+        );
+        assert!(e.starts_with("v.toml: notify[0].secret"), "{e}");
     }
 
     #[test]

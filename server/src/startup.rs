@@ -34,6 +34,7 @@ use crate::{
     services::{
         maintenance::{MaintenancePort, MaintenanceService},
         migration::{MigrationJobs, MigrationService},
+        notify::Notifier,
         roots::StorageRoots,
         HostRegistry, LibvirtConsoles, LibvirtFleet, LibvirtGuests, LibvirtStorage,
     },
@@ -221,6 +222,8 @@ impl Application {
         };
 
         let (events, _) = broadcast::channel(256);
+        // Listening before the hosts connect: an unreachable host is said at once.
+        let notifier = Notifier::start(config.notify.clone(), pool.clone(), &events);
         let registry = HostRegistry::new(&hosts, events.clone());
         // The first pages then show the fleet, not "connecting…" (bounded: a
         // hanging host does not hold the start up for long).
@@ -254,6 +257,7 @@ impl Application {
             ),
             migrations,
             maintenance: Arc::new(MaintenancePort(maintenance)),
+            notifications: notifier,
             consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
             accounts: Arc::new(accounts),
             audit: audit.clone(),

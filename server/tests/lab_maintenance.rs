@@ -171,11 +171,55 @@ async fn shared_pool(lab: &Lab, v: &Virtdeck) -> SharedPool {
     pool
 }
 
+type Got = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// A webhook receiver on loopback: (event, signature, body) of every POST.
+async fn receiver() -> (String, Got) {
+    use axum::{http::HeaderMap, routing::post, Router};
+    let got: Got = Default::default();
+    let seen = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let h = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                seen.lock()
+                    .unwrap()
+                    .push((h("x-virtdeck-event"), h("x-virtdeck-signature"), body));
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+const SECRET: &str = "lab-webhook-secret-0123";
+
+fn signed(body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 #[tokio::test]
 async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_they_come_back() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
-    let dir = config_dir(&hosts(&lab), "");
+    let (hook, got) = receiver().await;
+    let notify = format!(
+        "[[notify]]\nurl = \"{hook}\"\nevents = [\"evacuation.started\", \"evacuation.done\", \"evacuation.failed\"]\nsecret = \"{SECRET}\"\n"
+    );
+    let dir = config_dir(&hosts(&lab), &notify);
     let v = virtdeck(&lab, &dir, free_port()).await;
     let pool = shared_pool(&lab, &v).await;
 
@@ -295,6 +339,32 @@ async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_
         "EVACUATION 4 running + 1 shut-off guest(s) off lab-c in {:.1} s",
         took.as_secs_f64()
     );
+
+    // The webhook receiver got both events of this evacuation, signed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events: Vec<(String, String, String)> = got.lock().unwrap().clone();
+        if events.iter().any(|(e, _, _)| e == "evacuation.done") {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no evacuation.done within 60 s: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let names: Vec<&str> = events.iter().map(|(e, _, _)| e.as_str()).collect();
+    assert_eq!(
+        names,
+        ["evacuation.started", "evacuation.done"],
+        "{events:?}"
+    );
+    for (_, signature, body) in &events {
+        assert_eq!(signature, &signed(body), "{body}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["data"]["id"], id.as_str(), "{body}");
+        assert_eq!(body["data"]["host"], C);
+    }
 
     // Nothing may arrive or start there now.
     let (status, err) = v

@@ -68,9 +68,8 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
         // A guest's consoles: its keyboard, screen and serial line.
         ("GET", "/ws/console/serial" | "/ws/console/vnc") => Role(R::Operator),
         ("GET", "/api/tokens") | ("POST", "/api/tokens" | "/api/tokens/revoke") => Role(R::Viewer),
-        ("GET", "/api/users" | "/api/audit") | ("POST", "/api/users" | "/api/users/update") => {
-            Role(R::Admin)
-        }
+        ("GET", "/api/users" | "/api/audit" | "/api/notifications")
+        | ("POST", "/api/users" | "/api/users/update") => Role(R::Admin),
         // Where storage lives: defining pools (and deleting them, checked in
         // `pool_action`) is the admins'; operators use the pools there are.
         ("POST", "/api/pools" | "/api/pools/scan") => Role(R::Admin),

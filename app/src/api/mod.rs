@@ -15,6 +15,7 @@ pub mod guests;
 pub mod hosts;
 pub mod maintenance;
 pub mod migrations;
+pub mod notifications;
 pub mod pools;
 pub mod size;
 #[cfg(feature = "ssr")]

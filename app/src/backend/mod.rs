@@ -11,6 +11,7 @@ pub mod consoles;
 mod guests;
 mod maintenance;
 mod migrations;
+mod notifications;
 mod storage;
 
 pub use accounts::Accounts;
@@ -19,6 +20,7 @@ pub use consoles::Consoles;
 pub use guests::{Fleet, Guests};
 pub use maintenance::Maintenance;
 pub use migrations::Migrations;
+pub use notifications::Notifications;
 pub use storage::{ByteStream, Download, Storage, Transfer};
 
 /// Everything the server functions need, provided as Leptos context.
@@ -29,6 +31,7 @@ pub struct Services {
     pub storage: Arc<dyn Storage>,
     pub migrations: Arc<dyn Migrations>,
     pub maintenance: Arc<dyn Maintenance>,
+    pub notifications: Arc<dyn Notifications>,
     pub consoles: Arc<dyn Consoles>,
     pub accounts: Arc<dyn Accounts>,
     pub audit: Arc<dyn Audit>,

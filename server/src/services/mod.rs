@@ -21,6 +21,7 @@ pub mod host;
 pub mod jobs;
 pub mod maintenance;
 pub mod migration;
+pub mod notify;
 pub mod placement;
 pub mod registry;
 pub mod roots;

@@ -95,6 +95,16 @@ pub async fn spawn_app_configured(
     hosts: Vec<HostConfig>,
     env: &[(&str, &str)],
 ) -> TestApp {
+    spawn_app_notifying(dir, hosts, env, Vec::new()).await
+}
+
+/// Starts the server with webhooks (`[[notify]]`) too.
+pub async fn spawn_app_notifying(
+    dir: TempDir,
+    hosts: Vec<HostConfig>,
+    env: &[(&str, &str)],
+    notify: Vec<server::config::NotifyConfig>,
+) -> TestApp {
     let database_url = format!("sqlite://{}", dir.path().join("virtdeck.db").display());
     let data_dir = dir.path().join("data").display().to_string();
     let mut config = Config::from_sources("test", None, |key| {
@@ -112,6 +122,7 @@ pub async fn spawn_app_configured(
     })
     .expect("test configuration");
     config.hosts = hosts;
+    config.notify = notify;
     let app = Application::build(config, leptos_options())
         .await
         .expect("build app");

@@ -533,3 +533,148 @@ async fn viewers_watch_evacuations_and_cannot_start_one() {
     }
     assert_eq!(host(&app, &admin, ALPHA).await["maintenance"], Value::Null);
 }
+
+/// A webhook receiver on loopback: records every request (event header,
+/// signature header, body); answers 500 to the first one, 200 after.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+}
+
+async fn receiver() -> Receiver {
+    use axum::{http::HeaderMap, http::StatusCode, routing::post, Router};
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>> = Default::default();
+    let seen = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let header = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let mut seen = seen.lock().unwrap();
+                seen.push((
+                    header("x-virtdeck-event"),
+                    header("x-virtdeck-signature"),
+                    body,
+                ));
+                if seen.len() == 1 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Receiver { url, got }
+}
+
+#[tokio::test]
+async fn webhooks_get_signed_events_retried_and_recorded() {
+    use hmac::{KeyInit, Mac};
+    let hook = receiver().await;
+    let secret = "a-secret-of-some-length";
+    let dir = tempfile::tempdir().unwrap();
+    let mut hosts = crate::helpers::fixture_hosts(&dir.path().join("hosts"));
+    // A host that never answers: host.unreachable.
+    hosts.push(server::config::HostConfig::new(
+        "gone",
+        "qemu+tcp://127.0.0.1:1/system",
+    ));
+    let notify = vec![server::config::NotifyConfig {
+        url: hook.url.clone(),
+        events: [
+            "evacuation.started",
+            "evacuation.done",
+            "evacuation.failed",
+            "host.unreachable",
+        ]
+        .map(String::from)
+        .to_vec(),
+        secret: Some(secret.into()),
+    }];
+    let app = crate::helpers::spawn_app_notifying(dir, hosts, &[], notify).await;
+    let client = app.admin().await;
+    let asked = Instant::now();
+    let (status, started) = app
+        .post(
+            &client,
+            "/api/hosts/maintenance",
+            &json!({"host": ALPHA, "action": "enter", "on_blocked": "shut_down", "targets": [BETA]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().unwrap().to_string();
+    wait_for(&app, &client, &id, Duration::from_secs(60), ended).await;
+    // Within 60 s of the event, the first attempt refused and retried.
+    let delivered = |event: &str| {
+        hook.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _, _)| e == event)
+            .count()
+    };
+    while delivered("evacuation.done") == 0
+        || delivered("evacuation.started") == 0
+        || delivered("host.unreachable") == 0
+    {
+        assert!(
+            asked.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            hook.got.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every delivery taken, the refused one too (retried after 2 s).
+    let deliveries = loop {
+        let (status, deliveries) = app.get(&client, "/api/notifications").await;
+        assert_eq!(status, 200, "{deliveries}");
+        let all = deliveries.as_array().unwrap();
+        if all.len() == 3 && all.iter().all(|d| d["state"] == "delivered") {
+            break deliveries;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(60), "{deliveries}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 4, "three events, one sent twice: {got:?}");
+    for (event, signature, body) in &got {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(signature, &want, "{event}: {body}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["event"], event.as_str());
+        if event.starts_with("evacuation.") {
+            assert_eq!(body["data"]["id"], id.as_str(), "{body}");
+            assert_eq!(body["data"]["host"], ALPHA);
+        } else {
+            assert_eq!(body["data"]["host"], "gone", "{body}");
+        }
+    }
+    let done: Vec<&(String, String, String)> = got
+        .iter()
+        .filter(|(e, _, _)| e == "evacuation.done")
+        .collect();
+    assert_eq!(done.len(), 1, "said once: {got:?}");
+    let list = deliveries.as_array().unwrap();
+    for d in list {
+        assert_eq!(d["state"], "delivered", "{d}");
+        assert_eq!(d["url"], hook.url.as_str());
+    }
+    // The first attempt of one of them was refused, so it took two.
+    let retried: Vec<&Value> = list.iter().filter(|d| d["attempts"] == 2).collect();
+    assert_eq!(retried.len(), 1, "{deliveries}");
+    assert_eq!(retried[0]["last_status"], 200);
+    let (status, failed) = app.get(&client, "/api/notifications?failed=true").await;
+    assert_eq!((status, failed), (200, json!([])));
+}

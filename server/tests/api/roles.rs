@@ -72,6 +72,7 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/api/settings")
         | ("POST", "/api/settings")
         | ("GET", "/api/audit")
+        | ("GET", "/api/notifications")
         | ("POST", "/api/users")
         | ("POST", "/api/users/update")
         | ("POST", "/api/pools/scan")
