@@ -82,6 +82,9 @@ pub struct Job<K: JobKind> {
     /// The user asked the runner to act now (a retry it was waiting to make).
     nudge: tokio::sync::Notify,
     saved: Mutex<Instant>,
+    /// Held while the job is written; `true` once its end is: a change that
+    /// raced with the end is never written over it.
+    writing: tokio::sync::Mutex<bool>,
 }
 
 impl<K: JobKind> Job<K> {
@@ -138,6 +141,7 @@ impl<K: JobKind> Jobs<K> {
             cancel: AtomicBool::new(false),
             nudge: tokio::sync::Notify::new(),
             saved: Mutex::new(Instant::now()),
+            writing: tokio::sync::Mutex::new(false),
         });
         {
             let mut map = self.running.lock().expect("jobs lock");
@@ -166,6 +170,7 @@ impl<K: JobKind> Jobs<K> {
             cancel: AtomicBool::new(false),
             nudge: tokio::sync::Notify::new(),
             saved: Mutex::new(Instant::now()),
+            writing: tokio::sync::Mutex::new(false),
         });
         let snapshot = handle.snapshot();
         let mut running = self.running.lock().expect("jobs lock");
@@ -210,7 +215,15 @@ impl<K: JobKind> Jobs<K> {
     }
 
     async fn save(&self, job: &Job<K>, snapshot: &K::Snapshot) {
+        let ended = job.writing.lock().await;
+        if *ended {
+            return;
+        }
         *job.saved.lock().expect("job lock") = Instant::now();
+        self.write(snapshot).await;
+    }
+
+    async fn write(&self, snapshot: &K::Snapshot) {
         if let Err(e) = self.store.update(snapshot).await {
             tracing::error!(
                 kind = K::KIND,
@@ -249,9 +262,12 @@ impl<K: JobKind> Jobs<K> {
     /// ones, and is announced. Until it is stored the job reads as running
     /// (whoever sees it ended can rely on the database holding the end).
     pub async fn finish(&self, job: &Job<K>, f: impl FnOnce(&mut K::Snapshot)) -> K::Snapshot {
+        let mut ended = job.writing.lock().await;
         let mut snapshot = job.snapshot();
         f(&mut snapshot);
-        self.save(job, &snapshot).await;
+        *ended = true;
+        self.write(&snapshot).await;
+        drop(ended);
         *job.snapshot.lock().expect("job lock") = snapshot.clone();
         let ended = self
             .running

@@ -1,7 +1,7 @@
 //! Maintenance on the test driver's fixture hosts: the plan, the refusals
 //! made before anything starts, the whole life of a host in maintenance
 //! (blocked guests shut down on request, starts and arrivals refused, exit),
-//! a scheduled evacuation across a restart, validation, audit and roles.
+//! a scheduled evacuation, cancel, webhooks, validation, audit and roles.
 //! Evacuations that really migrate guests are in `lab_maintenance.rs`.
 //!
 //! The test driver cannot migrate, so every running guest of `demo-alpha`
@@ -303,9 +303,10 @@ async fn blocked_guests_shut_down_when_asked_then_the_host_is_in_maintenance_unt
         .filter(|r| r.action.starts_with("host.maintenance") || r.action.starts_with("evacuation"))
         .map(|r| format!("{} {}", r.action, r.outcome))
         .collect();
-    assert_eq!(
-        actions.first().map(String::as_str),
-        Some("host.maintenance.enter ok")
+    // (The runner's rows may come before the request's own, written when it returned.)
+    assert!(
+        actions.contains(&"host.maintenance.enter ok".to_string()),
+        "{actions:?}"
     );
     assert_eq!(
         actions
@@ -322,7 +323,7 @@ async fn blocked_guests_shut_down_when_asked_then_the_host_is_in_maintenance_unt
 }
 
 #[tokio::test]
-async fn a_scheduled_evacuation_starts_at_its_time_after_a_restart() {
+async fn a_scheduled_evacuation_starts_at_its_time() {
     let app = spawn_app(vec![]).await;
     let client = app.admin().await;
     let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(4);
@@ -346,9 +347,7 @@ async fn a_scheduled_evacuation_starts_at_its_time_after_a_restart() {
         host(&app, &client, ALPHA).await["maintenance"]["state"],
         "scheduled"
     );
-    // Guests may still start on a host that is only scheduled.
-    let app = app.restart().await;
-    let client = app.admin().await;
+    // (A restart in between, with a real process killed: lab_maintenance.rs.)
     let e = wait_for(&app, &client, &id, Duration::from_secs(30), ended).await;
     assert_eq!(e["state"], "done", "{e}");
     let rfc3339 = &time::format_description::well_known::Rfc3339;
@@ -373,10 +372,7 @@ async fn a_scheduled_evacuation_starts_at_its_time_after_a_restart() {
         .iter()
         .map(|s| s["phase"].as_str().unwrap())
         .collect();
-    assert!(
-        phases.starts_with(&["scheduled", "adopted", "started"]),
-        "{phases:?}"
-    );
+    assert!(phases.starts_with(&["scheduled", "started"]), "{phases:?}");
 }
 
 #[tokio::test]
