@@ -25,6 +25,7 @@ use pages::{
     account::AccountPage,
     audit::AuditPage,
     console::{SerialConsolePage, VncConsolePage},
+    evacuation::EvacuationPage,
     guest::GuestPage,
     guest_new::NewGuestPage,
     guests::GuestsPage,
@@ -104,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("storage/:host/:pool") view=PoolPage />
                     <Route path=path!("migrations") view=MigrationsPage />
+                    <Route path=path!("maintenance/:id") view=EvacuationPage />
                     <Route path=path!("account") view=AccountPage />
                     <Route path=path!("users") view=UsersPage />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />

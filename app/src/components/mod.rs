@@ -5,6 +5,7 @@ pub mod dialog;
 pub mod format;
 pub mod hooks;
 pub mod live;
+pub mod maintenance_dialog;
 pub mod migrate_dialog;
 pub mod migration_progress;
 pub mod notice;

@@ -1,6 +1,8 @@
 //! The hosts page: every configured host, its connection state (since when,
-//! the last error, the next attempt) and capacity. Live: `host_changed`
-//! messages replace a card as its host connects or drops.
+//! the last error, the next attempt), capacity and maintenance, with
+//! "Maintenance…" (the plan dialog) and "Exit maintenance…", and the latest
+//! evacuations. Live: `host_changed` messages replace a card as its host
+//! connects, drops or changes maintenance.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -9,9 +11,24 @@ use crate::{
     api::{
         events::ServerEvent,
         hosts::{list_hosts, HostState, HostSummary},
+        maintenance::{
+            list_evacuations, Evacuation, HostMaintenance, MaintenanceRequest, MaintenanceState,
+            SetMaintenance,
+        },
+        ApiError,
     },
-    components::{format, live::use_server_events, ErrorNotice},
+    components::{
+        confirm::Confirm, format, live::use_server_events, maintenance_dialog::MaintenanceDialog,
+        ErrorNotice,
+    },
 };
+
+/// What the page's dialogs are open for.
+#[derive(Clone, Copy)]
+struct Dialogs {
+    planning: RwSignal<Option<String>>,
+    exiting: RwSignal<Option<String>>,
+}
 
 #[component]
 pub fn HostsPage() -> impl IntoView {
@@ -23,7 +40,7 @@ pub fn HostsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading hosts…"</p> }>
                 {move || Suspend::new(async move {
                     match hosts.await {
-                        Ok(list) => view! { <HostCards list /> }.into_any(),
+                        Ok(list) => view! { <HostCards list /> <Evacuations /> }.into_any(),
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
@@ -45,6 +62,11 @@ fn HostCards(list: Vec<HostSummary>) -> impl IntoView {
             });
         }
     });
+    let dialogs = Dialogs {
+        planning: RwSignal::new(None),
+        exiting: RwSignal::new(None),
+    };
+    provide_context(dialogs);
     view! {
         <div class="cards">
             <For
@@ -53,6 +75,125 @@ fn HostCards(list: Vec<HostSummary>) -> impl IntoView {
                 children=|host| view! { <HostCard host /> }
             />
         </div>
+        {move || dialogs.planning.get().map(|host| view! {
+            <MaintenanceDialog
+                host
+                hosts=hosts.get_untracked()
+                on_close=Callback::new(move |_| dialogs.planning.set(None))
+            />
+        })}
+        {move || dialogs.exiting.get().map(|host| view! { <ExitDialog host /> })}
+    }
+}
+
+/// "Exit maintenance": asks whether the guests that left come back.
+#[component]
+fn ExitDialog(host: String) -> impl IntoView {
+    let dialogs = expect_context::<Dialogs>();
+    let back = RwSignal::new(true);
+    let exit = ServerAction::<SetMaintenance>::new();
+    let error = RwSignal::new(None::<ApiError>);
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| match exit.value().get() {
+        Some(Ok(Some(s))) => navigate(&format!("/maintenance/{}", s.id), Default::default()),
+        Some(Ok(None)) => dialogs.exiting.set(None),
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    let name = host.clone();
+    view! {
+        <Confirm
+            title=format!("Take {host} out of maintenance?")
+            detail="Guests may start on it and migrate to it again.".to_string()
+            confirm_label="Exit maintenance".to_string()
+            on_confirm=Callback::new(move |_| {
+                error.set(None);
+                exit.dispatch(SetMaintenance {
+                    request: MaintenanceRequest {
+                        host: name.clone(),
+                        action: "exit".into(),
+                        return_guests: Some(back.get_untracked()),
+                        ..Default::default()
+                    },
+                });
+            })
+            on_cancel=Callback::new(move |_| dialogs.exiting.set(None))
+        >
+            <label class="check">
+                <input
+                    type="checkbox"
+                    name="return_guests"
+                    prop:checked=move || back.get()
+                    on:change=move |ev| back.set(event_target_checked(&ev))
+                />
+                "Bring back the guests that left it (those still running where they went)"
+            </label>
+            {move || error.get().map(|error| view! { <ErrorNotice error /> })}
+        </Confirm>
+    }
+}
+
+/// The host's maintenance, as a line on its card.
+fn maintenance_line(m: &HostMaintenance) -> (String, &'static str) {
+    let since = when(&Some(m.since.clone()));
+    match m.state {
+        MaintenanceState::Scheduled => (
+            format!("maintenance scheduled (asked {since})"),
+            "state-shutoff",
+        ),
+        MaintenanceState::Entering => (
+            format!("entering maintenance since {since}"),
+            "state-paused",
+        ),
+        MaintenanceState::On => (format!("in maintenance since {since}"), "state-crashed"),
+    }
+}
+
+/// The latest evacuations, each a link to its live view.
+#[component]
+fn Evacuations() -> impl IntoView {
+    let list = Resource::new(|| (), |_| list_evacuations(None, None, None, Some(10)));
+    let live = RwSignal::new(Vec::<Evacuation>::new());
+    use_server_events(move |event| {
+        if let ServerEvent::EvacuationProgress(e) = event {
+            live.update(|l| {
+                l.retain(|x| x.id != e.id);
+                l.insert(0, *e);
+            });
+        }
+    });
+    let rows = move || {
+        let mut all = live.get();
+        if let Some(Ok(stored)) = list.get() {
+            for e in stored {
+                if !all.iter().any(|x| x.id == e.id) {
+                    all.push(e);
+                }
+            }
+        }
+        all.truncate(10);
+        all
+    };
+    view! {
+        <Suspense fallback=|| ()>
+            {move || (!rows().is_empty()).then(|| view! {
+                <section class="evacuations" aria-label="Evacuations">
+                    <h2>"Evacuations"</h2>
+                    <ul>
+                        {rows().into_iter().map(|e| {
+                            let (settled, all) = e.counts();
+                            view! {
+                                <li data-state=e.state.to_string()>
+                                    <a href=format!("/maintenance/{}", e.id)>
+                                        {format!("{} {} — {} ({settled}/{all} guests) — {}", e.host, e.kind, e.state, when(&Some(e.created_at.clone())))}
+                                    </a>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })}
+        </Suspense>
     }
 }
 
@@ -70,6 +211,7 @@ fn when(t: &Option<String>) -> String {
 
 #[component]
 fn HostCard(host: HostSummary) -> impl IntoView {
+    let dialogs = expect_context::<Dialogs>();
     let unknown = || "—".to_string();
     let status = host.state.to_string();
     let badge = match host.state {
@@ -84,6 +226,18 @@ fn HostCard(host: HostSummary) -> impl IntoView {
                 <span class=format!("badge {badge}")>{status.clone()}</span>
             </header>
             {host.uri.clone().map(|uri| view! { <p class="uri"><code>{uri}</code></p> })}
+            {host.maintenance.as_ref().map(|m| {
+                let (text, class) = maintenance_line(m);
+                let link = m.evacuation.clone().map(|id| view! {
+                    " " <a href=format!("/maintenance/{id}")>"progress"</a>
+                });
+                view! {
+                    <p class="maintenance">
+                        <span class=format!("badge {class}")>{text}</span>
+                        {link}
+                    </p>
+                }
+            })}
             {host.error.clone().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
             <dl>
                 <dt>{format!("{} since", host.state)}</dt>
@@ -114,6 +268,27 @@ fn HostCard(host: HostSummary) -> impl IntoView {
                 <dt>"libvirt"</dt>
                 <dd>{host.libvirt_version.clone().unwrap_or_else(unknown)}</dd>
             </dl>
+            <div class="needs-operator actions">
+                {match host.maintenance.as_ref().map(|m| m.state) {
+                    None => {
+                        let name = host.name.clone();
+                        view! {
+                            <button class="secondary" disabled=!host.connected on:click=move |_| dialogs.planning.set(Some(name.clone()))>
+                                "Maintenance…"
+                            </button>
+                        }.into_any()
+                    }
+                    Some(MaintenanceState::On) => {
+                        let name = host.name.clone();
+                        view! {
+                            <button class="secondary" on:click=move |_| dialogs.exiting.set(Some(name.clone()))>
+                                "Exit maintenance…"
+                            </button>
+                        }.into_any()
+                    }
+                    Some(_) => ().into_any(),
+                }}
+            </div>
         </section>
     }
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod console;
+pub mod evacuation;
 pub mod guest;
 pub mod guest_new;
 pub mod guests;
