@@ -12,6 +12,8 @@
 //! virtdeck's, not libvirt's) and removes its guests and pools, also when it
 //! fails. Each prints its figures (`EVACUATION …` lines).
 
+#[path = "common/hook.rs"]
+mod hook;
 #[allow(dead_code)]
 #[path = "api/lab.rs"]
 mod lab;
@@ -69,6 +71,19 @@ fn running_guests(lab: &Lab, prefix: &str, n: usize) -> Vec<(String, String, Gue
             (name, uuid, guard)
         })
         .collect()
+}
+
+/// Waits until virtdeck lists at least `n` guests on lab-c.
+async fn sees_at_least(v: &Virtdeck, n: usize) {
+    v.until(
+        Duration::from_secs(20),
+        "virtdeck sees the guests",
+        || async {
+            let page = v.get("/api/guests?host=lab-c").await;
+            page.as_array().map_or(0, |g| g.len()) >= n
+        },
+    )
+    .await;
 }
 
 /// Waits until virtdeck lists guest `uuid` on lab-c.
@@ -171,51 +186,13 @@ async fn shared_pool(lab: &Lab, v: &Virtdeck) -> SharedPool {
     pool
 }
 
-type Got = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
-
-/// A webhook receiver on loopback: (event, signature, body) of every POST.
-async fn receiver() -> (String, Got) {
-    use axum::{http::HeaderMap, routing::post, Router};
-    let got: Got = Default::default();
-    let seen = got.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: String| {
-            let seen = seen.clone();
-            async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                seen.lock()
-                    .unwrap()
-                    .push((h("x-virtdeck-event"), h("x-virtdeck-signature"), body));
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
-
 const SECRET: &str = "lab-webhook-secret-0123";
-
-fn signed(body: &str) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 #[tokio::test]
 async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_they_come_back() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
-    let (hook, got) = receiver().await;
+    let (hook, got) = hook::receiver(0).await;
     let notify = format!(
         "[[notify]]\nurl = \"{hook}\"\nevents = [\"evacuation.started\", \"evacuation.done\", \"evacuation.failed\"]\nsecret = \"{SECRET}\"\n"
     );
@@ -231,15 +208,7 @@ async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_
     );
     lab.define(C, &bios_guest(&off_name, &off_uuid, &disk), false);
     let _off = lab.guard(&off_name);
-    v.until(
-        Duration::from_secs(20),
-        "virtdeck sees the five guests",
-        || async {
-            let page = v.get("/api/guests?host=lab-c").await;
-            page.as_array().map_or(0, |g| g.len()) >= 5
-        },
-    )
-    .await;
+    sees_at_least(&v, 5).await;
 
     // The plan: four live migrations spread over both targets, one definition.
     let (status, plan) = v
@@ -360,7 +329,7 @@ async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_
         "{events:?}"
     );
     for (_, signature, body) in &events {
-        assert_eq!(signature, &signed(body), "{body}");
+        assert_eq!(signature, &hook::signed(SECRET, body), "{body}");
         let body: Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["data"]["id"], id.as_str(), "{body}");
         assert_eq!(body["data"]["host"], C);
@@ -434,15 +403,7 @@ async fn lab_maintenance_a_guest_with_a_local_disk_is_blocked_before_anything_st
     let _guard = lab.guard(&name);
     let _volume = VolumeGuard(lab.clone(), volume.clone());
     let mover = running_guests(&lab, "mnt-fine", 1);
-    v.until(
-        Duration::from_secs(20),
-        "virtdeck sees the guests",
-        || async {
-            let page = v.get("/api/guests?host=lab-c").await;
-            page.as_array().map_or(0, |g| g.len()) >= 2
-        },
-    )
-    .await;
+    sees_at_least(&v, 2).await;
 
     let (status, plan) = v
         .post("/api/hosts/maintenance/plan", &json!({"host": C}))

@@ -6,6 +6,8 @@ mod accounts;
 mod backend;
 mod guests;
 mod helpers;
+#[path = "../common/hook.rs"]
+mod hook;
 mod http;
 mod jobs;
 mod lab;

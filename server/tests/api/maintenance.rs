@@ -530,53 +530,9 @@ async fn viewers_watch_evacuations_and_cannot_start_one() {
     assert_eq!(host(&app, &admin, ALPHA).await["maintenance"], Value::Null);
 }
 
-/// A webhook receiver on loopback: records every request (event header,
-/// signature header, body); answers 500 to the first one, 200 after.
-struct Receiver {
-    url: String,
-    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
-}
-
-async fn receiver() -> Receiver {
-    use axum::{http::HeaderMap, http::StatusCode, routing::post, Router};
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>> = Default::default();
-    let seen = got.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: String| {
-            let seen = seen.clone();
-            async move {
-                let header = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let mut seen = seen.lock().unwrap();
-                seen.push((
-                    header("x-virtdeck-event"),
-                    header("x-virtdeck-signature"),
-                    body,
-                ));
-                if seen.len() == 1 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Receiver { url, got }
-}
-
 #[tokio::test]
 async fn webhooks_get_signed_events_retried_and_recorded() {
-    use hmac::{KeyInit, Mac};
-    let hook = receiver().await;
+    let (hook_url, got) = crate::hook::receiver(1).await;
     let secret = "a-secret-of-some-length";
     let dir = tempfile::tempdir().unwrap();
     let mut hosts = crate::helpers::fixture_hosts(&dir.path().join("hosts"));
@@ -586,7 +542,7 @@ async fn webhooks_get_signed_events_retried_and_recorded() {
         "qemu+tcp://127.0.0.1:1/system",
     ));
     let notify = vec![server::config::NotifyConfig {
-        url: hook.url.clone(),
+        url: hook_url.clone(),
         events: [
             "evacuation.started",
             "evacuation.done",
@@ -612,8 +568,7 @@ async fn webhooks_get_signed_events_retried_and_recorded() {
     wait_for(&app, &client, &id, Duration::from_secs(60), ended).await;
     // Within 60 s of the event, the first attempt refused and retried.
     let delivered = |event: &str| {
-        hook.got
-            .lock()
+        got.lock()
             .unwrap()
             .iter()
             .filter(|(e, _, _)| e == event)
@@ -626,7 +581,7 @@ async fn webhooks_get_signed_events_retried_and_recorded() {
         assert!(
             asked.elapsed() < Duration::from_secs(60),
             "{:?}",
-            hook.got.lock().unwrap()
+            got.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -641,12 +596,10 @@ async fn webhooks_get_signed_events_retried_and_recorded() {
         assert!(asked.elapsed() < Duration::from_secs(60), "{deliveries}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let got = hook.got.lock().unwrap().clone();
+    let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), 4, "three events, one sent twice: {got:?}");
     for (event, signature, body) in &got {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let want = crate::hook::signed(secret, body);
         assert_eq!(signature, &want, "{event}: {body}");
         let body: Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["event"], event.as_str());
@@ -665,7 +618,7 @@ async fn webhooks_get_signed_events_retried_and_recorded() {
     let list = deliveries.as_array().unwrap();
     for d in list {
         assert_eq!(d["state"], "delivered", "{d}");
-        assert_eq!(d["url"], hook.url.as_str());
+        assert_eq!(d["url"], hook_url.as_str());
     }
     // The first attempt of one of them was refused, so it took two.
     let retried: Vec<&Value> = list.iter().filter(|d| d["attempts"] == 2).collect();

@@ -31,7 +31,7 @@ use crate::clock::now;
 use crate::libvirt::domain::{self, Lifecycle};
 
 /// How often running migrations are looked at.
-const POLL: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(200);
 /// How long a blocked guest may take to shut down when asked to.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(180);
 
