@@ -278,7 +278,9 @@ impl MaintenancePlan {
 /// `POST /api/hosts/maintenance`: enter (with the plan's options) or exit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MaintenanceRequest {
-    pub host: String,
+    /// The host and, to enter, the plan's options.
+    #[serde(flatten)]
+    pub plan: PlanRequest,
     /// `enter` or `exit`.
     pub action: String,
     /// Enter at this time (RFC 3339) instead of now.
@@ -290,25 +292,6 @@ pub struct MaintenanceRequest {
     /// On exit: bring back the guests that left (those still running where they went).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_guests: Option<bool>,
-    #[serde(flatten)]
-    pub plan: PlanRequestOptions,
-}
-
-/// The plan options as `MaintenanceRequest` carries them (beside `host`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PlanRequestOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub targets: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_parallel: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bandwidth_mib_s: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include_shut_off: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copy_storage: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pins: Option<BTreeMap<String, String>>,
 }
 
 #[derive(
@@ -345,17 +328,20 @@ impl MaintenanceRequest {
         let action: MaintenanceAction = parse_choice(Choice::Expected("action"), &self.action)?;
         match action {
             MaintenanceAction::Exit => {
-                if self.at.is_some() || self.on_blocked.is_some() || self.plan != Default::default()
-                {
+                let options = PlanRequest {
+                    host: self.plan.host.clone(),
+                    ..Default::default()
+                };
+                if self.at.is_some() || self.on_blocked.is_some() || self.plan != options {
                     return Err(ApiError::BadRequest(
                         "exit takes only host and return_guests".into(),
                     ));
                 }
-                if self.host.trim().is_empty() {
+                if self.plan.host.trim().is_empty() {
                     return Err(ApiError::BadRequest("give the host".into()));
                 }
                 Ok(MaintenanceSpec::Exit {
-                    host: self.host.clone(),
+                    host: self.plan.host.clone(),
                     return_guests: self.return_guests.unwrap_or(false),
                 })
             }
@@ -363,17 +349,7 @@ impl MaintenanceRequest {
                 if self.return_guests.is_some() {
                     return Err(ApiError::BadRequest("return_guests belongs to exit".into()));
                 }
-                let p = &self.plan;
-                let plan = PlanRequest {
-                    host: self.host.clone(),
-                    targets: p.targets.clone(),
-                    max_parallel: p.max_parallel,
-                    bandwidth_mib_s: p.bandwidth_mib_s,
-                    include_shut_off: p.include_shut_off,
-                    copy_storage: p.copy_storage,
-                    pins: p.pins.clone(),
-                }
-                .validate()?;
+                let plan = self.plan.validate()?;
                 let on_blocked = match &self.on_blocked {
                     None => OnBlocked::Stop,
                     Some(o) => parse_choice(Choice::Expected("on_blocked"), o)?,
@@ -642,7 +618,7 @@ pub async fn set_maintenance(
     use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         let action = AuditAction::maintenance(request.action());
-        ctx.audited(action, Target::host(&request.host), async {
+        ctx.audited(action, Target::host(&request.plan.host), async {
             let spec = request.validate()?;
             let user = &ctx.user.username;
             let id = match spec {
@@ -818,7 +794,7 @@ mod tests {
 
     fn enter() -> MaintenanceRequest {
         MaintenanceRequest {
-            host: "kvm1".into(),
+            plan: plan("kvm1"),
             action: "enter".into(),
             ..Default::default()
         }

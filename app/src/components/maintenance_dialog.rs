@@ -11,7 +11,7 @@ use crate::{
         hosts::HostSummary,
         maintenance::{
             plan_maintenance, MaintenancePlan, MaintenanceRequest, OnBlocked, PlanAction,
-            PlanRequest, PlanRequestOptions, SetMaintenance, MAX_PARALLEL,
+            PlanRequest, SetMaintenance, MAX_PARALLEL,
         },
         ApiError,
     },
@@ -101,22 +101,13 @@ pub fn MaintenanceDialog(
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             error.set(None);
-            let p = choices.get_untracked().plan(&host);
             let at = when.get_untracked();
             let request = MaintenanceRequest {
-                host: host.clone(),
+                plan: choices.get_untracked().plan(&host),
                 action: "enter".into(),
                 at: (!at.trim().is_empty()).then(|| format!("{}:00Z", at.trim())),
                 on_blocked: Some(on_blocked.get_untracked().to_string()),
                 return_guests: None,
-                plan: PlanRequestOptions {
-                    targets: p.targets,
-                    max_parallel: p.max_parallel,
-                    bandwidth_mib_s: p.bandwidth_mib_s,
-                    include_shut_off: p.include_shut_off,
-                    copy_storage: p.copy_storage,
-                    pins: None,
-                },
             };
             match request.validate() {
                 Ok(_) => {

@@ -13,7 +13,7 @@ use crate::{
         hosts::{list_hosts, HostState, HostSummary},
         maintenance::{
             list_evacuations, Evacuation, HostMaintenance, MaintenanceRequest, MaintenanceState,
-            SetMaintenance,
+            PlanRequest, SetMaintenance,
         },
         ApiError,
     },
@@ -110,7 +110,10 @@ fn ExitDialog(host: String) -> impl IntoView {
                 error.set(None);
                 exit.dispatch(SetMaintenance {
                     request: MaintenanceRequest {
-                        host: name.clone(),
+                        plan: PlanRequest {
+                            host: name.clone(),
+                            ..Default::default()
+                        },
                         action: "exit".into(),
                         return_guests: Some(back.get_untracked()),
                         ..Default::default()
