@@ -90,6 +90,17 @@ impl ServerEvent {
     }
 }
 
+/// `value` with every URI in its texts replaced, as viewers may see it.
+pub fn scrubbed<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> T {
+    match serde_json::to_value(&value) {
+        Ok(mut json) => {
+            scrub(&mut json);
+            serde_json::from_value(json).unwrap_or(value)
+        }
+        Err(_) => value,
+    }
+}
+
 fn scrub(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(s) if s.contains("://") => *s = without_uris(s),
@@ -123,5 +134,18 @@ mod tests {
         );
         assert_eq!(without_uris("://x"), "://x");
         assert_eq!(without_uris("é://ok"), "é://ok");
+    }
+
+    #[test]
+    fn whole_values_are_scrubbed_for_viewers() {
+        let v = vec![
+            serde_json::json!({"error": "to 'qemu+tcp://kvm2/system': refused", "n": 3, "list": ["a", "test:///x.xml"]}),
+        ];
+        assert_eq!(
+            scrubbed(v),
+            vec![
+                serde_json::json!({"error": "to '<host address>': refused", "n": 3, "list": ["a", "<host address>"]})
+            ]
+        );
     }
 }

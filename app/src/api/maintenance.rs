@@ -658,15 +658,22 @@ pub async fn list_evacuations(
     #[server(default)] limit: Option<u32>,
 ) -> Result<Vec<Evacuation>, ApiError> {
     super::ssr::authorized(|ctx| async move {
-        if let Some(id) = &id {
+        let list = if let Some(id) = &id {
             validate_evacuation_id(id)?;
-            return Ok(vec![ctx.services.maintenance.get(id).await?]);
-        }
-        let limit = limit.unwrap_or(50).clamp(1, 500);
-        ctx.services
-            .maintenance
-            .list(host.as_deref(), offset.unwrap_or(0), limit)
-            .await
+            vec![ctx.services.maintenance.get(id).await?]
+        } else {
+            let limit = limit.unwrap_or(50).clamp(1, 500);
+            ctx.services
+                .maintenance
+                .list(host.as_deref(), offset.unwrap_or(0), limit)
+                .await?
+        };
+        // libvirt's messages may quote a host's URI: not for viewers.
+        Ok(if ctx.user.can(super::auth::Role::Operator) {
+            list
+        } else {
+            super::events::scrubbed(list)
+        })
     })
     .await
 }

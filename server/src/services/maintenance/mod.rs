@@ -122,6 +122,15 @@ impl MaintenanceService {
             let running = self.jobs.adopt(job);
             self.jobs
                 .update(&running, |e| {
+                    // A start cut short by the restart (no migration job
+                    // yet) is made again: it did not count.
+                    for g in &mut e.guests {
+                        if g.status == MoveStatus::Checking && g.migration_id.is_none() {
+                            g.status = MoveStatus::Queued;
+                            g.attempts = g.attempts.saturating_sub(1);
+                            g.tried.pop();
+                        }
+                    }
                     push_step(
                         e,
                         "adopted",

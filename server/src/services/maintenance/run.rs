@@ -317,7 +317,8 @@ impl MaintenanceService {
         match migration.status {
             JobStatus::Running => {
                 let p = migration.progress.unwrap_or_default();
-                let status = if p.phase.contains("switch") || p.percent >= 99.5 {
+                // The last pause (almost all copied), or post-copy (the guest already runs there).
+                let status = if p.phase == "post-copy" || p.percent >= 99.5 {
                     MoveStatus::SwitchingOver
                 } else {
                     MoveStatus::Migrating
