@@ -11,6 +11,7 @@
 //! - `storage`: `LibvirtStorage`, the `Storage` port (pools, volumes, transfers);
 //! - `migration`: the `Migrations` port: jobs, pre-flight policy, history.
 
+pub mod balance;
 pub mod cache;
 pub mod consoles;
 pub mod convert;
