@@ -109,6 +109,18 @@ async fn evacuation(v: &Virtdeck, id: &str) -> Value {
     v.get(&format!("/api/evacuations?id={id}")).await[0].clone()
 }
 
+/// The plan of lab-c with these options (`{}`: the defaults).
+async fn plan_of(v: &Virtdeck, options: Value) -> Value {
+    let mut body = json!({"host": C});
+    body.as_object_mut()
+        .unwrap()
+        .extend(options.as_object().unwrap().clone());
+    let (status, plan) = v.post("/api/hosts/maintenance/plan", &body).await;
+    assert_eq!(status, 200, "{plan}");
+    plan
+}
+
+/// A guest's row in a plan or an evacuation.
 fn row<'a>(e: &'a Value, uuid: &str) -> &'a Value {
     e["guests"]
         .as_array()
@@ -211,23 +223,11 @@ async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_
     sees_at_least(&v, 5).await;
 
     // The plan: four live migrations spread over both targets, one definition.
-    let (status, plan) = v
-        .post("/api/hosts/maintenance/plan", &json!({"host": C}))
-        .await;
-    assert_eq!(status, 200, "{plan}");
+    let plan = plan_of(&v, json!({})).await;
     assert_eq!(plan["fits"], true, "{plan}");
-    let planned = |uuid: &str| {
-        plan["guests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| g["uuid"] == uuid)
-            .unwrap_or_else(|| panic!("{uuid} in {plan}"))
-            .clone()
-    };
     let mut destinations = Vec::new();
     for (_, uuid, _) in &running {
-        let p = planned(uuid);
+        let p = row(&plan, uuid);
         assert_eq!(p["action"], "migrate", "{p}");
         destinations.push(p["destination"].as_str().unwrap().to_string());
     }
@@ -239,7 +239,7 @@ async fn lab_maintenance_every_guest_leaves_then_the_host_is_in_maintenance_and_
         destinations.iter().any(|d| d == "lab-b"),
         "{destinations:?}"
     );
-    let off = planned(&off_uuid);
+    let off = row(&plan, &off_uuid);
     assert_eq!(off["action"], "migrate_offline", "{off}");
 
     let started = Instant::now();
@@ -405,26 +405,13 @@ async fn lab_maintenance_a_guest_with_a_local_disk_is_blocked_before_anything_st
     let mover = running_guests(&lab, "mnt-fine", 1);
     sees_at_least(&v, 2).await;
 
-    let (status, plan) = v
-        .post("/api/hosts/maintenance/plan", &json!({"host": C}))
-        .await;
-    assert_eq!(status, 200, "{plan}");
-    let g = plan["guests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["uuid"] == uuid.as_str())
-        .unwrap();
+    let plan = plan_of(&v, json!({})).await;
+    let g = row(&plan, &uuid);
     assert_eq!(g["action"], "blocked", "{g}");
     let reason = g["reason"].as_str().unwrap();
     assert!(reason.starts_with("it cannot leave: to lab-"), "{reason}");
     assert!(reason.contains("vda"), "the disk is named: {reason}");
-    let other = plan["guests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["uuid"] == mover[0].1.as_str())
-        .unwrap();
+    let other = row(&plan, &mover[0].1);
     assert_eq!(other["action"], "migrate", "{other}");
 
     let (status, err) = v
@@ -454,19 +441,8 @@ async fn lab_maintenance_a_guest_with_a_local_disk_is_blocked_before_anything_st
     assert_eq!(here, want, "both still run on lab-c");
 
     // With copy storage allowed, the plan copies its disk instead.
-    let (status, plan) = v
-        .post(
-            "/api/hosts/maintenance/plan",
-            &json!({"host": C, "copy_storage": true}),
-        )
-        .await;
-    assert_eq!(status, 200, "{plan}");
-    let g = plan["guests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["uuid"] == uuid.as_str())
-        .unwrap();
+    let plan = plan_of(&v, json!({"copy_storage": true})).await;
+    let g = row(&plan, &uuid);
     assert_eq!(
         (&g["action"], &g["copy_storage"]),
         (&json!("migrate"), &json!(true)),
