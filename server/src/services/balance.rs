@@ -7,10 +7,13 @@
 //! Imbalance is the coefficient of variation (population standard deviation
 //! over the mean) of the hosts' load shares, per resource; the combined
 //! imbalance is that of each host's larger share (the resource that binds
-//! it), so a nearly idle resource's noise does not steer the moves. A move is proposed only if it lowers
-//! the combined imbalance by at least `margin` (a share of it), keeps its
-//! target under the headroom, and the guest did not move lately; so a fleet
-//! that one more move would only mirror gets none (no ping-pong).
+//! it), so a nearly idle resource's noise does not steer the moves. A move
+//! is proposed only if it lowers the combined imbalance by at least
+//! `min_gain`, keeps its target under the headroom, and the guest did not
+//! move lately; a move that would only mirror the imbalance gains nothing,
+//! so it is never proposed (no ping-pong). The moves together must lower the
+//! imbalance by at least `margin` of it, or none is proposed: many small
+//! moves for a small gain are not worth their cost.
 
 /// A host the advisor may move guests from or to.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,8 +54,10 @@ pub struct GuestLoad {
 pub struct Settings {
     /// Moves are proposed only above this combined imbalance.
     pub threshold: f64,
-    /// A move must lower the combined imbalance by this share of it.
+    /// The moves together must lower the combined imbalance by this share of it.
     pub margin: f64,
+    /// Each move must lower the combined imbalance by at least this much.
+    pub min_gain: f64,
     /// A target may not go above these shares.
     pub cpu_headroom: f64,
     pub memory_headroom: f64,
@@ -65,8 +70,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            threshold: 0.2,
+            threshold: 0.15,
             margin: 0.10,
+            min_gain: 0.005,
             cpu_headroom: 0.8,
             memory_headroom: 0.9,
             min_load: 0.5,
@@ -137,13 +143,15 @@ pub fn variation(values: &[f64]) -> f64 {
 pub fn imbalance(hosts: &[HostLoad]) -> Imbalance {
     let cpu: Vec<f64> = hosts.iter().map(HostLoad::cpu_share).collect();
     let memory: Vec<f64> = hosts.iter().map(HostLoad::memory_share).collect();
-    let binding: Vec<f64> = hosts
-        .iter()
-        .map(|h| h.cpu_share().max(h.memory_share()))
-        .collect();
+    imbalance_of(&cpu, &memory)
+}
+
+/// The imbalance from each host's CPU and memory shares.
+fn imbalance_of(cpu: &[f64], memory: &[f64]) -> Imbalance {
+    let binding: Vec<f64> = cpu.iter().zip(memory).map(|(c, m)| c.max(*m)).collect();
     Imbalance {
-        cpu: variation(&cpu),
-        memory: variation(&memory),
+        cpu: variation(cpu),
+        memory: variation(memory),
         combined: variation(&binding),
     }
 }
@@ -166,7 +174,8 @@ pub fn advise(
         .filter(|g| !moved_lately.contains(&g.uuid))
         .cloned()
         .collect();
-    let mut moves = Vec::new();
+    let start = imbalance(&hosts).combined;
+    let mut moves: Vec<Move> = Vec::new();
     while moves.len() < s.max_moves {
         let before = imbalance(&hosts);
         let busy = hosts
@@ -179,6 +188,9 @@ pub fn advise(
             break;
         }
         let index = |name: &str| hosts.iter().position(|h| h.host == name);
+        let cpu: Vec<f64> = hosts.iter().map(HostLoad::cpu_share).collect();
+        let memory: Vec<f64> = hosts.iter().map(HostLoad::memory_share).collect();
+        let (mut trial_cpu, mut trial_memory) = (cpu.clone(), memory.clone());
         let mut best: Option<(usize, usize, Imbalance)> = None;
         for (gi, g) in guests.iter().enumerate() {
             let Some(from) = index(&g.host) else { continue };
@@ -194,16 +206,21 @@ pub fn advise(
                 if cpu_after > s.cpu_headroom || mem_after > s.memory_headroom {
                     continue;
                 }
-                let mut trial = hosts.clone();
-                trial[from].cpu_used -= g.cpu_used;
-                trial[from].memory_committed_mib -= g.memory_mib;
-                trial[to].cpu_used += g.cpu_used;
-                trial[to].memory_committed_mib += g.memory_mib;
-                let after = imbalance(&trial);
+                let f = &hosts[from];
+                trial_cpu[from] = (f.cpu_used - g.cpu_used) / f.cpus.max(f64::MIN_POSITIVE);
+                trial_memory[from] =
+                    (f.memory_committed_mib - g.memory_mib) / f.memory_mib.max(f64::MIN_POSITIVE);
+                trial_cpu[to] = cpu_after;
+                trial_memory[to] = mem_after;
+                let after = imbalance_of(&trial_cpu, &trial_memory);
+                for i in [from, to] {
+                    trial_cpu[i] = cpu[i];
+                    trial_memory[i] = memory[i];
+                }
                 // Relieving an overloaded host counts even if the fleet gets no more even.
                 let relieves = overloaded(&hosts[from]);
                 let gain = before.combined - after.combined;
-                if !relieves && gain < s.margin * before.combined {
+                if !relieves && gain < s.min_gain {
                     continue;
                 }
                 let better = match &best {
@@ -284,6 +301,14 @@ pub fn advise(
             explanation,
         });
     }
+    // Worth it only together: the margin, or below the threshold, or a host relieved.
+    let end = moves.last().map_or(start, |m| m.after.combined);
+    let relieved = moves
+        .iter()
+        .any(|m| m.reason == Reason::EvacuateOverloadedHost);
+    if !relieved && end > s.threshold && start - end < s.margin * start {
+        return Vec::new();
+    }
     moves
 }
 
@@ -352,7 +377,7 @@ mod tests {
             guest("g3", "lab-b", 256.0, &["lab-a"]),
         ];
         assert_eq!(advise(&hosts, &guests, &[], &Settings::default()), vec![]);
-        // Not only because the fleet is below the minimum load: no move gains the margin.
+        // Not only because the fleet is below the minimum load: a mirror move gains nothing.
         let eager = Settings {
             min_load: 0.0,
             ..Settings::default()
