@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use server::services::balance::{advise, imbalance, GuestLoad, HostLoad, Settings};
+use server::services::balance::advise::{advise, imbalance, GuestLoad, HostLoad, Settings};
 
 const MEMORY_MIB: f64 = 65536.0;
 const CPUS: f64 = 32.0;

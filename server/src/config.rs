@@ -90,6 +90,8 @@ struct FileConfig {
     audit_retention_days: Option<u32>,
     transfer_idle_secs: Option<u64>,
     migration_host_wait_secs: Option<u64>,
+    balance_sample_secs: Option<u64>,
+    balance_bandwidth_mib_s: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
     storage_roots: Option<Vec<String>>,
     #[serde(default)]
@@ -200,6 +202,12 @@ pub struct Config {
     /// restarted) before it records what it knows
     /// (`migration_host_wait_secs`, default 120).
     pub migration_host_wait: std::time::Duration,
+    /// How often the balance advisor samples every host's load
+    /// (`balance_sample_secs`, default 10).
+    pub balance_sample: std::time::Duration,
+    /// The bandwidth a balancing migration is expected to get, for its cost
+    /// estimate (`balance_bandwidth_mib_s`, default 100 MiB/s).
+    pub balance_bandwidth_mib_s: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client
     /// (`trusted_proxies`, `VIRTDECK_TRUSTED_PROXIES`: addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -226,6 +234,8 @@ impl std::fmt::Debug for Config {
             .field("storage_roots", &self.storage_roots)
             .field("transfer_idle", &self.transfer_idle)
             .field("migration_host_wait", &self.migration_host_wait)
+            .field("balance_sample", &self.balance_sample)
+            .field("balance_bandwidth_mib_s", &self.balance_bandwidth_mib_s)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -383,6 +393,20 @@ impl Config {
             120,
             86_400,
         )?);
+        let balance_sample = std::time::Duration::from_secs(number(
+            "balance_sample_secs",
+            "VIRTDECK_BALANCE_SAMPLE_SECS",
+            file.balance_sample_secs,
+            10,
+            3_600,
+        )?);
+        let balance_bandwidth_mib_s = number(
+            "balance_bandwidth_mib_s",
+            "VIRTDECK_BALANCE_BANDWIDTH_MIB_S",
+            file.balance_bandwidth_mib_s,
+            100,
+            1_000_000,
+        )?;
         let proxies: Vec<String> = match env("VIRTDECK_TRUSTED_PROXIES") {
             Some(v) => v.split(',').map(|s| s.trim().to_string()).collect(),
             None => file.trusted_proxies.clone().unwrap_or_default(),
@@ -417,6 +441,8 @@ impl Config {
             storage_roots,
             transfer_idle,
             migration_host_wait,
+            balance_sample,
+            balance_bandwidth_mib_s,
             trusted_proxies,
         })
     }

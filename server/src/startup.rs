@@ -32,6 +32,7 @@ use crate::{
     config::Config,
     console, db, demo, security,
     services::{
+        balance::{BalancePort, BalanceService},
         maintenance::{MaintenancePort, MaintenanceService},
         migration::{MigrationJobs, MigrationService},
         notify::Notifier,
@@ -245,6 +246,16 @@ impl Application {
             audit.clone(),
         );
         maintenance.recover().await;
+        let balance = BalanceService::new(
+            registry.clone(),
+            pool.clone(),
+            migrations.clone(),
+            audit.clone(),
+            config.balance_sample,
+            config.balance_bandwidth_mib_s,
+        )
+        .await;
+        balance.run_sampling();
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
@@ -257,6 +268,7 @@ impl Application {
             ),
             migrations,
             maintenance: Arc::new(MaintenancePort(maintenance)),
+            balance: Arc::new(BalancePort(balance)),
             notifications: notifier,
             consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
             accounts: Arc::new(accounts),

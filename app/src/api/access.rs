@@ -40,6 +40,7 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/volumes/page"
             | "/api/migrations"
             | "/api/evacuations"
+            | "/api/balance"
             | "/ws",
         ) => Role(R::Viewer),
         (
@@ -58,6 +59,7 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/hosts/maintenance/plan"
             | "/api/hosts/maintenance"
             | "/api/evacuations/cancel"
+            | "/api/balance/apply"
             | "/api/pools/action"
             | "/api/volumes"
             | "/api/volumes/action"
@@ -73,6 +75,8 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
         // Where storage lives: defining pools (and deleting them, checked in
         // `pool_action`) is the admins'; operators use the pools there are.
         ("POST", "/api/pools" | "/api/pools/scan") => Role(R::Admin),
+        // How the fleet is balanced, and whether the advisor acts alone.
+        ("POST", "/api/balance/settings") => Role(R::Admin),
         _ => return None,
     })
 }

@@ -34,6 +34,9 @@ pub enum ServerEvent {
     VolumesChanged { host: String, pool: String },
     /// A guest job's (clone) whole state: while it runs, and when it ends.
     GuestJob(Box<GuestJob>),
+    /// The balance advisor's recommendations changed: pages showing them
+    /// read `GET /api/balance` again; the navigation shows the count.
+    BalanceChanged { recommendations: u32 },
 }
 
 /// What stands for a URI removed from a text shown to a viewer.

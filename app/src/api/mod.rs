@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod balance;
 mod error;
 pub mod events;
 pub mod guest_detail;

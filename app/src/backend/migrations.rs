@@ -15,7 +15,17 @@ pub trait Migrations: Send + Sync + 'static {
     /// Every check, with its verdict, explanation and fix.
     async fn preflight(&self, spec: &MigrationSpec) -> Preflight;
     /// Starts a job and answers its id; refused (409) when a check blocks it.
-    async fn start(&self, user: &str, spec: &MigrationSpec) -> Result<String, ApiError>;
+    async fn start(&self, user: &str, spec: &MigrationSpec) -> Result<String, ApiError> {
+        self.start_because(user, spec, None).await
+    }
+    /// `start`, with why it was started (the balance advisor's reason): the
+    /// first step of the job's timeline says it, so the history shows it.
+    async fn start_because(
+        &self,
+        user: &str,
+        spec: &MigrationSpec,
+        why: Option<&str>,
+    ) -> Result<String, ApiError>;
     /// Jobs, newest first, history included.
     async fn list(&self, offset: u32, limit: u32) -> Result<Vec<MigrationJob>, ApiError>;
     async fn get(&self, id: &str) -> Result<MigrationJob, ApiError>;

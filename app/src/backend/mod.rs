@@ -1,12 +1,13 @@
 //! The ports the server functions call (server build only), one file per
 //! area. `server/` implements them: libvirt for `Fleet`, `Guests`, `Storage`,
-//! `Migrations`, `Maintenance` and `Consoles`, SQLite for `Accounts` and `Audit`. Tests and other
+//! `Migrations`, `Maintenance`, `Balance` and `Consoles`, SQLite for `Accounts` and `Audit`. Tests and other
 //! backends can provide their own.
 
 use std::sync::Arc;
 
 mod accounts;
 mod audit;
+mod balance;
 pub mod consoles;
 mod guests;
 mod maintenance;
@@ -16,6 +17,7 @@ mod storage;
 
 pub use accounts::Accounts;
 pub use audit::{Audit, AuditEntry, Outcome};
+pub use balance::Balance;
 pub use consoles::Consoles;
 pub use guests::{Fleet, Guests};
 pub use maintenance::Maintenance;
@@ -31,6 +33,7 @@ pub struct Services {
     pub storage: Arc<dyn Storage>,
     pub migrations: Arc<dyn Migrations>,
     pub maintenance: Arc<dyn Maintenance>,
+    pub balance: Arc<dyn Balance>,
     pub notifications: Arc<dyn Notifications>,
     pub consoles: Arc<dyn Consoles>,
     pub accounts: Arc<dyn Accounts>,

@@ -18,6 +18,8 @@
 //! - `storage_pool`, `storage_volume`: pools and volumes, streamed transfers;
 //! - `migration`: flags, the peer-to-peer migrate call, job statistics,
 //!   abort and tuning; `preflight`: the facts both hosts give for the checks;
+//! - `stats`: load figures (guests' CPU time and memory, the host's CPU
+//!   times) in one call per host, for the balance advisor;
 //! - `console`: the serial console stream and the VNC display's address;
 //! - `xml/`: libvirt's XML documents, built and parsed per object;
 //! - `sys`: every use of `virt::sys` — the calls `virt` does not wrap, the
@@ -37,6 +39,7 @@ pub mod migration;
 pub mod pool_users;
 pub mod preflight;
 pub mod snapshot;
+pub mod stats;
 pub mod storage_pool;
 pub mod storage_volume;
 // libvirt's C API where `virt` does not wrap it: the crate's only unsafe code.

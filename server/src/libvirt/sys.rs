@@ -10,7 +10,8 @@ pub use virt::sys::{
     VIR_DOMAIN_CONSOLE_FORCE, VIR_DOMAIN_CONSOLE_SAFE, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
     VIR_DOMAIN_JOB_COMPLETED, VIR_DOMAIN_JOB_NONE, VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
     VIR_DOMAIN_JOB_STATS_COMPLETED, VIR_DOMAIN_MEMORY_STAT_AVAILABLE, VIR_DOMAIN_MEMORY_STAT_RSS,
-    VIR_DOMAIN_MEMORY_STAT_UNUSED, VIR_DOMAIN_PAUSED, VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+    VIR_DOMAIN_MEMORY_STAT_UNUSED, VIR_DOMAIN_PAUSED, VIR_DOMAIN_STATS_BALLOON,
+    VIR_DOMAIN_STATS_CPU_TOTAL, VIR_DOMAIN_STATS_VCPU, VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
     VIR_DOMAIN_UNDEFINE_MANAGED_SAVE, VIR_DOMAIN_UNDEFINE_NVRAM,
     VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE,
     VIR_MIGRATE_ABORT_ON_ERROR, VIR_MIGRATE_AUTO_CONVERGE, VIR_MIGRATE_COMPRESSED,
@@ -395,6 +396,98 @@ impl Drop for Registrations {
                 virt::sys::virConnectUnregisterCloseCallback(self.conn.as_ptr(), Some(closed));
             }
         }
+    }
+}
+
+/// One guest's record from `virConnectGetAllDomainStats`: its UUID and the
+/// numeric parameters (`cpu.time`, `balloon.current`, `vcpu.current`…).
+pub struct StatsRecord {
+    pub uuid: String,
+    pub values: Vec<(String, f64)>,
+}
+
+/// `virConnectGetAllDomainStats` for the running guests, with the NOWAIT
+/// flag: a guest whose monitor is busy (a migration) answers what libvirt
+/// has without waiting for it. `stats` is a set of `VIR_DOMAIN_STATS_*`.
+/// (`virt`'s own wrapper leaves the records unfreed and unread.)
+pub fn all_domain_stats(conn: &Connect, stats: u32) -> Result<Vec<StatsRecord>, Error> {
+    let flags = virt::sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+        | virt::sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+    let mut records: *mut virt::sys::virDomainStatsRecordPtr = std::ptr::null_mut();
+    // SAFETY: on success libvirt hands us a NULL-terminated array of `n`
+    // records, each with a live domain and `nparams` typed parameters; we
+    // copy what we need and free the whole list with the matching function.
+    unsafe {
+        let n = virt::sys::virConnectGetAllDomainStats(conn.as_ptr(), stats, &mut records, flags);
+        if n < 0 {
+            return Err(Error::last_error());
+        }
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n.max(0) as usize {
+            let record = *records.add(i);
+            if record.is_null() {
+                continue;
+            }
+            let mut buf = [0 as std::os::raw::c_char; virt::sys::VIR_UUID_STRING_BUFLEN as usize];
+            if virt::sys::virDomainGetUUIDString((*record).dom, buf.as_mut_ptr()) < 0 {
+                continue;
+            }
+            let uuid = CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned();
+            let params = (*record).params;
+            let count = (*record).nparams.max(0) as usize;
+            let mut values = Vec::with_capacity(count);
+            if !params.is_null() {
+                for p in std::slice::from_raw_parts(params, count) {
+                    let value = match p.type_ as u32 {
+                        virt::sys::VIR_TYPED_PARAM_INT => p.value.i as f64,
+                        virt::sys::VIR_TYPED_PARAM_UINT => p.value.ui as f64,
+                        virt::sys::VIR_TYPED_PARAM_LLONG => p.value.l as f64,
+                        virt::sys::VIR_TYPED_PARAM_ULLONG => p.value.ul as f64,
+                        virt::sys::VIR_TYPED_PARAM_DOUBLE => p.value.d,
+                        _ => continue,
+                    };
+                    let field = CStr::from_ptr(p.field.as_ptr())
+                        .to_string_lossy()
+                        .into_owned();
+                    values.push((field, value));
+                }
+            }
+            out.push(StatsRecord { uuid, values });
+        }
+        if !records.is_null() {
+            virt::sys::virDomainStatsRecordListFree(records);
+        }
+        Ok(out)
+    }
+}
+
+/// `virNodeGetCPUStats` for all CPUs: nanoseconds busy (user, system,
+/// iowait…) and idle since boot, or `None` where the driver has no figures.
+pub fn node_cpu_times(conn: &Connect) -> Result<Option<(u64, u64)>, Error> {
+    let all = virt::sys::VIR_NODE_CPU_STATS_ALL_CPUS;
+    let mut n: std::os::raw::c_int = 0;
+    // SAFETY: as `node_available_memory`: ask for the count, then fill an
+    // array of exactly that many.
+    unsafe {
+        if virt::sys::virNodeGetCPUStats(conn.as_ptr(), all, std::ptr::null_mut(), &mut n, 0) < 0 {
+            return Err(Error::last_error());
+        }
+        let mut params: Vec<virt::sys::virNodeCPUStats> =
+            vec![std::mem::zeroed(); n.max(0) as usize];
+        if virt::sys::virNodeGetCPUStats(conn.as_ptr(), all, params.as_mut_ptr(), &mut n, 0) < 0 {
+            return Err(Error::last_error());
+        }
+        let (mut busy, mut idle, mut seen) = (0u64, 0u64, false);
+        for p in params.iter().take(n.max(0) as usize) {
+            let field = CStr::from_ptr(p.field.as_ptr()).to_string_lossy();
+            match field.as_ref() {
+                "idle" => idle = p.value,
+                "user" | "system" | "iowait" => busy += p.value,
+                _ => continue,
+            }
+            seen = true;
+        }
+        Ok(seen.then_some((busy, idle)))
     }
 }
 

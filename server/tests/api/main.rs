@@ -4,6 +4,7 @@
 
 mod accounts;
 mod backend;
+mod balance;
 mod guests;
 mod helpers;
 #[path = "../common/hook.rs"]

@@ -124,6 +124,15 @@ pub enum AuditAction {
     #[strum(serialize = "evacuation.shut_down")]
     EvacuationShutDown,
 
+    /// A balance recommendation applied by a user.
+    #[strum(serialize = "balance.apply")]
+    BalanceApply,
+    /// A migration the advisor started by itself (automatic mode).
+    #[strum(serialize = "balance.migrate")]
+    BalanceMigrate,
+    #[strum(serialize = "balance.settings")]
+    BalanceSettings,
+
     #[strum(serialize = "user.create")]
     UserCreate,
     #[strum(serialize = "user.disable")]
@@ -261,6 +270,16 @@ impl Target {
         Target(format!("evacuation {}", clip(id)))
     }
 
+    /// A balance recommendation by id.
+    pub fn recommendation(id: &str) -> Self {
+        Target(format!("recommendation {}", clip(id)))
+    }
+
+    /// The balance advisor's settings.
+    pub fn balance() -> Self {
+        Target("balance advisor".into())
+    }
+
     /// A migration job by id.
     pub fn migration(id: &str) -> Self {
         Target(format!("migration {}", clip(id)))
@@ -392,6 +411,9 @@ mod tests {
                 "evacuation.cancel",
                 "evacuation.migrate",
                 "evacuation.shut_down",
+                "balance.apply",
+                "balance.migrate",
+                "balance.settings",
                 "user.create",
                 "user.disable",
                 "user.enable",

@@ -8,6 +8,7 @@
 //! refused there) and in the `host_maintenance` table (`state.rs`).
 
 mod plan;
+pub use plan::active;
 mod run;
 mod state;
 

@@ -30,7 +30,12 @@ impl Migrations for MigrationService {
         }
     }
 
-    async fn start(&self, user: &str, spec: &MigrationSpec) -> Result<String, ApiError> {
+    async fn start_because(
+        &self,
+        user: &str,
+        spec: &MigrationSpec,
+        why: Option<&str>,
+    ) -> Result<String, ApiError> {
         let (evaluation, guest) = self.0.evaluate(spec).await;
         let preflight = Preflight {
             checks: evaluation.checks,
@@ -77,8 +82,11 @@ impl Migrations for MigrationService {
                 at: now(),
                 phase: "prepared".into(),
                 text: format!(
-                    "pre-flight checks passed: {} migration to {} ({} storage) started by {user}",
-                    spec.mode, spec.destination, spec.storage
+                    "pre-flight checks passed: {} migration to {} ({} storage) started by {user}{}",
+                    spec.mode,
+                    spec.destination,
+                    spec.storage,
+                    why.map(|w| format!(": {w}")).unwrap_or_default()
                 ),
             }],
         };
