@@ -202,7 +202,8 @@ pub struct BalanceView {
     pub moves_last_hour: u32,
 }
 
-/// `POST /api/balance/settings`: the mode, and any of the other settings.
+/// `POST /api/balance/settings`: the mode, and any of the other settings
+/// (the headroom and the sampling interval are the server's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SettingsRequest {
     pub mode: String,
@@ -220,6 +221,8 @@ pub struct SettingsRequest {
     pub min_minutes_between_moves_of_a_guest: Option<i64>,
     #[serde(default)]
     pub exclude: Option<Vec<String>>,
+    #[serde(default)]
+    pub min_load: Option<f64>,
 }
 
 /// A validated `SettingsRequest`: what changes.
@@ -233,6 +236,7 @@ pub struct SettingsChange {
     pub max_moves_per_hour: Option<u32>,
     pub min_minutes_between_moves_of_a_guest: Option<u32>,
     pub exclude: Option<Vec<String>>,
+    pub min_load: Option<f64>,
 }
 
 /// At most this many guests in the exclude list.
@@ -308,6 +312,7 @@ impl SettingsRequest {
                 10_080,
             )?,
             exclude,
+            min_load: fraction("min_load", self.min_load, 0.0, 1.0)?,
         })
     }
 }
@@ -336,6 +341,9 @@ impl SettingsChange {
         }
         if let Some(v) = &self.exclude {
             settings.exclude = v.clone();
+        }
+        if let Some(v) = self.min_load {
+            settings.min_load = v;
         }
     }
 }

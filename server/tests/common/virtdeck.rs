@@ -237,3 +237,19 @@ pub async fn next_progress(socket: &mut Socket, id: &str, limit: Duration) -> Op
         }
     }
 }
+
+/// The next message of this `type` (at most `limit` away).
+pub async fn next_event(socket: &mut Socket, kind: &str, limit: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        let Message::Text(text) = msg else { continue };
+        let event: Value = serde_json::from_str(&text).ok()?;
+        if event["type"] == kind {
+            return Some(event);
+        }
+    }
+}

@@ -306,7 +306,8 @@ impl BalanceService {
                     .unwrap_or(0.0)
             };
             let committed: u64 = running.iter().map(mem_of).sum();
-            let cpu_used: f64 = running.iter().map(cores_of).sum();
+            // (+ 0.0: an empty sum is -0.0)
+            let cpu_used: f64 = running.iter().map(cores_of).sum::<f64>() + 0.0;
             let excluded_reason = if !h.is_connected() {
                 Some("unreachable".to_string())
             } else if h.ensure_open().is_err() {
@@ -545,7 +546,11 @@ impl BalanceService {
                 explanation: m.explanation.clone(),
             },
             spec: spec_for(summary, &m.from, &m.to, copy),
-            why: format!("{ADVISOR}, {}: {}", m.reason.as_str(), m.explanation),
+            why: format!(
+                "recommended by the {ADVISOR} ({}): {}",
+                m.reason.as_str(),
+                m.explanation
+            ),
         }
     }
 
