@@ -24,6 +24,7 @@ use leptos_router::{
 use pages::{
     account::AccountPage,
     audit::AuditPage,
+    balance::BalancePage,
     console::{SerialConsolePage, VncConsolePage},
     evacuation::EvacuationPage,
     guest::GuestPage,
@@ -106,6 +107,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("storage/:host/:pool") view=PoolPage />
                     <Route path=path!("migrations") view=MigrationsPage />
                     <Route path=path!("maintenance/:id") view=EvacuationPage />
+                    <Route path=path!("balance") view=BalancePage />
                     <Route path=path!("account") view=AccountPage />
                     <Route path=path!("users") view=UsersPage />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />

@@ -7,14 +7,13 @@
 // shows it; "Exit maintenance…" brings the guests back.
 
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe } from 'node:test';
 
 import {
   DESKTOP,
+  bootBiosGuest,
   MOBILE,
   expectText,
   gotoApp,
@@ -48,15 +47,7 @@ function ready() {
 
 /** Defines and starts a diskless BIOS guest (TCG) on lab host c. */
 function bootGuest(name) {
-  const xml = `<domain type='qemu'><name>${name}</name><uuid>${randomUUID()}</uuid>
-    <memory unit='MiB'>256</memory><vcpu>1</vcpu>
-    <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-    <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices></domain>`;
-  const file = join(tmpdir(), `${name}.xml`);
-  writeFileSync(file, xml);
-  assert.notEqual(virsh(lab.LAB_HOST_C_URI, 'define', file), null, 'define');
-  assert.notEqual(virsh(lab.LAB_HOST_C_URI, 'start', name), null, 'start');
-  guests.push(name);
+  bootBiosGuest(lab.LAB_HOST_C_URI, name, guests);
 }
 
 describe('virtdeck maintenance (lab)', () => {

@@ -15,6 +15,7 @@ import { after, describe } from 'node:test';
 
 import {
   DESKTOP,
+  bootBiosGuest,
   MOBILE,
   expectText,
   gotoApp,
@@ -47,15 +48,7 @@ function ready() {
 
 /** Defines and starts a diskless BIOS guest (TCG) on lab host a. */
 function bootGuest(name) {
-  const xml = `<domain type='qemu'><name>${name}</name><uuid>${randomUUID()}</uuid>
-    <memory unit='MiB'>256</memory><vcpu>1</vcpu>
-    <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-    <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices></domain>`;
-  const file = join(tmpdir(), `${name}.xml`);
-  writeFileSync(file, xml);
-  assert.notEqual(virsh(lab.LAB_HOST_A_URI, 'define', file), null, 'define');
-  assert.notEqual(virsh(lab.LAB_HOST_A_URI, 'start', name), null, 'start');
-  guests.push(name);
+  bootBiosGuest(lab.LAB_HOST_A_URI, name, guests);
 }
 
 /** Defines and starts the lab's small Linux guest with `fill` MiB of random data in RAM. */

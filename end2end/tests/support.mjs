@@ -6,7 +6,7 @@
 //   node --test --test-concurrency=1 end2end/tests/
 
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -401,4 +401,30 @@ export function scenarios(ready, { timeout = 180_000, before = null } = {}) {
       }
     });
   };
+}
+
+/**
+ * Defines and starts a diskless 256 MiB BIOS guest (TCG) on the lab host at
+ * `uri`; its name is pushed onto `guests` so the test's `after` removes it.
+ */
+export function bootBiosGuest(uri, name, guests) {
+  const xml = `<domain type='qemu'><name>${name}</name><uuid>${randomUUID()}</uuid>
+    <memory unit='MiB'>256</memory><vcpu>1</vcpu>
+    <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+    <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices></domain>`;
+  const file = join(tmpdir(), `${name}.xml`);
+  writeFileSync(file, xml);
+  if (virsh(uri, 'define', file) === null) throw new Error(`cannot define ${name}`);
+  guests.push(name);
+  if (virsh(uri, 'start', name) === null) throw new Error(`cannot start ${name}`);
+}
+
+/** Removes the guests named from every lab host. */
+export function removeGuests(lab, guests) {
+  for (const name of guests.splice(0)) {
+    for (const uri of [lab.LAB_HOST_A_URI, lab.LAB_HOST_B_URI, lab.LAB_HOST_C_URI]) {
+      virsh(uri, 'destroy', name);
+      virsh(uri, 'undefine', name);
+    }
+  }
 }

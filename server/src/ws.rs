@@ -46,7 +46,10 @@ pub async fn handler(
     let events = state.events.subscribe();
     let accounts = state.services.accounts.clone();
     let auth = Auth::of(sid, token.is_some(), &headers);
-    ws.on_upgrade(move |socket| serve(socket, user, events, accounts, auth))
+    // What a page shows from its first moment: the balance advisor's count.
+    let recommendations = state.services.balance.recommendations();
+    let first = (recommendations > 0).then_some(ServerEvent::BalanceChanged { recommendations });
+    ws.on_upgrade(move |socket| serve(socket, user, events, first, accounts, auth))
 }
 
 /// How often an open socket checks that its session still exists.
@@ -98,6 +101,7 @@ async fn serve(
     socket: WebSocket,
     user: SessionUser,
     mut events: broadcast::Receiver<ServerEvent>,
+    first: Option<ServerEvent>,
     accounts: Arc<dyn Accounts>,
     auth: Auth,
 ) {
@@ -115,6 +119,11 @@ async fn serve(
         };
         if send(sender, &hello).await.is_err() {
             return;
+        }
+        if let Some(first) = first {
+            if send(sender, &first).await.is_err() {
+                return;
+            }
         }
         loop {
             match events.recv().await {

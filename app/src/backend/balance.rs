@@ -11,6 +11,9 @@ use crate::api::{
 /// the samples and announced as `ServerEvent::BalanceChanged`.
 #[async_trait]
 pub trait Balance: Send + Sync + 'static {
+    /// How many recommendations there are now (cheap: a new `/ws` says it
+    /// right after its hello, for the navigation's badge).
+    fn recommendations(&self) -> u32;
     /// The hosts' load, the imbalance and the current recommendations.
     async fn view(&self) -> Result<BalanceView, ApiError>;
     /// Starts the migration recommendation `id` proposes, as `user`; answers

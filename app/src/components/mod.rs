@@ -9,6 +9,7 @@ pub mod maintenance_dialog;
 pub mod migrate_dialog;
 pub mod migration_progress;
 pub mod notice;
+pub mod sparkline;
 pub mod time;
 pub mod upload;
 pub mod usage;

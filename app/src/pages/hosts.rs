@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::balance::{get_balance, HostBalance};
 use crate::{
     api::{
         events::ServerEvent,
@@ -18,10 +19,15 @@ use crate::{
         ApiError,
     },
     components::{
-        confirm::Confirm, format, live::use_server_events, maintenance_dialog::MaintenanceDialog,
-        ErrorNotice,
+        confirm::Confirm, format, hooks::use_interval, live::use_server_events,
+        maintenance_dialog::MaintenanceDialog, sparkline::Sparkline, ErrorNotice,
     },
 };
+
+/// Each host's load for its card's charts: read in the browser after the
+/// page shows (so the page never waits for it), then every minute.
+#[derive(Clone, Copy)]
+struct Loads(RwSignal<Vec<HostBalance>>);
 
 /// What the page's dialogs are open for.
 #[derive(Clone, Copy)]
@@ -67,6 +73,21 @@ fn HostCards(list: Vec<HostSummary>) -> impl IntoView {
         exiting: RwSignal::new(None),
     };
     provide_context(dialogs);
+    let loads = Loads(RwSignal::new(Vec::new()));
+    provide_context(loads);
+    let read = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(view) = get_balance().await {
+                loads.0.set(view.hosts);
+            }
+        })
+    };
+    Effect::new(move |_| read());
+    use_interval(
+        Signal::derive(|| true),
+        std::time::Duration::from_secs(60),
+        read,
+    );
     view! {
         <div class="cards">
             <For
@@ -215,6 +236,8 @@ fn when(t: &Option<String>) -> String {
 #[component]
 fn HostCard(host: HostSummary) -> impl IntoView {
     let dialogs = expect_context::<Dialogs>();
+    let loads = expect_context::<Loads>();
+    let name_for_load = host.name.clone();
     let unknown = || "—".to_string();
     let status = host.state.to_string();
     let badge = match host.state {
@@ -266,6 +289,17 @@ fn HostCard(host: HostSummary) -> impl IntoView {
                 </dd>
                 <dt>"Memory"</dt>
                 <dd>{host.memory_kib.map(format::kib).unwrap_or_else(unknown)}</dd>
+                <dt>"Load"</dt>
+                <dd class="load">
+                    {move || {
+                        let name = name_for_load.clone();
+                        loads.0.with(|l| l.iter().find(|h| h.host == name).cloned()).map(|h| {
+                            let cpu: Vec<f32> = h.trend.iter().map(|p| p.cpu).collect();
+                            let memory: Vec<f32> = h.trend.iter().map(|p| p.memory).collect();
+                            view! { <Sparkline what="CPU" values=cpu /> <Sparkline what="Memory" values=memory /> }
+                        })
+                    }}
+                </dd>
                 <dt>"Hypervisor"</dt>
                 <dd>{host.hypervisor_version.clone().unwrap_or_else(unknown)}</dd>
                 <dt>"libvirt"</dt>

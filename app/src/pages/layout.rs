@@ -5,14 +5,25 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 use crate::{
-    api::auth::{current_user, Logout, Role},
-    components::live::provide_server_events,
+    api::{
+        auth::{current_user, Logout, Role},
+        events::ServerEvent,
+    },
+    components::live::{provide_server_events, use_server_events},
 };
 
 #[component]
 pub fn Layout() -> impl IntoView {
     // One /ws socket for the whole page, shared by its components.
     provide_server_events();
+    // The balance advisor's recommendations: the socket says the count
+    // right after it opens, and again whenever it changes.
+    let recommendations = RwSignal::new(0u32);
+    use_server_events(move |event| {
+        if let ServerEvent::BalanceChanged { recommendations: n } = event {
+            recommendations.set(n);
+        }
+    });
     let me = Resource::new(|| (), |_| current_user());
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
@@ -30,6 +41,20 @@ pub fn Layout() -> impl IntoView {
                 <A href="/hosts">"Hosts"</A>
                 <A href="/storage">"Storage"</A>
                 <A href="/migrations">"Migrations"</A>
+                <A href="/balance">
+                    "Balance"
+                    {move || {
+                        let n = recommendations.get();
+                        (n > 0)
+                            .then(|| {
+                                view! {
+                                    <span class="count" title=format!("{n} recommended move(s)")>
+                                        {n}
+                                    </span>
+                                }
+                            })
+                    }}
+                </A>
                 <Suspense fallback=|| ()>
                     {move || {
                         me.get()

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod balance;
 pub mod console;
 pub mod evacuation;
 pub mod guest;

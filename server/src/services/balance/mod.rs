@@ -780,6 +780,10 @@ async fn load_settings(pool: &SqlitePool) -> BalanceSettings {
 
 #[async_trait]
 impl Balance for BalancePort {
+    fn recommendations(&self) -> u32 {
+        self.0.state().proposals.len() as u32
+    }
+
     async fn view(&self) -> Result<BalanceView, ApiError> {
         Ok(self.0.view_now())
     }
