@@ -65,13 +65,14 @@ describe('virtdeck balance advisor (lab)', () => {
     scenario(`an overloaded host gets one explained move, applied from the Balance page (${label})`, async (page) => {
       const tag = randomBytes(3).toString('hex');
       const names = [1, 2, 3].map((i) => `e2e-bal-${tag}-${i}`);
+      removeGuests(lab, guests); // a failed scenario before leaves nothing behind
       for (const name of names) bootBiosGuest(lab.LAB_HOST_A_URI, name, guests);
       await login(page, server.url, server.password);
       await gotoApp(page, server.url, '/balance');
       await expectText(page.locator('h1'), 'Balance');
       // The hosts' load as sampled, then the recommendation once the imbalance held.
       const a = page.locator('table.balance-hosts tr[data-host="lab-a"]');
-      await expectText(a.locator('td.memory'), '75 % (768 MiB of 1024 MiB)', 30_000);
+      await expectText(a.locator('td.memory'), '75 % (768 MiB of 1 GiB)', 30_000);
       const card = page.locator('article.recommendation');
       await expectText(card.locator('h3'), /^e2e-bal-\w+-\d lab-a → lab-b$/, 60_000);
       assert.equal(await card.count(), 1, 'one move evens them');
@@ -94,7 +95,7 @@ describe('virtdeck balance advisor (lab)', () => {
       // Nothing more to do: the list and the badge say so.
       await expectText(page.locator('section.recommendations p.empty'), 'No recommendations: nothing to move now.', 30_000);
       await waitFor(async () => (await page.locator('header.topbar nav a[href="/balance"] .count').count()) === 0, 15_000, 'badge gone');
-      await expectText(a.locator('td.memory'), '50 % (512 MiB of 1024 MiB)', 30_000);
+      await expectText(a.locator('td.memory'), '50 % (512 MiB of 1 GiB)', 30_000);
 
       // The hosts page: each card with its CPU and memory chart.
       await gotoApp(page, server.url, '/hosts');

@@ -3,7 +3,8 @@
 //! or goes silent (SIGSTOP), is shown unreachable within 15 s, with libvirt's
 //! reason, while the other
 //! answers as before, and reconnects by itself; a host that accepts TCP and
-//! never answers holds nothing up, and the server's threads stay bounded.
+//! never answers holds nothing up, and the server's threads stay bounded;
+//! the balance advisor's sampling goes on beside a silent host.
 //!
 //! A test binary of its own: these tests stop lab hosts, so they must not
 //! run beside the `api` tests that use them (cargo runs test binaries one
@@ -160,11 +161,15 @@ async fn changes_made_with_virsh_reach_the_api_within_a_second() {
 async fn a_stopped_or_silent_host_is_unreachable_within_15_s_and_comes_back() {
     let _serial = SERIAL.lock().await;
     let lab = Lab::load();
-    let (v, _dir) = Virtdeck::with_hosts(&[
-        ("lab-a", lab.get("LAB_HOST_A_URI")),
-        ("lab-b", lab.get("LAB_HOST_B_URI")),
-    ])
-    .await;
+    // The balance advisor samples every second: a silent host must not stall it.
+    let _dir = virtdeck::config_dir(
+        &[
+            ("lab-a", lab.get("LAB_HOST_A_URI")),
+            ("lab-b", lab.get("LAB_HOST_B_URI")),
+        ],
+        "balance_sample_secs = 1",
+    );
+    let v = Virtdeck::start(_dir.path(), virtdeck::free_port()).await;
     let name = format!("outage-{:06x}", rand::random::<u32>() & 0xffffff);
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), guest_xml(&name)).unwrap();
@@ -226,13 +231,21 @@ async fn a_stopped_or_silent_host_is_unreachable_within_15_s_and_comes_back() {
         }
     }
     let _thaw = Thaw(pid);
-    let silent = v
-        .until(
-            Duration::from_secs(15),
-            "silent lab-b unreachable",
-            || async { v.host("lab-b").await["state"] == "unreachable" },
-        )
-        .await;
+    let stopped = std::time::Instant::now();
+    // While lab-b is silent but not yet known to be, the balance advisor
+    // goes on reading lab-a, and its page answers at once.
+    let before = v.get("/api/balance").await["sampled_at"].clone();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (balance, t) = v.timed_get("/api/balance").await;
+    assert!(t < Duration::from_secs(1), "{t:?}");
+    assert_ne!(balance["sampled_at"], before, "sampling stalled: {balance}");
+    v.until(
+        Duration::from_secs(15),
+        "silent lab-b unreachable",
+        || async { v.host("lab-b").await["state"] == "unreachable" },
+    )
+    .await;
+    let silent = stopped.elapsed();
     let (_, t) = v.timed_get("/api/guests").await;
     assert_reason(&v.host("lab-b").await);
     assert!(Command::new("kill")

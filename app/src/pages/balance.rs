@@ -30,7 +30,9 @@ fn percent(share: f64) -> String {
 }
 
 fn mib(mib: u64) -> String {
-    if mib >= 10 * 1024 {
+    if mib >= 1024 && mib.is_multiple_of(1024) {
+        format!("{} GiB", mib / 1024)
+    } else if mib >= 10 * 1024 {
         format!("{:.0} GiB", mib as f64 / 1024.0)
     } else if mib >= 1024 {
         format!("{:.1} GiB", mib as f64 / 1024.0)

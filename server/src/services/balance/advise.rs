@@ -156,6 +156,56 @@ fn imbalance_of(cpu: &[f64], memory: &[f64]) -> Imbalance {
     }
 }
 
+/// Running sums of the hosts' shares (CPU, memory, binding): the imbalance
+/// after a trial move in constant time, however many hosts there are.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    n: f64,
+    cpu: (f64, f64),
+    memory: (f64, f64),
+    binding: (f64, f64),
+}
+
+impl Sums {
+    fn of(cpu: &[f64], memory: &[f64]) -> Sums {
+        let mut s = Sums::default();
+        for (c, m) in cpu.iter().zip(memory) {
+            s.add(*c, *m, 1.0);
+        }
+        s.n = cpu.len() as f64;
+        s
+    }
+
+    /// Adds (`sign` 1) or takes away (-1) one host's shares.
+    fn add(&mut self, c: f64, m: f64, sign: f64) {
+        let b = c.max(m);
+        self.cpu.0 += sign * c;
+        self.cpu.1 += sign * c * c;
+        self.memory.0 += sign * m;
+        self.memory.1 += sign * m * m;
+        self.binding.0 += sign * b;
+        self.binding.1 += sign * b * b;
+    }
+
+    fn imbalance(&self) -> Imbalance {
+        let cv = |(sum, squares): (f64, f64)| {
+            if self.n == 0.0 {
+                return 0.0;
+            }
+            let mean = sum / self.n;
+            if mean <= f64::EPSILON {
+                return 0.0;
+            }
+            (squares / self.n - mean * mean).max(0.0).sqrt() / mean
+        };
+        Imbalance {
+            cpu: cv(self.cpu),
+            memory: cv(self.memory),
+            combined: cv(self.binding),
+        }
+    }
+}
+
 fn percent(share: f64) -> String {
     format!("{:.0} %", share * 100.0)
 }
@@ -176,21 +226,29 @@ pub fn advise(
         .collect();
     let start = imbalance(&hosts).combined;
     let mut moves: Vec<Move> = Vec::new();
+    // Whether to start at all: some host above the minimum load. Once
+    // started, the moves go on to the threshold even if every host drops
+    // below it on the way (an evened-out fleet is often below it).
+    let busy = hosts
+        .iter()
+        .any(|h| h.cpu_share() > s.min_load || h.memory_share() > s.min_load);
     while moves.len() < s.max_moves {
         let before = imbalance(&hosts);
-        let busy = hosts
-            .iter()
-            .any(|h| h.cpu_share() > s.min_load || h.memory_share() > s.min_load);
         let overloaded =
             |h: &HostLoad| h.cpu_share() > s.cpu_headroom || h.memory_share() > s.memory_headroom;
         let any_overloaded = hosts.iter().any(overloaded);
         if !any_overloaded && (!busy || before.combined <= s.threshold) {
             break;
         }
-        let index = |name: &str| hosts.iter().position(|h| h.host == name);
+        let positions: std::collections::HashMap<String, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.host.clone(), i))
+            .collect();
+        let index = |name: &str| positions.get(name).copied();
         let cpu: Vec<f64> = hosts.iter().map(HostLoad::cpu_share).collect();
         let memory: Vec<f64> = hosts.iter().map(HostLoad::memory_share).collect();
-        let (mut trial_cpu, mut trial_memory) = (cpu.clone(), memory.clone());
+        let base = Sums::of(&cpu, &memory);
         let mut best: Option<(usize, usize, Imbalance)> = None;
         for (gi, g) in guests.iter().enumerate() {
             let Some(from) = index(&g.host) else { continue };
@@ -207,16 +265,16 @@ pub fn advise(
                     continue;
                 }
                 let f = &hosts[from];
-                trial_cpu[from] = (f.cpu_used - g.cpu_used) / f.cpus.max(f64::MIN_POSITIVE);
-                trial_memory[from] =
-                    (f.memory_committed_mib - g.memory_mib) / f.memory_mib.max(f64::MIN_POSITIVE);
-                trial_cpu[to] = cpu_after;
-                trial_memory[to] = mem_after;
-                let after = imbalance_of(&trial_cpu, &trial_memory);
-                for i in [from, to] {
-                    trial_cpu[i] = cpu[i];
-                    trial_memory[i] = memory[i];
-                }
+                let mut trial = base;
+                trial.add(cpu[from], memory[from], -1.0);
+                trial.add(cpu[to], memory[to], -1.0);
+                trial.add(
+                    (f.cpu_used - g.cpu_used) / f.cpus.max(f64::MIN_POSITIVE),
+                    (f.memory_committed_mib - g.memory_mib) / f.memory_mib.max(f64::MIN_POSITIVE),
+                    1.0,
+                );
+                trial.add(cpu_after, mem_after, 1.0);
+                let after = trial.imbalance();
                 // Relieving an overloaded host counts even if the fleet gets no more even.
                 let relieves = overloaded(&hosts[from]);
                 let gain = before.combined - after.combined;

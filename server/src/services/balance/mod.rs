@@ -428,7 +428,12 @@ impl BalanceService {
                         .collect();
                 }
                 let guests: Vec<GuestLoad> = movable.iter().map(|(g, _)| g.clone()).collect();
-                let moves = advise::advise(&loads, &guests, &[], &advisor);
+                // Thousands of guests: planning is work for a blocking thread.
+                let (hosts, how) = (loads.clone(), advisor.clone());
+                let moves =
+                    tokio::task::spawn_blocking(move || advise::advise(&hosts, &guests, &[], &how))
+                        .await
+                        .unwrap_or_default();
                 let mut all_pass = true;
                 proposals.clear();
                 for m in moves {
