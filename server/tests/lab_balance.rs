@@ -167,12 +167,19 @@ async fn lab_balance_one_move_evens_the_memory_then_nothing_and_automatic_mode_d
         "{explanation}"
     );
 
-    // Pages heard of it.
+    // Pages heard of it, and a page opened now hears the count right after hello.
     let event = next_event(&mut socket, "balance_changed", Duration::from_secs(5)).await;
     assert_eq!(
         event,
         Some(json!({"type": "balance_changed", "recommendations": 1}))
     );
+    let mut late = v.ws().await;
+    let event = next_event(&mut late, "balance_changed", Duration::from_secs(2)).await;
+    assert_eq!(
+        event,
+        Some(json!({"type": "balance_changed", "recommendations": 1}))
+    );
+    drop(late);
 
     let (status, applied) = v.post("/api/balance/apply", &json!({"id": r["id"]})).await;
     assert_eq!(status, 200, "{applied}");

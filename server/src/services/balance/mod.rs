@@ -702,17 +702,20 @@ fn spec_for(g: &GuestSummary, from: &str, to: &str, copy: bool) -> MigrationSpec
     }
 }
 
-/// An id that changes when any of the move's numbers change.
+/// An id that changes when any of the numbers the move shows change (as
+/// shown: whole percents, imbalance to two places), so that noise below
+/// what the user read does not make it stale.
 fn recommendation_id(m: &advise::Move) -> String {
     let text = format!(
-        "{}|{}|{}|{:.3}|{:.3}|{:.3}|{:.3}",
+        "{}|{}|{}|{}|{}|{:.0}|{:.0}|{}",
         m.uuid,
         m.from,
         m.to,
-        m.before.combined,
-        m.after.combined,
-        m.target_cpu_after,
-        m.target_memory_after
+        m.reason.as_str(),
+        m.priority,
+        m.target_cpu_after * 100.0,
+        m.target_memory_after * 100.0,
+        m.explanation
     );
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
@@ -829,5 +832,47 @@ impl Balance for BalancePort {
             me.announce();
         }
         Ok(me.view_now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recommendation_id_follows_the_numbers_shown_not_the_noise_below() {
+        let hosts = [
+            HostLoad {
+                host: "a".into(),
+                cpus: 2.0,
+                memory_mib: 1024.0,
+                cpu_used: 0.03,
+                memory_committed_mib: 768.0,
+            },
+            HostLoad {
+                host: "b".into(),
+                cpus: 2.0,
+                memory_mib: 1024.0,
+                cpu_used: 0.0,
+                memory_committed_mib: 0.0,
+            },
+        ];
+        let guest = |cpu: f64| GuestLoad {
+            uuid: "u".into(),
+            name: "g".into(),
+            host: "a".into(),
+            cpu_used: cpu,
+            memory_mib: 256.0,
+            eligible: vec!["b".into()],
+        };
+        let id = |cpu: f64, hosts: &[HostLoad]| {
+            let moves = advise::advise(hosts, &[guest(cpu)], &[], &advise::Settings::default());
+            recommendation_id(&moves[0])
+        };
+        assert_eq!(id(0.0081, &hosts), id(0.0089, &hosts), "below a whole percent");
+        assert_eq!(id(0.01, &hosts).len(), 16);
+        let mut fuller = hosts.clone();
+        fuller[0].memory_committed_mib = 800.0;
+        assert_ne!(id(0.01, &hosts), id(0.01, &fuller), "the sentence's numbers changed");
     }
 }

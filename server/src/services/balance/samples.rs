@@ -163,13 +163,20 @@ impl Tracker {
                 _ => out.push((minute, p.cpu, p.memory, 1)),
             }
         }
-        out.into_iter()
+        let mut trend: Vec<TrendPoint> = out
+            .into_iter()
             .map(|(at, cpu, memory, n)| TrendPoint {
                 at,
                 cpu: (cpu / n as f64) as f32,
                 memory: (memory / n as f64) as f32,
             })
-            .collect()
+            .collect();
+        // The chart ends at the latest reading, not the current minute's average.
+        if let (Some(last), Some(p)) = (trend.last_mut(), t.points.back()) {
+            last.cpu = p.cpu as f32;
+            last.memory = p.memory as f32;
+        }
+        trend
     }
 }
 
@@ -229,5 +236,7 @@ mod tests {
         assert_eq!(trend.len(), 61, "an hour and the point at its start");
         assert!(trend.iter().all(|p| (p.memory - 0.5).abs() < 1e-6));
         assert!((trend[5].cpu - 0.25).abs() < 1e-6, "{:?}", trend[5]);
+        let (last, newest) = (trend.last().unwrap(), (719 % 6) as f32 / 10.0);
+        assert!((last.cpu - newest).abs() < 1e-6, "the latest reading: {last:?}");
     }
 }
