@@ -39,19 +39,7 @@ async fn virtdeck(lab: &Lab, dir: &tempfile::TempDir) -> Virtdeck {
     }
     std::fs::write(dir.path().join("virtdeck.toml"), config).unwrap();
     let v = Virtdeck::start(dir.path(), free_port()).await;
-    v.until(
-        Duration::from_secs(30),
-        "the lab hosts connected",
-        || async {
-            let hosts = v.get("/api/hosts").await;
-            hosts
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|h| h["connected"] == true)
-        },
-    )
-    .await;
+    v.until_connected().await;
     v
 }
 

@@ -45,19 +45,7 @@ fn hosts(lab: &Lab) -> Vec<(&str, &str)> {
 async fn virtdeck(lab: &Lab, dir: &tempfile::TempDir, port: u16) -> Virtdeck {
     let _ = hosts(lab);
     let v = Virtdeck::start(dir.path(), port).await;
-    v.until(
-        Duration::from_secs(30),
-        "the lab hosts connected",
-        || async {
-            let hosts = v.get("/api/hosts").await;
-            hosts
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|h| h["connected"] == true)
-        },
-    )
-    .await;
+    v.until_connected().await;
     v
 }
 

@@ -138,6 +138,23 @@ impl Virtdeck {
         (body, started.elapsed())
     }
 
+    /// Waits until every configured host is connected (at most 30 s).
+    pub async fn until_connected(&self) {
+        self.until(
+            Duration::from_secs(30),
+            "the lab hosts connected",
+            || async {
+                let hosts = self.get("/api/hosts").await;
+                hosts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|h| h["connected"] == true)
+            },
+        )
+        .await;
+    }
+
     /// The host `name` as `/api/hosts` shows it.
     pub async fn host(&self, name: &str) -> Value {
         self.get("/api/hosts")
@@ -226,13 +243,9 @@ impl Drop for Virtdeck {
 pub async fn next_progress(socket: &mut Socket, id: &str, limit: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let msg = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()??
-            .ok()?;
-        let Message::Text(text) = msg else { continue };
-        let event: Value = serde_json::from_str(&text).ok()?;
-        if event["type"] == "migration_progress" && event["id"] == id {
+        let left = deadline.checked_duration_since(tokio::time::Instant::now())?;
+        let event = next_event(socket, "migration_progress", left).await?;
+        if event["id"] == id {
             return Some(event);
         }
     }

@@ -869,10 +869,18 @@ mod tests {
             let moves = advise::advise(hosts, &[guest(cpu)], &[], &advise::Settings::default());
             recommendation_id(&moves[0])
         };
-        assert_eq!(id(0.0081, &hosts), id(0.0089, &hosts), "below a whole percent");
+        assert_eq!(
+            id(0.0081, &hosts),
+            id(0.0089, &hosts),
+            "below a whole percent"
+        );
         assert_eq!(id(0.01, &hosts).len(), 16);
         let mut fuller = hosts.clone();
         fuller[0].memory_committed_mib = 800.0;
-        assert_ne!(id(0.01, &hosts), id(0.01, &fuller), "the sentence's numbers changed");
+        assert_ne!(
+            id(0.01, &hosts),
+            id(0.01, &fuller),
+            "the sentence's numbers changed"
+        );
     }
 }

@@ -237,6 +237,9 @@ mod tests {
         assert!(trend.iter().all(|p| (p.memory - 0.5).abs() < 1e-6));
         assert!((trend[5].cpu - 0.25).abs() < 1e-6, "{:?}", trend[5]);
         let (last, newest) = (trend.last().unwrap(), (719 % 6) as f32 / 10.0);
-        assert!((last.cpu - newest).abs() < 1e-6, "the latest reading: {last:?}");
+        assert!(
+            (last.cpu - newest).abs() < 1e-6,
+            "the latest reading: {last:?}"
+        );
     }
 }
