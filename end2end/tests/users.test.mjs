@@ -71,6 +71,8 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
     const vera = await newContext(browser);
     try {
       const p = await vera.newPage();
+      const sockets = [];
+      p.on('websocket', (ws) => sockets.push(ws.url()));
       await p.goto(`${server.url}/login`);
       await p.locator('input[name=username]').fill('vera');
       await p.locator('input[name=password]').fill('first-password-for-vera');
@@ -78,12 +80,19 @@ describe('virtdeck users and roles (demo fleet)', { concurrency: false }, () => 
       await waitForPath(p, '/account', 30_000);
       await waitForHydration(p);
       await expectText(p.locator('.notice.warn'), /choose your own/);
+      // The server refuses /ws until the password is chosen: the page does
+      // not ask for it (it used to retry again and again). A negative check
+      // needs time: longer than the first two retries (2 s, then 4 s) took.
+      await p.waitForTimeout(5_000);
+      assert.deepEqual(sockets, [], 'no socket before the password is chosen');
       const pw = p.getByRole('form', { name: 'Change password' });
       await pw.locator('input[name=current]').fill('first-password-for-vera');
       await pw.locator('input[name=new]').fill('veras-own-password');
       await pw.locator('input[name=repeat]').fill('veras-own-password');
       await pw.getByRole('button', { name: 'Change password' }).click();
       await expectText(pw.locator('[role=status]'), /Password changed/);
+      await waitFor(() => sockets.length === 1, 10_000, 'the socket opens once the password is chosen');
+      assert.match(sockets[0], /\/ws$/);
 
       await p.goto(`${server.url}/guests`);
       await waitForHydration(p);

@@ -2,13 +2,26 @@
 //! the layout (`provide_server_events`), shared by every component that calls
 //! `use_server_events`. Browser only: during server rendering both do nothing.
 
+use leptos::prelude::*;
+
 use crate::api::events::ServerEvent;
 
-/// Opens the page's socket and makes it available to the components below.
-/// Reconnects with back-off when the socket drops.
-pub fn provide_server_events() {
+/// Whether the page may open its socket: not while the user must first
+/// choose a password (the server refuses `/ws` then, and a page retrying
+/// would ask again and again). The layout sets it from the session's user;
+/// the Account page sets it once the password is changed.
+#[derive(Clone, Copy)]
+pub struct SocketAllowed(pub RwSignal<bool>);
+
+/// Makes the page's socket available to the components below; it opens once
+/// `SocketAllowed` (provided here, false at first) turns true, and
+/// reconnects with back-off when it drops.
+pub fn provide_server_events() -> SocketAllowed {
+    let allowed = SocketAllowed(RwSignal::new(false));
+    provide_context(allowed);
     #[cfg(feature = "hydrate")]
-    browser::provide();
+    browser::provide(allowed.0);
+    allowed
 }
 
 /// Calls `on_event` for every message from `/ws` while the calling component
@@ -75,7 +88,7 @@ mod browser {
         }
     }
 
-    pub fn provide() {
+    pub fn provide(allowed: RwSignal<bool>) {
         let hub = Rc::new(RefCell::new(Hub::default()));
         let deliver: Handler = {
             let hub = hub.clone();
@@ -87,8 +100,18 @@ mod browser {
                 }
             })
         };
-        open(deliver);
         provide_context(Shared(SendWrapper::new(hub)));
+        // Opened once allowed, owned by the page (not by this effect), so
+        // it lives as long as the page.
+        let owner = Owner::current().expect("provide runs inside a component");
+        let deliver = SendWrapper::new(deliver);
+        let mut opened = false;
+        Effect::new(move |_| {
+            if allowed.get() && !opened {
+                opened = true;
+                owner.with(|| open((*deliver).clone()));
+            }
+        });
     }
 
     pub fn subscribe(handler: Handler) {

@@ -13,7 +13,7 @@ use crate::{
             RevokeToken, TotpConfirm, TotpDisable, TotpStart,
         },
     },
-    components::ErrorNotice,
+    components::{live::SocketAllowed, ErrorNotice},
 };
 
 #[component]
@@ -65,8 +65,13 @@ fn PasswordForm() -> impl IntoView {
         }
         (!r.is_empty() && n != r).then(|| "the two new passwords differ".to_string())
     };
+    let socket = use_context::<SocketAllowed>();
     Effect::new(move |_| {
         if let Some(Ok(())) = change.value().get() {
+            // The page's socket may open now.
+            if let Some(socket) = socket {
+                socket.0.set(true);
+            }
             current.set(String::new());
             new.set(String::new());
             repeat.set(String::new());

@@ -15,7 +15,7 @@ use crate::{
 #[component]
 pub fn Layout() -> impl IntoView {
     // One /ws socket for the whole page, shared by its components.
-    provide_server_events();
+    let socket = provide_server_events();
     // The balance advisor's recommendations: the socket says the count
     // right after it opens, and again whenever it changes.
     let recommendations = RwSignal::new(0u32);
@@ -25,6 +25,15 @@ pub fn Layout() -> impl IntoView {
         }
     });
     let me = Resource::new(|| (), |_| current_user());
+    // The socket opens once the user may use it (not before the first
+    // password is chosen).
+    Effect::new(move |_| {
+        if let Some(Ok(u)) = me.get() {
+            if !u.must_change_password {
+                socket.0.set(true);
+            }
+        }
+    });
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
