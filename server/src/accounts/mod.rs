@@ -48,13 +48,19 @@ pub struct SqlAccounts {
     per_user_codes: crate::throttle::LoginThrottle<i64>,
     /// Users with a password re-check in flight (one each).
     rechecks: std::sync::Mutex<std::collections::HashSet<i64>>,
-    /// Verified against when the user does not exist, so both cases take as long.
-    dummy_hash: String,
+    /// Verified against when the user does not exist, so both cases take as
+    /// long. Made in the background after the start (an argon2 hash is not
+    /// needed for the first answer); a login that comes first waits for it.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl SqlAccounts {
     pub async fn new(pool: SqlitePool) -> anyhow::Result<Self> {
-        let dummy_hash = passwords::hash_password("not a real password".to_string()).await?;
+        let dummy_hash = Arc::new(tokio::sync::OnceCell::new());
+        let background = dummy_hash.clone();
+        tokio::spawn(async move {
+            let _ = background.get_or_try_init(passwords::dummy_hash).await;
+        });
         Ok(SqlAccounts {
             pool,
             hashing: Arc::new(Semaphore::new(passwords::CONCURRENT_HASHES)),

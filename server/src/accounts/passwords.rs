@@ -31,6 +31,11 @@ pub(super) async fn hash_password(password: String) -> anyhow::Result<String> {
     .await?
 }
 
+/// The hash an unknown user's password is checked against.
+pub(super) async fn dummy_hash() -> anyhow::Result<String> {
+    hash_password("not a real password".to_string()).await
+}
+
 impl SqlAccounts {
     /// A slot to hash in, unless too many logins wait already.
     pub(super) async fn hashing_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
@@ -151,10 +156,15 @@ pub(super) async fn verify_login(
             wait.as_secs() + 1
         )));
     }
-    let stored = row
-        .as_ref()
-        .map(|r| r.2.clone())
-        .unwrap_or_else(|| accounts.dummy_hash.clone());
+    let stored = match row.as_ref() {
+        Some(r) => r.2.clone(),
+        None => accounts
+            .dummy_hash
+            .get_or_try_init(dummy_hash)
+            .await
+            .map_err(|e| ApiError::Internal(format!("password check: {e}")))?
+            .clone(),
+    };
     let matches = accounts.matches(stored, password).await?;
     // A two-factor user is not logged in yet: the count goes on until the code.
     let second_step = row.as_ref().is_some_and(|r| r.6);
