@@ -52,8 +52,9 @@ pub async fn handler(
     ws.on_upgrade(move |socket| serve(socket, user, events, first, accounts, auth))
 }
 
-/// How often an open socket checks that its session still exists.
-const SESSION_CHECK: Duration = Duration::from_secs(2);
+/// How often an open socket checks its session when nothing said it
+/// changed: for sessions and tokens that expire by time.
+const SESSION_CHECK: Duration = Duration::from_secs(60);
 
 /// What keeps a socket open: its session, or the token it came with.
 pub(crate) enum Auth {
@@ -81,8 +82,15 @@ pub(crate) async fn session_ended(
     auth: Auth,
     role: Role,
 ) -> &'static str {
+    let mut changes = accounts.session_changes();
     loop {
-        tokio::time::sleep(SESSION_CHECK).await;
+        // Woken by a logout, a disabled user, a revoked token…, or after a
+        // while for expiry; one query then, not one every few seconds.
+        match tokio::time::timeout(SESSION_CHECK, changes.changed()).await {
+            Ok(Ok(())) | Err(_) => {}
+            // No more changes will be said: time alone then.
+            Ok(Err(_)) => tokio::time::sleep(SESSION_CHECK).await,
+        }
         let user = match &auth {
             Auth::Session(sid) => accounts.check_session(sid).await,
             Auth::Token(raw) => accounts.check_token(raw).await.map(|t| t.map(|(u, _)| u)),

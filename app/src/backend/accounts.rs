@@ -36,6 +36,11 @@ pub trait Accounts: Send + Sync + 'static {
     /// was ended, is past its idle or absolute lifetime, or the user is
     /// disabled. Notes the session as seen.
     async fn check_session(&self, sid: &str) -> Result<Option<SessionUser>, ApiError>;
+    /// Changes to sessions, users or tokens (a logout, a session ended, a
+    /// user disabled or demoted, a password changed, a token revoked, the
+    /// two-factor rule): the counter moves on each. Open sockets wait on it
+    /// and check their session then, instead of asking every few seconds.
+    fn session_changes(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Ends session `sid` (logout).
     async fn forget_session(&self, sid: &str) -> Result<(), ApiError>;
     /// The sessions of `user_id`; `current` marks `sid`'s.

@@ -52,6 +52,8 @@ pub struct SqlAccounts {
     /// long. Made in the background after the start (an argon2 hash is not
     /// needed for the first answer); a login that comes first waits for it.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// Moves on at every change that may end a session (`session_changes`).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl SqlAccounts {
@@ -72,6 +74,7 @@ impl SqlAccounts {
             ),
             rechecks: Default::default(),
             dummy_hash,
+            changes: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -110,6 +113,15 @@ fn random_secret(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+impl SqlAccounts {
+    /// Says a change that may end sessions happened (whatever its outcome:
+    /// a check more is harmless).
+    fn changed<T>(&self, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        result
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -152,8 +164,13 @@ impl Accounts for SqlAccounts {
         sessions::check(self, sid).await
     }
 
+    fn session_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     async fn forget_session(&self, sid: &str) -> Result<(), ApiError> {
-        sessions::forget(self, sid).await
+        let result = sessions::forget(self, sid).await;
+        self.changed(result)
     }
 
     async fn sessions(
@@ -165,7 +182,8 @@ impl Accounts for SqlAccounts {
     }
 
     async fn end_session(&self, user_id: i64, id: i64) -> Result<(), ApiError> {
-        sessions::end(self, user_id, id).await
+        let result = sessions::end(self, user_id, id).await;
+        self.changed(result)
     }
 
     async fn users(&self) -> Result<Vec<UserInfo>, ApiError> {
@@ -182,7 +200,8 @@ impl Accounts for SqlAccounts {
     }
 
     async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserInfo, ApiError> {
-        users::update(self, username, update).await
+        let result = users::update(self, username, update).await;
+        self.changed(result)
     }
 
     async fn create_token(
@@ -200,7 +219,8 @@ impl Accounts for SqlAccounts {
     }
 
     async fn revoke_token(&self, user_id: i64, id: i64) -> Result<(), ApiError> {
-        tokens::revoke(self, user_id, id).await
+        let result = tokens::revoke(self, user_id, id).await;
+        self.changed(result)
     }
 
     async fn check_token(&self, token: &str) -> Result<Option<(SessionUser, i64)>, ApiError> {
@@ -212,7 +232,8 @@ impl Accounts for SqlAccounts {
     }
 
     async fn set_settings(&self, settings: &Settings) -> Result<(), ApiError> {
-        settings::set(self, settings).await
+        let result = settings::set(self, settings).await;
+        self.changed(result)
     }
 
     async fn totp_begin(&self, user_id: i64, username: &str) -> Result<TotpSetup, ApiError> {
@@ -220,11 +241,13 @@ impl Accounts for SqlAccounts {
     }
 
     async fn totp_confirm(&self, user_id: i64, code: &str) -> Result<Vec<String>, ApiError> {
-        totp::confirm(self, user_id, code).await
+        let result = totp::confirm(self, user_id, code).await;
+        self.changed(result)
     }
 
     async fn totp_disable(&self, user_id: i64, password: &str) -> Result<(), ApiError> {
-        totp::disable(self, user_id, password).await
+        let result = totp::disable(self, user_id, password).await;
+        self.changed(result)
     }
 
     async fn totp_verify(&self, user_id: i64, code: &str) -> Result<bool, ApiError> {
@@ -238,6 +261,7 @@ impl Accounts for SqlAccounts {
         new: &str,
         keep: Option<&str>,
     ) -> Result<(), ApiError> {
-        passwords::change(self, user_id, current, new, keep).await
+        let result = passwords::change(self, user_id, current, new, keep).await;
+        self.changed(result)
     }
 }
