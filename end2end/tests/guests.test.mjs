@@ -146,9 +146,12 @@ describe('virtdeck guests (demo fleet)', () => {
   });
 
   scenario('an action after the session ended says so and offers to log in again', async (page) => {
+    // The page's socket is one that has not noticed yet (a session that
+    // expired a moment ago, a socket that is reconnecting): it says nothing.
+    await page.routeWebSocket(/\/ws$/, () => {});
     await login(page, server.url, server.password);
     await expectState(page, 'web01', 'demo-alpha', 'running');
-    // The session ends behind the page's back (expiry, logout in another tab).
+    // The session ends behind the page's back.
     const res = await page.request.post(`${server.url}/api/logout`, { data: {} });
     assert.equal(res.status(), 200);
 
@@ -157,6 +160,15 @@ describe('virtdeck guests (demo fleet)', () => {
     await expectText(alert, /session has expired/);
     await alert.getByRole('link', { name: /log in again/i }).waitFor();
     assert.equal(await guestState(page, 'web01', 'demo-alpha'), 'running', 'nothing changed');
+  });
+
+  scenario('a logout in another tab sends the open page to the login page at once', async (page) => {
+    await login(page, server.url, server.password);
+    await expectState(page, 'web01', 'demo-alpha', 'running');
+    const res = await page.request.post(`${server.url}/api/logout`, { data: {} });
+    assert.equal(res.status(), 200);
+    // The socket is closed with 4001 as the session ends; the page follows.
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/guests', { timeout: 5_000 });
   });
 
   scenario('force off asks for confirmation first', async (page) => {
