@@ -13,7 +13,9 @@
 //! automatic mode) starts an ordinary migration job whose timeline says why.
 
 pub mod advise;
+mod port;
 pub mod samples;
+mod status;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -29,7 +31,7 @@ use app::{
         audit::{AuditAction, Target},
         balance::{
             BalanceMode, BalanceSettings, BalanceView, GuestRef, HostBalance, Imbalance, MoveCost,
-            Recommendation, SettingsChange, TargetAfter,
+            Recommendation, TargetAfter,
         },
         events::ServerEvent,
         guests::GuestSummary,
@@ -40,14 +42,15 @@ use app::{
         validate::parse_time,
         ApiError,
     },
-    backend::{Audit, AuditEntry, Balance, Migrations, Outcome},
+    backend::{Audit, AuditEntry, Migrations, Outcome},
 };
-use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
 use self::advise::{GuestLoad, HostLoad};
+use self::port::load_settings;
 use self::samples::{Point, Tracker};
+use self::status::status_of;
 use super::{maintenance::active, placement, Host, HostRegistry};
 use crate::clock::now;
 use crate::libvirt::stats;
@@ -718,121 +721,6 @@ fn recommendation_id(m: &advise::Move) -> String {
         m.explanation
     );
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
-}
-
-/// Where the advisor stands, in a sentence.
-fn status_of(
-    s: &BalanceSettings,
-    i: &advise::Imbalance,
-    held: u32,
-    loads: &[HostLoad],
-    ready: bool,
-    proposed: usize,
-) -> String {
-    if s.mode == BalanceMode::Off {
-        return "the advisor is off: hosts are sampled for the charts only".into();
-    }
-    if loads.len() < 2 {
-        return "fewer than two hosts can be weighed: nothing to balance".into();
-    }
-    let busy = loads.iter().any(|h| {
-        h.cpu_used / h.cpus > s.min_load || h.memory_committed_mib / h.memory_mib > s.min_load
-    });
-    if !busy {
-        return format!(
-            "the fleet is lightly loaded (no host above {:.0} % of its CPU or memory): nothing to do",
-            s.min_load * 100.0
-        );
-    }
-    if i.combined <= s.threshold {
-        return format!(
-            "balanced: the imbalance {:.2} is under the threshold {:.2}",
-            i.combined, s.threshold
-        );
-    }
-    if !ready {
-        return format!(
-            "the imbalance {:.2} is above the threshold {:.2} for {held} of {} samples",
-            i.combined, s.threshold, s.hold_samples
-        );
-    }
-    if proposed == 0 {
-        return format!(
-            "the imbalance {:.2} is above the threshold {:.2}, but no move would lower it enough \
-             (each must gain at least {MIN_GAIN}, all together {:.0} % of it, within the targets' headroom)",
-            i.combined,
-            s.threshold,
-            s.margin * 100.0
-        );
-    }
-    format!(
-        "the imbalance {:.2} is above the threshold {:.2}: {proposed} move(s) proposed",
-        i.combined, s.threshold
-    )
-}
-
-const SETTINGS_KEY: &str = "balance";
-
-async fn load_settings(pool: &SqlitePool) -> BalanceSettings {
-    let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
-        .bind(SETTINGS_KEY)
-        .fetch_optional(pool)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!("cannot read the balance settings: {e}");
-            None
-        });
-    row.and_then(|(v,)| serde_json::from_str(&v).ok())
-        .unwrap_or_default()
-}
-
-#[async_trait]
-impl Balance for BalancePort {
-    fn recommendations(&self) -> u32 {
-        self.0.state().proposals.len() as u32
-    }
-
-    async fn view(&self) -> Result<BalanceView, ApiError> {
-        Ok(self.0.view_now())
-    }
-
-    async fn apply(&self, user: &str, id: &str) -> Result<String, ApiError> {
-        self.0
-            .start(user, id)
-            .await
-            .map(|(migration_id, _)| migration_id)
-    }
-
-    async fn set_settings(&self, change: &SettingsChange) -> Result<BalanceView, ApiError> {
-        let me = &self.0;
-        let _one = me.decide.lock().await;
-        let mut settings = me.state().settings.clone();
-        change.apply_to(&mut settings);
-        let json = serde_json::to_string(&settings)
-            .map_err(|e| ApiError::Internal(format!("balance settings: {e}")))?;
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(SETTINGS_KEY)
-        .bind(json)
-        .execute(&me.pool)
-        .await
-        .map_err(|e| {
-            tracing::error!("cannot store the balance settings: {e}");
-            ApiError::Internal("the settings could not be stored".into())
-        })?;
-        let had = {
-            let mut state = me.state();
-            state.settings = settings;
-            state.held = 0;
-            !std::mem::take(&mut state.proposals).is_empty()
-        };
-        if had {
-            me.announce();
-        }
-        Ok(me.view_now())
-    }
 }
 
 #[cfg(test)]
