@@ -1,14 +1,21 @@
 //! The `/ws` WebSocket: one authenticated socket per page carrying every kind
 //! of `ServerEvent` as JSON text messages.
+//!
+//! Fan-out: `relay` turns each event into its JSON text once (and once more
+//! for viewers when their copy differs), and every socket sends that shared
+//! text. A socket's queue is the relay channel's buffer: a client that falls
+//! behind by more than it holds, or does not take a message within
+//! `SEND_TIMEOUT`, is closed with `TOO_SLOW` (the page reconnects and reads
+//! again) and never holds up the others.
 
 use app::api::{
     auth::SessionUser,
-    events::{ServerEvent, SESSION_ENDED},
+    events::{ServerEvent, SESSION_ENDED, TOO_SLOW},
     ApiError,
 };
 use axum::{
     extract::{
-        ws::{Message, WebSocket},
+        ws::{Message, Utf8Bytes, WebSocket},
         State, WebSocketUpgrade,
     },
     http::StatusCode,
@@ -43,13 +50,78 @@ pub async fn handler(
     let Some(axum::Extension(CurrentUser { user, sid, token })) = current else {
         return ApiError::unauthorized().into_response();
     };
-    let events = state.events.subscribe();
+    let events = state.frames.subscribe();
     let accounts = state.services.accounts.clone();
     let auth = Auth::of(sid, token.is_some(), &headers);
     // What a page shows from its first moment: the balance advisor's count.
     let recommendations = state.services.balance.recommendations();
     let first = (recommendations > 0).then_some(ServerEvent::BalanceChanged { recommendations });
-    ws.on_upgrade(move |socket| serve(socket, user, events, first, accounts, auth))
+    // The browser sends nothing but closes and pings: small buffers, as a
+    // thousand open pages should not cost a thousand large ones.
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(READ_BUFFER)
+        .on_upgrade(move |socket| serve(socket, user, events, first, accounts, auth))
+}
+
+/// The largest message a page may send on `/ws` (it sends none of its own).
+const READ_BUFFER: usize = 4 * 1024;
+
+/// How long one message may wait for a client before it is given up.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many messages the relay holds for the slowest socket.
+pub const QUEUE: usize = 256;
+
+/// One event as the sockets send it: JSON text made once for everyone.
+#[derive(Debug)]
+pub struct Frame {
+    all: Utf8Bytes,
+    /// Viewers' copy (no host URIs), when it differs.
+    viewer: Option<Utf8Bytes>,
+}
+
+impl Frame {
+    fn of(event: &ServerEvent) -> Option<Frame> {
+        let all = serde_json::to_string(event).ok()?;
+        let viewer = serde_json::to_string(&event.for_viewer()).ok()?;
+        let viewer = (viewer != all).then(|| Utf8Bytes::from(viewer));
+        Some(Frame {
+            all: all.into(),
+            viewer,
+        })
+    }
+
+    fn text(&self, viewer: bool) -> Utf8Bytes {
+        match (&self.viewer, viewer) {
+            (Some(v), true) => v.clone(),
+            _ => self.all.clone(),
+        }
+    }
+}
+
+/// Starts the relay from the services' events to the sockets' frames.
+pub fn relay(events: &broadcast::Sender<ServerEvent>) -> broadcast::Sender<Arc<Frame>> {
+    let (frames, _) = broadcast::channel(QUEUE);
+    let mut events = events.subscribe();
+    let out = frames.clone();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    // Nobody listening is not an error.
+                    if let Some(frame) = Frame::of(&event) {
+                        let _ = out.send(Arc::new(frame));
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("socket relay fell behind the events by {n}")
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    frames
 }
 
 /// How often an open socket checks its session when nothing said it
@@ -108,7 +180,7 @@ pub(crate) async fn session_ended(
 async fn serve(
     socket: WebSocket,
     user: SessionUser,
-    mut events: broadcast::Receiver<ServerEvent>,
+    events: broadcast::Receiver<Arc<Frame>>,
     first: Option<ServerEvent>,
     accounts: Arc<dyn Accounts>,
     auth: Auth,
@@ -125,27 +197,15 @@ async fn serve(
         let hello = ServerEvent::Hello {
             user: user.username,
         };
-        if send(sender, &hello).await.is_err() {
-            return;
-        }
-        if let Some(first) = first {
-            if send(sender, &first).await.is_err() {
+        for event in std::iter::once(hello).chain(first) {
+            let Ok(text) = serde_json::to_string(&event) else {
+                return;
+            };
+            if send(sender, text.into()).await.is_err() {
                 return;
             }
         }
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    let event = if viewer { event.for_viewer() } else { event };
-                    if send(sender, &event).await.is_err() {
-                        return;
-                    }
-                }
-                // A slow client missed some events; the next ones still arrive.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
+        pump(sender, events, viewer).await;
     });
     // The browser sends nothing yet; reading notices when it goes away.
     let mut recv_task = tokio::spawn(async move {
@@ -173,13 +233,120 @@ async fn serve(
     ended.abort();
 }
 
-async fn send<S>(sender: &mut S, event: &ServerEvent) -> Result<(), ()>
+/// Sends the events to one client until it or the events go away. A client
+/// that falls a whole queue behind is closed with `TOO_SLOW`, so that its
+/// page reconnects and reads again, instead of silently missing events.
+async fn pump<S>(sender: &mut S, mut events: broadcast::Receiver<Arc<Frame>>, viewer: bool)
 where
     S: SinkExt<Message> + Unpin,
 {
-    let text = serde_json::to_string(event).map_err(|_| ())?;
-    sender
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|_| ())
+    loop {
+        match events.recv().await {
+            Ok(frame) => {
+                if send(sender, frame.text(viewer)).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let close = Message::Close(Some(CloseFrame {
+                    code: TOO_SLOW,
+                    reason: "this page fell behind the events".into(),
+                }));
+                let _ = tokio::time::timeout(SEND_TIMEOUT, sender.send(close)).await;
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Sends one text message; a client that does not take it within
+/// `SEND_TIMEOUT` is given up.
+async fn send<S>(sender: &mut S, text: Utf8Bytes) -> Result<(), ()>
+where
+    S: SinkExt<Message> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, sender.send(Message::Text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::channel::mpsc;
+
+    fn frame(n: usize) -> Arc<Frame> {
+        let event = ServerEvent::Hello {
+            user: format!("event {n}"),
+        };
+        Arc::new(Frame::of(&event).expect("serializable"))
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_is_closed_and_the_others_get_every_event() {
+        let (events, _) = broadcast::channel(QUEUE);
+        // A client that takes one message and then nothing for a while.
+        let (mut slow_sink, mut slow) = mpsc::channel::<Message>(0);
+        let (mut fast_sink, mut fast) = mpsc::unbounded::<Message>();
+        let (slow_events, fast_events) = (events.subscribe(), events.subscribe());
+        let slow_task = tokio::spawn(async move { pump(&mut slow_sink, slow_events, false).await });
+        tokio::spawn(async move { pump(&mut fast_sink, fast_events, false).await });
+
+        let total = QUEUE + 10;
+        for n in 0..total {
+            events.send(frame(n)).expect("two subscribers");
+            // The fast client has it before the next one is sent.
+            let Some(Message::Text(text)) = fast.next().await else {
+                panic!("the fast client missed event {n}");
+            };
+            assert!(text.as_str().contains(&format!("event {n}")), "{text}");
+        }
+        // The slow client gets what it had taken, then the close.
+        let mut texts = 0;
+        let read = async {
+            loop {
+                match slow.next().await {
+                    Some(Message::Text(_)) => texts += 1,
+                    Some(Message::Close(Some(frame))) => break frame.code,
+                    other => panic!("expected a close, got {other:?}"),
+                }
+            }
+        };
+        let code = tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("the slow client is closed, not left waiting");
+        assert_eq!(code, TOO_SLOW);
+        assert!(
+            texts < total,
+            "{texts} of {total} messages reached the slow client"
+        );
+        slow_task.await.expect("the slow client's pump ended");
+    }
+
+    #[test]
+    fn each_event_is_serialized_once_and_viewers_get_their_own_copy_only_when_it_differs() {
+        let plain = Frame::of(&ServerEvent::Hello {
+            user: "alice".into(),
+        })
+        .expect("serializable");
+        assert!(plain.viewer.is_none());
+        assert_eq!(plain.text(true), plain.text(false));
+        // A host address in the text: the viewers' copy goes without it.
+        let quoted = Frame::of(&ServerEvent::VolumesChanged {
+            host: "kvm1".into(),
+            pool: "qemu+ssh://root@kvm2/system".into(),
+        })
+        .expect("serializable");
+        assert!(quoted
+            .text(false)
+            .as_str()
+            .contains("qemu+ssh://root@kvm2/system"));
+        assert!(
+            !quoted.text(true).as_str().contains("://"),
+            "{}",
+            quoted.text(true)
+        );
+    }
 }

@@ -117,6 +117,10 @@ fn scrub(value: &mut serde_json::Value) {
 /// a disabled user): the page goes back to the login page.
 pub const SESSION_ENDED: u16 = 4001;
 
+/// The close code of a `/ws` socket that fell behind the events (a client
+/// too slow to take them): the page reconnects and reads what it shows again.
+pub const TOO_SLOW: u16 = 4002;
+
 #[cfg(test)]
 mod tests {
     use super::*;
