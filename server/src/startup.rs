@@ -50,6 +50,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
     pub events: broadcast::Sender<ServerEvent>,
+    /// The events as the `/ws` sockets send them (`ws::relay`).
+    pub frames: broadcast::Sender<Arc<ws::Frame>>,
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
     pub throttle: Arc<LoginThrottle>,
@@ -160,31 +162,18 @@ impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         make_data_dir(&config.data_dir)?;
         let pool = db::connect(&config.database_url).await?;
-        let accounts = SqlAccounts::new(pool.clone())
-            .await?
-            .with_login_limits(config.login_attempts, config.login_window);
-        match accounts.ensure_admin(config.admin_password.clone()).await? {
-            FirstUser::Generated(password) => {
-                let file = password_file(&config.database_url);
-                write_secret(&file, &password).with_context(|| {
-                    format!("cannot write the first password to {}", file.display())
-                })?;
-                tracing::warn!(
-                    "created the first user: admin; its password is in {} (readable only by \
-                     this system user); change it at first login, then delete the file",
-                    file.display()
-                )
-            }
-            FirstUser::FromEnvironment => {
-                tracing::info!(
-                    "created the first user: admin with the password in VIRTDECK_ADMIN_PASSWORD"
-                )
-            }
-            FirstUser::Existed if config.admin_password.is_some() => {
-                tracing::info!("users exist already; VIRTDECK_ADMIN_PASSWORD is ignored")
-            }
-            FirstUser::Existed => {}
-        }
+        let accounts = Arc::new(
+            SqlAccounts::new(pool.clone())
+                .await?
+                .with_login_limits(config.login_attempts, config.login_window),
+        );
+        // The first user's password hash (argon2, most of a second) is made
+        // while the hosts connect, not before.
+        let first_user = tokio::spawn({
+            let accounts = accounts.clone();
+            let password = config.admin_password.clone();
+            async move { accounts.ensure_admin(password).await }
+        });
 
         let session_store = SqliteStore::new(pool.clone());
         session_store
@@ -256,6 +245,29 @@ impl Application {
         )
         .await;
         balance.run_sampling();
+        match first_user.await.context("creating the first user")?? {
+            FirstUser::Generated(password) => {
+                let file = password_file(&config.database_url);
+                write_secret(&file, &password).with_context(|| {
+                    format!("cannot write the first password to {}", file.display())
+                })?;
+                tracing::warn!(
+                    "created the first user: admin; its password is in {} (readable only by \
+                     this system user); change it at first login, then delete the file",
+                    file.display()
+                )
+            }
+            FirstUser::FromEnvironment => {
+                tracing::info!(
+                    "created the first user: admin with the password in VIRTDECK_ADMIN_PASSWORD"
+                )
+            }
+            FirstUser::Existed if config.admin_password.is_some() => {
+                tracing::info!("users exist already; VIRTDECK_ADMIN_PASSWORD is ignored")
+            }
+            FirstUser::Existed => {}
+        }
+
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
@@ -271,12 +283,13 @@ impl Application {
             balance: Arc::new(BalancePort(balance)),
             notifications: notifier,
             consoles: Arc::new(LibvirtConsoles::new(registry.clone())),
-            accounts: Arc::new(accounts),
+            accounts,
             audit: audit.clone(),
         };
         let state = AppState {
             leptos_options,
             services,
+            frames: ws::relay(&events),
             events,
             public_origin: config.public_origin.clone(),
             throttle: Arc::new(LoginThrottle::new(
