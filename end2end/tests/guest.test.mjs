@@ -2,7 +2,7 @@
 // built-in demo fleet: overview, live usage, snapshots, lifecycle, edit,
 // clone and delete, on a desktop and on a phone.
 //
-//   cargo leptos build --release
+//   scripts/build
 //   node --test --test-concurrency=1 end2end/tests/guest.test.mjs
 //
 // One server for this file; the tests run in order and each leaves the demo

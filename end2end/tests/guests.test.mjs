@@ -1,6 +1,6 @@
 // Browser tests of virtdeck's guest list against the built-in demo fleet.
 //
-//   cargo leptos build --release
+//   scripts/build
 //   node --test --test-concurrency=1 end2end/tests/
 //
 // One server for this file (fresh database, random admin password), one

@@ -2,7 +2,7 @@
 // (test driver: pools default, iso, shared-nfs on demo-alpha; default,
 // shared-nfs, backups on demo-beta).
 //
-//   cargo leptos build --release
+//   scripts/build
 //   node --test --test-concurrency=1 end2end/tests/
 //
 // One server for this file, one fresh browser context per test; each test

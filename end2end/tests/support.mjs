@@ -2,7 +2,7 @@
 // port with a fresh database and the built-in demo fleet, launch the system
 // Chromium through playwright-core, log in, and poll without fixed sleeps.
 //
-// Run from the repository root after `cargo leptos build --release`:
+// Run from the repository root after `scripts/build`:
 //   node --test --test-concurrency=1 end2end/tests/
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -104,11 +104,11 @@ function tail(file, lines = 40) {
 export async function startServer(name = 'server', config = null) {
   if (!existsSync(serverBinary)) {
     throw new Error(
-      `server binary ${serverBinary} is missing: run \`cargo leptos build --release\` first`,
+      `server binary ${serverBinary} is missing: run \`scripts/build\` first`,
     );
   }
   if (!existsSync(siteRoot)) {
-    throw new Error(`site root ${siteRoot} is missing: run \`cargo leptos build --release\` first`);
+    throw new Error(`site root ${siteRoot} is missing: run \`scripts/build\` first`);
   }
 
   const port = await freePort();
@@ -228,7 +228,7 @@ export async function newContext(browser, options = DESKTOP) {
 /** Waits until the app's wasm has loaded and hydrated the current document. */
 export async function waitForHydration(page, timeout = 30_000) {
   try {
-    // The app marks <body data-hydrated> from an effect, which runs only once hydrated.
+    // app::hydrate marks <body data-hydrated> once hydration, lazy page chunks included, is done.
     await page.waitForSelector('body[data-hydrated]', { state: 'attached', timeout });
   } catch (err) {
     throw new Error(`the page ${page.url()} did not hydrate within ${timeout} ms: ${err.message}`);

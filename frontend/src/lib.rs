@@ -7,6 +7,10 @@
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // A panic stops the whole module: log it, and tell the user to reload.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        app::show_stopped_banner();
+    }));
+    app::hydrate();
 }

@@ -137,6 +137,28 @@ fn pkg_dir(options: &LeptosOptions) -> std::path::PathBuf {
     std::path::PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }
 
+/// The pages' WebAssembly chunks are preloaded from the manifest the split
+/// build writes (`scripts/build`), read relative to the working directory:
+/// said at start when it cannot be found (pages then fetch their chunks one
+/// after another, slowly on a phone).
+fn warn_without_chunk_manifest(pkg: &std::path::Path) {
+    let found = std::fs::read_dir(pkg).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("__wasm_split_manifest")
+        })
+    });
+    if !found {
+        tracing::warn!(
+            "no page-chunk manifest (__wasm_split_manifest*.json) in {} (from {}): build with \
+             scripts/build and start the server from the repository root, or set LEPTOS_SITE_ROOT",
+            pkg.display(),
+            std::env::current_dir().unwrap_or_default().display()
+        );
+    }
+}
+
 /// Compress HTML pages and JSON answers (static files come precompressed;
 /// volume downloads and the WebSocket are left alone).
 fn compression(
@@ -301,6 +323,7 @@ impl Application {
         // background: until they are written (atomically) the originals are
         // served, so the first start after a build does not wait seconds.
         let pkg = pkg_dir(&state.leptos_options);
+        warn_without_chunk_manifest(&pkg);
         tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
         let router = router(
             state,

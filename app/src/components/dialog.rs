@@ -1,5 +1,6 @@
 //! What modal dialogs share: Escape to close them, and the shell of a modal
-//! form (a backdrop that closes it when clicked, the dialog itself).
+//! form (a backdrop that closes it when clicked, the dialog itself); and the
+//! fleet pages' dialogs as one WebAssembly chunk of their own.
 
 use leptos::{
     ev::{KeyboardEvent, SubmitEvent},
@@ -45,5 +46,40 @@ pub fn ModalForm(
                 {children()}
             </form>
         </div>
+    }
+}
+
+/// The fleet pages' dialogs, which the server never renders: one chunk
+/// (`fleet_dialog`), fetched the first time one of them opens.
+pub enum FleetDialog {
+    /// Migrate a guest (the guests page).
+    Migrate {
+        guest: crate::api::guests::GuestSummary,
+        hosts: Vec<crate::api::hosts::HostSummary>,
+        on_close: Callback<()>,
+    },
+    /// Plan a host's maintenance (the hosts page).
+    Maintenance {
+        host: String,
+        hosts: Vec<crate::api::hosts::HostSummary>,
+        on_close: Callback<()>,
+    },
+}
+
+/// Shows one of the fleet pages' dialogs (a split point: see `pages::routes`).
+#[lazy]
+pub fn fleet_dialog(dialog: FleetDialog) -> AnyView {
+    use super::{maintenance_dialog::MaintenanceDialog, migrate_dialog::MigrateDialog};
+    match dialog {
+        FleetDialog::Migrate {
+            guest,
+            hosts,
+            on_close,
+        } => view! { <MigrateDialog guest hosts on_close /> }.into_any(),
+        FleetDialog::Maintenance {
+            host,
+            hosts,
+            on_close,
+        } => view! { <MaintenanceDialog host hosts on_close /> }.into_any(),
     }
 }

@@ -26,9 +26,9 @@ use crate::{
     },
     components::{
         confirm::Confirm,
+        dialog::{fleet_dialog, FleetDialog},
         format,
         live::use_server_events,
-        migrate_dialog::MigrateDialog,
         notice::{Notice, NoticeLine},
         ErrorNotice, StateBadge,
     },
@@ -389,9 +389,9 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
         </Transition>
         {move || {
             migrate.get().map(|guest| {
-                view! {
-                    <MigrateDialog guest hosts=hosts.get_untracked() on_close=Callback::new(move |_| migrate.set(None)) />
-                }
+                let hosts = hosts.get_untracked();
+                let on_close = Callback::new(move |_| migrate.set(None));
+                Suspend::new(fleet_dialog(FleetDialog::Migrate { guest, hosts, on_close }))
             })
         }}
         {move || {

@@ -19,8 +19,13 @@ use crate::{
         ApiError,
     },
     components::{
-        confirm::Confirm, format, hooks::use_interval, live::use_server_events,
-        maintenance_dialog::MaintenanceDialog, sparkline::Sparkline, ErrorNotice,
+        confirm::Confirm,
+        dialog::{fleet_dialog, FleetDialog},
+        format,
+        hooks::use_interval,
+        live::use_server_events,
+        sparkline::Sparkline,
+        ErrorNotice,
     },
 };
 
@@ -96,12 +101,9 @@ fn HostCards(list: Vec<HostSummary>) -> impl IntoView {
                 children=|host| view! { <HostCard host /> }
             />
         </div>
-        {move || dialogs.planning.get().map(|host| view! {
-            <MaintenanceDialog
-                host
-                hosts=hosts.get_untracked()
-                on_close=Callback::new(move |_| dialogs.planning.set(None))
-            />
+        {move || dialogs.planning.get().map(|host| {
+            let on_close = Callback::new(move |_| dialogs.planning.set(None));
+            Suspend::new(fleet_dialog(FleetDialog::Maintenance { host, hosts: hosts.get_untracked(), on_close }))
         })}
         {move || dialogs.exiting.get().map(|host| view! { <ExitDialog host /> })}
     }

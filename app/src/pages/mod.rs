@@ -13,5 +13,6 @@ pub mod layout;
 pub mod login;
 pub mod migrations;
 pub mod not_found;
+pub mod routes;
 pub mod storage;
 pub mod users;
