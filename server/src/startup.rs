@@ -182,6 +182,8 @@ fn compression(
 
 impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        // Before the first password hash: its 19 MiB go back to the system.
+        crate::accounts::map_large_allocations();
         make_data_dir(&config.data_dir)?;
         let pool = db::connect(&config.database_url).await?;
         let accounts = Arc::new(
