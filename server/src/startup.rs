@@ -5,11 +5,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use app::{
-    api::{events::ServerEvent, ApiError},
-    backend::Services,
-    shell, App,
-};
+use app::{api::ApiError, backend::Services, shell, App};
 use axum::{
     body::Body,
     extract::{FromRef, Request, State},
@@ -49,8 +45,7 @@ use crate::{
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
-    pub events: broadcast::Sender<ServerEvent>,
-    /// The events as the `/ws` sockets send them (`ws::relay`).
+    /// The services' events as the `/ws` sockets send them (`ws::relay`).
     pub frames: broadcast::Sender<Arc<ws::Frame>>,
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
@@ -314,7 +309,6 @@ impl Application {
             leptos_options,
             services,
             frames: ws::relay(&events),
-            events,
             public_origin: config.public_origin.clone(),
             throttle: Arc::new(LoginThrottle::new(
                 config.login_attempts,

@@ -71,7 +71,7 @@ const READ_BUFFER: usize = 4 * 1024;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many messages the relay holds for the slowest socket.
-pub const QUEUE: usize = 256;
+const QUEUE: usize = 256;
 
 /// One event as the sockets send it: JSON text made once for everyone.
 #[derive(Debug)]
