@@ -199,28 +199,63 @@ pub struct GuestQuery {
 }
 
 impl GuestQuery {
-    /// The guests of `all` (sorted by host, then name) this query selects.
-    pub fn apply(&self, all: Vec<GuestSummary>) -> Result<Vec<GuestSummary>, ApiError> {
+    /// The selection part of the query, checked (an unknown state is a 400).
+    pub fn filter(&self) -> Result<GuestFilter<'_>, ApiError> {
         let state = match self.state.as_deref().filter(|s| !s.is_empty()) {
             None => None,
             Some(s) => Some(parse_choice::<GuestState>(Choice::Unknown("state"), s)?),
         };
-        let host = self.host.as_deref().filter(|h| !h.is_empty());
-        let needle = self.q.as_deref().unwrap_or("").trim().to_lowercase();
-        let offset = self.offset.unwrap_or(0);
-        let limit = self.limit.unwrap_or(usize::MAX);
+        Ok(GuestFilter {
+            host: self.host.as_deref().filter(|h| !h.is_empty()),
+            state,
+            needle: self.q.as_deref().unwrap_or("").trim().to_lowercase(),
+        })
+    }
+
+    /// (offset, limit) of the page asked for; no limit is every guest.
+    pub fn window(&self) -> (usize, usize) {
+        (self.offset.unwrap_or(0), self.limit.unwrap_or(usize::MAX))
+    }
+
+    /// The guests of `all` (sorted by host, then name) this query selects:
+    /// the plain reading of the query, which the server's index must agree with.
+    pub fn apply(&self, all: Vec<GuestSummary>) -> Result<Vec<GuestSummary>, ApiError> {
+        let filter = self.filter()?;
+        let (offset, limit) = self.window();
         Ok(all
             .into_iter()
-            .filter(|g| host.is_none_or(|h| g.host == h))
-            .filter(|g| state.is_none_or(|s| g.state == s))
-            .filter(|g| {
-                needle.is_empty()
-                    || g.name.to_lowercase().contains(&needle)
-                    || g.uuid.contains(&needle)
-            })
+            .filter(|g| filter.matches(g))
             .skip(offset)
             .take(limit)
             .collect())
+    }
+}
+
+/// Which guests a query selects: by host, by state, by text in the name
+/// (case-insensitive) or the UUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestFilter<'a> {
+    pub host: Option<&'a str>,
+    pub state: Option<GuestState>,
+    /// Lower case; empty selects every name.
+    pub needle: String,
+}
+
+impl GuestFilter<'_> {
+    pub fn matches(&self, g: &GuestSummary) -> bool {
+        self.admits(g, &g.name.to_lowercase())
+    }
+
+    /// As `matches`, with the guest's name already in lower case.
+    pub fn admits(&self, g: &GuestSummary, lower_name: &str) -> bool {
+        self.host.is_none_or(|h| g.host == h)
+            && self.state.is_none_or(|s| g.state == s)
+            && self.text_matches(lower_name, &g.uuid)
+    }
+
+    /// The text part alone.
+    pub fn text_matches(&self, lower_name: &str, uuid: &str) -> bool {
+        self.needle.is_empty() || lower_name.contains(&self.needle) || uuid.contains(&self.needle)
     }
 }
 
@@ -230,14 +265,16 @@ pub struct GuestCounts {
     pub total: usize,
     /// Wire state name → count; states with no guest are left out.
     pub by_state: std::collections::BTreeMap<String, usize>,
-    /// Host name → count.
+    /// Host name → count; hosts with no guest are left out.
     pub by_host: std::collections::BTreeMap<String, usize>,
     /// Of the guests the query selects (without offset and limit).
     pub matching: usize,
 }
 
-/// Counts `all`, and how many of them `query` selects.
-pub fn count_guests(all: &[GuestSummary], query: &GuestQuery) -> GuestCounts {
+/// Counts `all`, and how many of them `query` selects: the plain reading,
+/// which the server's index must agree with.
+pub fn count_guests(all: &[GuestSummary], query: &GuestQuery) -> Result<GuestCounts, ApiError> {
+    let filter = query.filter()?;
     let mut counts = GuestCounts {
         total: all.len(),
         ..Default::default()
@@ -248,14 +285,9 @@ pub fn count_guests(all: &[GuestSummary], query: &GuestQuery) -> GuestCounts {
             .entry(g.state.as_str().to_string())
             .or_default() += 1;
         *counts.by_host.entry(g.host.clone()).or_default() += 1;
+        counts.matching += usize::from(filter.matches(g));
     }
-    let unpaged = GuestQuery {
-        offset: None,
-        limit: None,
-        ..query.clone()
-    };
-    counts.matching = unpaged.apply(all.to_vec()).map(|v| v.len()).unwrap_or(0);
-    counts
+    Ok(counts)
 }
 
 /// The guests of every host, sorted by host and name; with `host`, `state`,
@@ -265,17 +297,13 @@ pub fn count_guests(all: &[GuestSummary], query: &GuestQuery) -> GuestCounts {
 pub async fn list_guests(
     #[server(flatten)] query: GuestQuery,
 ) -> Result<Vec<GuestSummary>, ApiError> {
-    super::ssr::authorized(|ctx| async move { query.apply(ctx.services.fleet.guests().await) })
-        .await
+    super::ssr::authorized(|ctx| async move { ctx.services.fleet.guest_page(&query).await }).await
 }
 
 /// Counts of the guests, per state and per host, and of those `query` selects.
 #[server(name = GuestCountsFn, prefix = "/api", endpoint = "guests/counts", input = GetUrl)]
 pub async fn guest_counts(#[server(flatten)] query: GuestQuery) -> Result<GuestCounts, ApiError> {
-    super::ssr::authorized(|ctx| async move {
-        Ok(count_guests(&ctx.services.fleet.guests().await, &query))
-    })
-    .await
+    super::ssr::authorized(|ctx| async move { ctx.services.fleet.guest_counts(&query).await }).await
 }
 
 /// Runs a lifecycle action and returns the guest's new summary.
@@ -384,7 +412,8 @@ mod tests {
         };
         assert_eq!(names(page.apply(all.clone()).unwrap()), ["web02"]);
         assert!(q(None, Some("sleeping"), None).apply(all.clone()).is_err());
-        let counts = count_guests(&all, &q(None, None, Some("web")));
+        let counts = count_guests(&all, &q(None, None, Some("web"))).unwrap();
+        assert!(count_guests(&all, &q(None, Some("sleeping"), None)).is_err());
         assert_eq!(counts.total, 3);
         assert_eq!(counts.by_state["running"], 2);
         assert_eq!(counts.by_host["a"], 2);

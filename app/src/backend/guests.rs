@@ -13,7 +13,7 @@ use crate::api::{
         SnapshotInfo,
     },
     guest_new::{GuestOptions, NewGuest},
-    guests::{GuestAction, GuestSummary},
+    guests::{GuestAction, GuestCounts, GuestQuery, GuestSummary},
     hosts::HostSummary,
     size::StorageName,
     ApiError,
@@ -24,8 +24,15 @@ use crate::api::{
 pub trait Fleet: Send + Sync + 'static {
     /// Every configured host; unreachable ones say why. Never blocks on a dead host.
     async fn hosts(&self) -> Vec<HostSummary>;
-    /// Every guest on every reachable host.
+    /// Every guest of every host (as last seen, `stale`, for a host not
+    /// connected now), sorted by host (in configuration order) and name.
     async fn guests(&self) -> Vec<GuestSummary>;
+    /// The page of `guests()` that `query` selects; agrees with
+    /// `GuestQuery::apply` and costs what the page costs, not the fleet.
+    async fn guest_page(&self, query: &GuestQuery) -> Result<Vec<GuestSummary>, ApiError>;
+    /// Counts per state and per host, and how many `query` selects; agrees
+    /// with `count_guests`.
+    async fn guest_counts(&self, query: &GuestQuery) -> Result<GuestCounts, ApiError>;
     /// Runs `action` on the guest `uuid` of `host` and returns its new summary.
     async fn guest_action(
         &self,

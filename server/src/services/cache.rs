@@ -3,7 +3,8 @@
 //! announced (an action through virtdeck and the libvirt event it causes
 //! update the same entry; the second finds nothing new).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use app::api::{
     guests::{GuestState, GuestSummary},
@@ -32,6 +33,48 @@ pub struct HostCache {
     pub running_since: BTreeMap<String, std::time::SystemTime>,
     /// The first full read is done: guests that appear later are new.
     filled: bool,
+    /// `guests` sorted for listing, built on first use after a change.
+    sorted: Option<Arc<SortedGuests>>,
+}
+
+/// One host's guests sorted by name, with what the list's filters and
+/// counts need, so that a page or a count costs what it returns.
+#[derive(Debug, Default)]
+pub struct SortedGuests {
+    /// By name (`stale` as cached: false).
+    pub guests: Vec<GuestSummary>,
+    /// `guests[i].name` in lower case, for the text filter.
+    pub lower_names: Vec<String>,
+    /// How many guests are in each state (`GuestState::ALL` order).
+    by_state: [usize; GuestState::ALL.len()],
+}
+
+impl SortedGuests {
+    fn new(guests: &BTreeMap<String, GuestSummary>) -> Self {
+        let mut list: Vec<GuestSummary> = guests.values().cloned().collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut by_state = [0; GuestState::ALL.len()];
+        for g in &list {
+            by_state[state_index(g.state)] += 1;
+        }
+        SortedGuests {
+            lower_names: list.iter().map(|g| g.name.to_lowercase()).collect(),
+            guests: list,
+            by_state,
+        }
+    }
+
+    /// How many guests are in `state`.
+    pub fn in_state(&self, state: GuestState) -> usize {
+        self.by_state[state_index(state)]
+    }
+}
+
+fn state_index(state: GuestState) -> usize {
+    GuestState::ALL
+        .iter()
+        .position(|s| *s == state)
+        .expect("ALL lists every state")
 }
 
 impl HostCache {
@@ -53,6 +96,7 @@ impl HostCache {
                 if self.guests.get(uuid) == Some(&g) {
                     return None;
                 }
+                self.sorted = None;
                 self.guests.insert(uuid.to_string(), g.clone());
                 Some(Change::Guest(g))
             }
@@ -61,9 +105,17 @@ impl HostCache {
                 .remove(uuid)
                 .inspect(|_| {
                     self.running_since.remove(uuid);
+                    self.sorted = None;
                 })
                 .map(|_| Change::GuestGone(uuid.to_string())),
         }
+    }
+
+    /// The guests sorted for listing; built again only after a change.
+    pub fn sorted(&mut self) -> Arc<SortedGuests> {
+        self.sorted
+            .get_or_insert_with(|| Arc::new(SortedGuests::new(&self.guests)))
+            .clone()
     }
 
     pub fn pool(&mut self, name: &str, now: Option<PoolSummary>) -> Option<Change> {
@@ -91,7 +143,7 @@ impl HostCache {
     ) -> Vec<Change> {
         self.facts = Some(facts);
         let mut changes = Vec::new();
-        let seen: Vec<String> = guests.iter().map(|g| g.uuid.clone()).collect();
+        let seen: HashSet<String> = guests.iter().map(|g| g.uuid.clone()).collect();
         for g in guests {
             let uuid = g.uuid.clone();
             changes.extend(self.guest(&uuid, Some(g)));
@@ -99,13 +151,13 @@ impl HostCache {
         let gone: Vec<String> = self
             .guests
             .keys()
-            .filter(|k| !seen.contains(k))
+            .filter(|k| !seen.contains(*k))
             .cloned()
             .collect();
         for uuid in gone {
             changes.extend(self.guest(&uuid, None));
         }
-        let seen: Vec<String> = pools.iter().map(|p| p.name.clone()).collect();
+        let seen: HashSet<String> = pools.iter().map(|p| p.name.clone()).collect();
         for p in pools {
             let name = p.name.clone();
             changes.extend(self.pool(&name, Some(p)));
@@ -113,7 +165,7 @@ impl HostCache {
         let gone: Vec<String> = self
             .pools
             .keys()
-            .filter(|k| !seen.contains(k))
+            .filter(|k| !seen.contains(*k))
             .cloned()
             .collect();
         for name in gone {
@@ -168,5 +220,30 @@ mod tests {
         );
         assert_eq!(resync, [Change::GuestGone("2".into())]);
         assert_eq!(c.guest("9", None), None, "an unknown guest gone is no news");
+    }
+
+    #[test]
+    fn the_sorted_list_follows_every_change_and_only_changes() {
+        let mut c = HostCache::default();
+        c.replace(
+            HostFacts::default(),
+            vec![g("2", GuestState::Running), g("1", GuestState::Shutoff)],
+            vec![],
+        );
+        let first = c.sorted();
+        let names: Vec<&str> = first.guests.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["g1", "g2"]);
+        assert_eq!(first.lower_names, ["g1", "g2"]);
+        assert_eq!(first.in_state(GuestState::Running), 1);
+        c.guest("2", Some(g("2", GuestState::Running)));
+        assert!(Arc::ptr_eq(&first, &c.sorted()), "no change, no rebuild");
+        c.guest("2", Some(g("2", GuestState::Paused)));
+        let second = c.sorted();
+        assert_eq!(second.in_state(GuestState::Running), 0);
+        assert_eq!(second.in_state(GuestState::Paused), 1);
+        c.guest("1", None);
+        assert_eq!(c.sorted().guests.len(), 1);
+        c.guest("0", Some(g("0", GuestState::Crashed)));
+        assert_eq!(c.sorted().guests[0].name, "g0");
     }
 }

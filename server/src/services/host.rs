@@ -22,7 +22,7 @@ use app::api::{
 use tokio::sync::broadcast;
 
 use super::{
-    cache::{Change, HostCache},
+    cache::{Change, HostCache, SortedGuests},
     convert::{guest_summary, pool_summary},
 };
 use crate::{
@@ -109,15 +109,19 @@ impl Host {
 
     /// The guests as last read; `stale` while the host is not connected.
     pub fn guests(&self) -> Vec<GuestSummary> {
-        let stale = !self.conn.is_connected();
-        let cache = self.view.cache.lock().expect("cache lock");
-        let mut guests: Vec<GuestSummary> = cache
+        let (stale, sorted) = self.sorted_guests();
+        sorted
             .guests
-            .values()
+            .iter()
             .map(|g| GuestSummary { stale, ..g.clone() })
-            .collect();
-        guests.sort_by(|a, b| a.name.cmp(&b.name));
-        guests
+            .collect()
+    }
+
+    /// The guests as last read, sorted by name (shared, not copied), and
+    /// whether they are stale (the host is not connected now).
+    pub fn sorted_guests(&self) -> (bool, Arc<SortedGuests>) {
+        let stale = !self.conn.is_connected();
+        (stale, self.view.cache.lock().expect("cache lock").sorted())
     }
 
     /// Since when guest `uuid` runs, if virtdeck saw it start.

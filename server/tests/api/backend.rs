@@ -208,3 +208,131 @@ async fn actions_are_announced_to_websocket_listeners() {
         other => panic!("unexpected event {other:?}"),
     }
 }
+
+/// A generated host for the list's index: mixed-case names, four states.
+fn generated_host(dir: &std::path::Path, name: &str, guests: usize) -> HostConfig {
+    let mut xml = String::from("<node><memory>268435456</memory>\n");
+    for i in 0..guests {
+        let state = [1, 3, 5, 6][i % 4];
+        let guest = match i % 3 {
+            0 => format!("Web-{name}-{i:03}"),
+            1 => format!("db{i:03}{name}"),
+            _ => format!("CACHE_{i}"),
+        };
+        xml.push_str(&format!(
+            "<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\
+             <name>{guest}</name><uuid>{:08x}-0000-4000-8000-{:012x}</uuid>\
+             <memory unit='MiB'>512</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>\
+             <test:runstate>{state}</test:runstate></domain>\n",
+            name.len() * 1000 + i,
+            i * 7919,
+        ));
+    }
+    xml.push_str("</node>\n");
+    let path = dir.join(format!("{name}.xml"));
+    std::fs::write(&path, xml).unwrap();
+    HostConfig::new(name, &format!("test://{}", path.display()))
+}
+
+/// The paged list and the counts come from each host's sorted index; every
+/// combination of filters and pages must give exactly what the plain reading
+/// of the query gives over the whole list.
+#[tokio::test]
+async fn paged_lists_and_counts_agree_with_the_plain_reading_of_the_query() {
+    use app::api::guests::{count_guests, GuestQuery};
+    let gen = tempfile::tempdir().unwrap();
+    let extra = vec![
+        generated_host(gen.path(), "gen-a", 37),
+        generated_host(gen.path(), "gen-bb", 0),
+        generated_host(gen.path(), "gen-ccc", 61),
+    ];
+    let (fleet, _dir) = fleet(extra).await;
+    let all = fleet.guests().await;
+    assert_eq!(all.len(), 7 + 37 + 61);
+    let uuid_part = all[50].uuid[24..32].to_string();
+    let mut checked = 0;
+    for host in [
+        None,
+        Some("gen-a"),
+        Some("gen-bb"),
+        Some("gen-ccc"),
+        Some("demo-beta"),
+        Some("nowhere"),
+    ] {
+        for state in [
+            None,
+            Some("running"),
+            Some("paused"),
+            Some("shutoff"),
+            Some("crashed"),
+            Some("pmsuspended"),
+        ] {
+            for text in [
+                "",
+                "web",
+                "DB0",
+                "cache_1",
+                "GEN-C",
+                uuid_part.as_str(),
+                "zzz",
+            ] {
+                for (offset, limit) in [
+                    (None, None),
+                    (Some(0), Some(0)),
+                    (Some(0), Some(1)),
+                    (Some(3), Some(10)),
+                    (Some(36), Some(5)),
+                    (Some(40), Some(50)),
+                    (Some(98), None),
+                    (Some(1000), Some(50)),
+                ] {
+                    let query = GuestQuery {
+                        host: host.map(String::from),
+                        state: state.map(String::from),
+                        q: Some(text.to_string()),
+                        offset,
+                        limit,
+                    };
+                    let page = fleet.guest_page(&query).await.unwrap();
+                    assert_eq!(page, query.apply(all.clone()).unwrap(), "{query:?}");
+                    let counts = fleet.guest_counts(&query).await.unwrap();
+                    assert_eq!(counts, count_guests(&all, &query).unwrap(), "{query:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 6 * 7 * 8);
+    let bad = GuestQuery {
+        state: Some("sleeping".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fleet.guest_page(&bad).await,
+        Err(ApiError::BadRequest(_))
+    ));
+    assert!(matches!(
+        fleet.guest_counts(&bad).await,
+        Err(ApiError::BadRequest(_))
+    ));
+
+    // After a change the index follows.
+    let web = all.iter().find(|g| g.name == "Web-gen-a-000").unwrap();
+    fleet
+        .guest_action(&web.host, &web.uuid, GuestAction::Destroy)
+        .await
+        .unwrap();
+    let query = GuestQuery {
+        state: Some("shutoff".into()),
+        q: Some("web-gen-a".into()),
+        ..Default::default()
+    };
+    let now = fleet.guests().await;
+    let page = fleet.guest_page(&query).await.unwrap();
+    assert!(page.iter().any(|g| g.name == "Web-gen-a-000"), "{page:?}");
+    assert_eq!(page, query.apply(now.clone()).unwrap());
+    assert_eq!(
+        fleet.guest_counts(&query).await.unwrap(),
+        count_guests(&now, &query).unwrap()
+    );
+}
