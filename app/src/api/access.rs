@@ -34,6 +34,7 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/guests/jobs"
             | "/api/guests/snapshots"
             | "/api/hosts"
+            | "/api/hosts/states"
             | "/api/pools"
             | "/api/pools/types"
             | "/api/volumes"

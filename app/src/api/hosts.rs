@@ -47,20 +47,66 @@ pub struct HostSummary {
     pub maintenance: Option<super::maintenance::HostMaintenance>,
 }
 
+/// A host's name and connection state: what a list of guests and a host
+/// picker need (a `HostSummary` is ten times larger, and a page of 100 hosts
+/// would carry every fact of every host).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostLink {
+    pub name: String,
+    pub state: HostState,
+    /// Why the host is not connected, in libvirt's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl HostLink {
+    pub fn connected(&self) -> bool {
+        self.state == HostState::Connected
+    }
+}
+
+impl From<HostSummary> for HostLink {
+    fn from(h: HostSummary) -> Self {
+        HostLink {
+            name: h.name,
+            state: h.state,
+            error: h.error.filter(|_| h.state != HostState::Connected),
+        }
+    }
+}
+
 /// Every configured host with its connection state, answered at once from
 /// what virtdeck knows: an unreachable or hanging host never holds it up.
 #[server(prefix = "/api", endpoint = "hosts", input = GetUrl)]
 pub async fn list_hosts() -> Result<Vec<HostSummary>, ApiError> {
+    super::ssr::authorized(|ctx| async move { Ok(visible_hosts(&ctx).await) }).await
+}
+
+/// The hosts as `ctx`'s user may see them: no URIs (they may carry user
+/// names and key file paths) and none in errors, for viewers.
+#[cfg(feature = "ssr")]
+async fn visible_hosts(ctx: &super::ssr::Ctx) -> Vec<HostSummary> {
     use super::auth::Role;
-    super::ssr::authorized(|ctx| async move {
-        let mut hosts = ctx.services.fleet.hosts().await;
-        if !ctx.user.can(Role::Operator) {
-            for h in &mut hosts {
-                h.uri = None;
-                h.error = h.error.as_deref().map(super::events::without_uris);
-            }
+    let mut hosts = ctx.services.fleet.hosts().await;
+    if !ctx.user.can(Role::Operator) {
+        for h in &mut hosts {
+            h.uri = None;
+            h.error = h.error.as_deref().map(super::events::without_uris);
         }
-        Ok(hosts)
+    }
+    hosts
+}
+
+/// Every configured host's name and connection state (and, while it is not
+/// connected, why), in configuration order.
+#[server(name = HostStatesFn, prefix = "/api", endpoint = "hosts/states", input = GetUrl)]
+pub async fn host_states() -> Result<Vec<HostLink>, ApiError> {
+    super::ssr::authorized(|ctx| async move {
+        Ok(visible_hosts(&ctx)
+            .await
+            .into_iter()
+            .map(HostLink::from)
+            .collect())
     })
     .await
 }

@@ -55,7 +55,7 @@ pub enum FleetDialog {
     /// Migrate a guest (the guests page).
     Migrate {
         guest: crate::api::guests::GuestSummary,
-        hosts: Vec<crate::api::hosts::HostSummary>,
+        hosts: Vec<crate::api::hosts::HostLink>,
         on_close: Callback<()>,
     },
     /// Plan a host's maintenance (the hosts page).

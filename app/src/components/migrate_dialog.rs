@@ -8,7 +8,7 @@ use strum::IntoEnumIterator;
 use crate::{
     api::{
         guests::{GuestState, GuestSummary},
-        hosts::HostSummary,
+        hosts::HostLink,
         migrations::{
             list_migrations, preflight, Check, Convergence, MigrationMode, MigrationOptions,
             MigrationRequest, Persistence, Preflight, StartMigration, StorageMode, Verdict,
@@ -61,15 +61,15 @@ impl Settings {
 #[component]
 pub fn MigrateDialog(
     guest: GuestSummary,
-    hosts: Vec<HostSummary>,
+    hosts: Vec<HostLink>,
     on_close: Callback<()>,
 ) -> impl IntoView {
     let running = !matches!(guest.state, GuestState::Shutoff | GuestState::Crashed);
-    let others: Vec<HostSummary> = hosts.into_iter().filter(|h| h.name != guest.host).collect();
+    let others: Vec<HostLink> = hosts.into_iter().filter(|h| h.name != guest.host).collect();
     let destination = RwSignal::new(
         others
             .iter()
-            .find(|h| h.connected)
+            .find(|h| h.connected())
             .or(others.first())
             .map(|h| h.name.clone())
             .unwrap_or_default(),
@@ -161,7 +161,7 @@ pub fn MigrateDialog(
             .iter()
             .map(|h| {
                 let name = h.name.clone();
-                let connected = h.connected;
+                let connected = h.connected();
                 let n = name.clone();
                 let verdict = move || {
                     checks.get().and_then(|all| {

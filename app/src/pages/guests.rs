@@ -21,8 +21,9 @@ use crate::{
             guest_counts, list_guests, GuestAction, GuestActionFn, GuestCounts, GuestQuery,
             GuestState, GuestSummary,
         },
-        hosts::{list_hosts, HostState, HostSummary},
+        hosts::{host_states, HostLink, HostState},
         migrations::{list_migrations, ProgressMessage, PHASE_POSTCOPY_BROKEN},
+        ApiError,
     },
     components::{
         confirm::Confirm,
@@ -37,17 +38,78 @@ use crate::{
 /// Rows per page.
 const PAGE: usize = 100;
 
+/// The page's rows and counts as one resource, made outside the page's
+/// `Suspense`: a resource made inside it is made again when the suspense
+/// re-renders, and the server would read (and send) the rows twice.
+#[derive(Clone, Copy)]
+struct Listing {
+    host_filter: Memo<String>,
+    state_filter: Memo<String>,
+    search: Memo<String>,
+    /// Bumped to read the page and counts again.
+    version: RwSignal<u32>,
+    #[allow(clippy::type_complexity)]
+    data: Resource<(
+        usize,
+        Result<Vec<GuestSummary>, ApiError>,
+        Result<GuestCounts, ApiError>,
+    )>,
+}
+
+impl Listing {
+    fn new() -> Self {
+        // The filters and the page live in the URL (`?host=&state=&q=&page=`):
+        // a reload, a bookmark or a shared link shows the same view, and the
+        // server renders it without JavaScript.
+        let query_map = use_query_map();
+        let param = move |key: &'static str| {
+            Memo::new(move |_| query_map.with(|m| m.get(key).unwrap_or_default()))
+        };
+        let host_filter = param("host");
+        let state_filter = param("state");
+        let search = param("q");
+        let page_no = Memo::new(move |_| query_map.with(page_of));
+        let version = RwSignal::new(0u32);
+        let query = Memo::new(move |_| GuestQuery {
+            host: Some(host_filter.get()).filter(|h| !h.is_empty()),
+            state: Some(state_filter.get()).filter(|s| !s.is_empty()),
+            q: Some(search.get()).filter(|q| !q.trim().is_empty()),
+            offset: Some((page_no.get() - 1) * PAGE),
+            limit: Some(PAGE),
+        });
+        let data = Resource::new(
+            move || (query.get(), version.get()),
+            |(q, _)| async move {
+                // The page number travels with its rows: the pager never
+                // describes rows that are not shown yet.
+                let at = q.offset.unwrap_or(0) / PAGE + 1;
+                let page = list_guests(q.clone()).await;
+                let counts = guest_counts(q).await;
+                (at, page, counts)
+            },
+        );
+        Listing {
+            host_filter,
+            state_filter,
+            search,
+            version,
+            data,
+        }
+    }
+}
+
 #[component]
 pub fn GuestsPage() -> impl IntoView {
     // Loaded once: the hosts and the migrations running now.
     let context = Resource::new(
         || (),
         |_| async move {
-            let hosts = list_hosts().await;
+            let hosts = host_states().await;
             let jobs = list_migrations(None, None, Some(100)).await;
             (hosts, jobs)
         },
     );
+    let listing = Listing::new();
     view! {
         <Title text="Guests" />
         <main class="page">
@@ -66,7 +128,7 @@ pub fn GuestsPage() -> impl IntoView {
                                 .filter(|j| j.status.is_running())
                                 .map(|j| j.message())
                                 .collect();
-                            view! { <GuestList hosts running /> }.into_any()
+                            view! { <GuestList hosts running listing /> }.into_any()
                         }
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
@@ -84,21 +146,22 @@ struct Pending {
 }
 
 #[component]
-fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl IntoView {
+fn GuestList(
+    hosts: Vec<HostLink>,
+    running: Vec<ProgressMessage>,
+    listing: Listing,
+) -> impl IntoView {
     let hosts = RwSignal::new(hosts);
     let migrating = RwSignal::new(running);
-    // The filters and the page live in the URL (`?host=&state=&q=&page=`):
-    // a reload, a bookmark or a shared link shows the same view, and the
-    // server renders it without JavaScript.
+    let Listing {
+        host_filter,
+        state_filter,
+        search,
+        version,
+        data,
+        ..
+    } = listing;
     let query_map = use_query_map();
-    let param = move |key: &'static str| {
-        Memo::new(move |_| query_map.with(|m| m.get(key).unwrap_or_default()))
-    };
-    let host_filter = param("host");
-    let state_filter = param("state");
-    let search = param("q");
-    let page_no = Memo::new(move |_| query_map.with(page_of));
-    let offset = Memo::new(move |_| (page_no.get() - 1) * PAGE);
     let search_input = RwSignal::new(search.get_untracked());
     let navigate = use_navigate();
     // Changes filters (an empty value removes one) and goes back to page one.
@@ -121,7 +184,6 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
         };
         navigate(&format!("/guests{}", m.to_query_string()), options);
     });
-    let version = RwSignal::new(0u32);
     // What the guest page sends here after deleting a guest.
     let notice = RwSignal::new(query_map.with_untracked(|m| {
         m.get("deleted").map(|name| {
@@ -140,24 +202,6 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
     let awaiting = RwSignal::new(None::<(String, String)>);
     let refetch_scheduled = RwSignal::new(false);
 
-    let query = Memo::new(move |_| GuestQuery {
-        host: Some(host_filter.get()).filter(|h| !h.is_empty()),
-        state: Some(state_filter.get()).filter(|s| !s.is_empty()),
-        q: Some(search.get()).filter(|q| !q.trim().is_empty()),
-        offset: Some(offset.get()),
-        limit: Some(PAGE),
-    });
-    let data = Resource::new(
-        move || (query.get(), version.get()),
-        |(q, _)| async move {
-            // The page number travels with its rows: the pager never
-            // describes rows that are not shown yet.
-            let at = q.offset.unwrap_or(0) / PAGE + 1;
-            let page = list_guests(q.clone()).await;
-            let counts = guest_counts(q).await;
-            (at, page, counts)
-        },
-    );
     let rows = RwSignal::new(Vec::<GuestSummary>::new());
     let shown_page = RwSignal::new(1usize);
     let counts = RwSignal::new(GuestCounts::default());
@@ -200,7 +244,7 @@ fn GuestList(hosts: Vec<HostSummary>, running: Vec<ProgressMessage>) -> impl Int
         }
         ServerEvent::GuestRemoved { .. } => refetch_soon(),
         ServerEvent::HostChanged { host } => {
-            let host = *host;
+            let host = HostLink::from(*host);
             hosts.update(|hs| {
                 if let Some(h) = hs.iter_mut().find(|h| h.name == host.name) {
                     *h = host;
@@ -430,12 +474,12 @@ fn still_up(state: GuestState) -> bool {
 
 /// A notice for each host that is not connected.
 #[component]
-fn HostBanners(hosts: RwSignal<Vec<HostSummary>>) -> impl IntoView {
+fn HostBanners(hosts: RwSignal<Vec<HostLink>>) -> impl IntoView {
     move || {
         hosts
             .get()
             .into_iter()
-            .filter(|h| !h.connected)
+            .filter(|h| !h.connected())
             .map(|h| {
                 let what = match h.state {
                     HostState::Connecting => " is connecting; its guests are shown as last seen. ",

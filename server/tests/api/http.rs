@@ -366,6 +366,23 @@ async fn a_dead_host_shows_as_unreachable_and_the_others_work() {
         dead["error"].as_str().unwrap().contains("connect"),
         "{dead}"
     );
+    // The compact list the guests page and the migrate dialog use: the same
+    // hosts in the same order, the reason only for the one not connected.
+    let states: Vec<Value> = get_json(&client, &app.url, "/api/hosts/states").await;
+    let names = |list: &[Value]| -> Vec<String> {
+        list.iter()
+            .map(|h| h["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&states), names(&hosts));
+    for (link, host) in states.iter().zip(&hosts) {
+        assert_eq!(link["state"], host["state"], "{link}");
+        if host["connected"] == true {
+            assert!(link.get("error").is_none(), "{link}");
+        } else {
+            assert_eq!(link["error"], host["error"], "{link}");
+        }
+    }
     assert_eq!(guests(&client, &app.url).await.len(), 7);
     let page = client
         .get(format!("{}/guests", app.url))

@@ -32,6 +32,7 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/api/guests/jobs")
         | ("GET", "/api/guests/snapshots")
         | ("GET", "/api/hosts")
+        | ("GET", "/api/hosts/states")
         | ("GET", "/api/pools")
         | ("GET", "/api/pools/types")
         | ("GET", "/api/volumes")
