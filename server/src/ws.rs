@@ -75,10 +75,15 @@ const QUEUE: usize = 256;
 
 /// One event as the sockets send it: JSON text made once for everyone.
 #[derive(Debug)]
-pub struct Frame {
-    all: Utf8Bytes,
-    /// Viewers' copy (no host URIs), when it differs.
-    viewer: Option<Utf8Bytes>,
+pub enum Frame {
+    Event {
+        all: Utf8Bytes,
+        /// Viewers' copy (no host URIs), when it differs.
+        viewer: Option<Utf8Bytes>,
+    },
+    /// The relay itself missed events: every socket is closed with
+    /// `TOO_SLOW`, and every page reconnects and reads again.
+    Lost,
 }
 
 impl Frame {
@@ -86,16 +91,20 @@ impl Frame {
         let all = serde_json::to_string(event).ok()?;
         let viewer = serde_json::to_string(&event.for_viewer()).ok()?;
         let viewer = (viewer != all).then(|| Utf8Bytes::from(viewer));
-        Some(Frame {
+        Some(Frame::Event {
             all: all.into(),
             viewer,
         })
     }
 
-    fn text(&self, viewer: bool) -> Utf8Bytes {
-        match (&self.viewer, viewer) {
-            (Some(v), true) => v.clone(),
-            _ => self.all.clone(),
+    /// The text for a viewer or anyone else; `None` for `Lost`.
+    fn text(&self, viewer: bool) -> Option<Utf8Bytes> {
+        match self {
+            Frame::Event {
+                viewer: Some(v), ..
+            } if viewer => Some(v.clone()),
+            Frame::Event { all, .. } => Some(all.clone()),
+            Frame::Lost => None,
         }
     }
 }
@@ -115,7 +124,12 @@ pub fn relay(events: &broadcast::Sender<ServerEvent>) -> broadcast::Sender<Arc<F
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("socket relay fell behind the events by {n}")
+                    // The pages cannot know what they missed: they all
+                    // reconnect and read again.
+                    tracing::warn!(
+                        "socket relay fell behind the events by {n}: closing every socket"
+                    );
+                    let _ = out.send(Arc::new(Frame::Lost));
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -241,21 +255,21 @@ where
     S: SinkExt<Message> + Unpin,
 {
     loop {
-        match events.recv().await {
-            Ok(frame) => {
-                if send(sender, frame.text(viewer)).await.is_err() {
-                    return;
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                let close = Message::Close(Some(CloseFrame {
-                    code: TOO_SLOW,
-                    reason: "this page fell behind the events".into(),
-                }));
-                let _ = tokio::time::timeout(SEND_TIMEOUT, sender.send(close)).await;
-                return;
-            }
+        let text = match events.recv().await {
+            Ok(frame) => frame.text(viewer),
+            Err(broadcast::error::RecvError::Lagged(_)) => None,
             Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(text) = text else {
+            let close = Message::Close(Some(CloseFrame {
+                code: TOO_SLOW,
+                reason: "this page fell behind the events".into(),
+            }));
+            let _ = tokio::time::timeout(SEND_TIMEOUT, sender.send(close)).await;
+            return;
+        };
+        if send(sender, text).await.is_err() {
+            return;
         }
     }
 }
@@ -325,13 +339,50 @@ mod tests {
         slow_task.await.expect("the slow client's pump ended");
     }
 
+    /// If the relay itself falls behind the services' events, no page may
+    /// go on as if nothing was missed: every socket gets the close.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_relay_that_falls_behind_closes_every_socket() {
+        let (events, _) = broadcast::channel(4);
+        let frames = relay(&events);
+        let (mut sink_a, mut a) = mpsc::unbounded::<Message>();
+        let (mut sink_b, mut b) = mpsc::unbounded::<Message>();
+        let (for_a, for_b) = (frames.subscribe(), frames.subscribe());
+        tokio::spawn(async move { pump(&mut sink_a, for_a, false).await });
+        tokio::spawn(async move { pump(&mut sink_b, for_b, true).await });
+        // On this one thread the relay runs only when the test waits: ten
+        // events into a queue of four, and it has missed six.
+        for n in 0..10 {
+            events
+                .send(ServerEvent::Hello {
+                    user: format!("event {n}"),
+                })
+                .expect("the relay listens");
+        }
+        for socket in [&mut a, &mut b] {
+            let read = async {
+                loop {
+                    match socket.next().await {
+                        Some(Message::Text(_)) => {}
+                        Some(Message::Close(Some(frame))) => break frame.code,
+                        other => panic!("expected a close, got {other:?}"),
+                    }
+                }
+            };
+            let code = tokio::time::timeout(Duration::from_secs(5), read)
+                .await
+                .expect("every socket is closed");
+            assert_eq!(code, TOO_SLOW);
+        }
+    }
+
     #[test]
     fn each_event_is_serialized_once_and_viewers_get_their_own_copy_only_when_it_differs() {
         let plain = Frame::of(&ServerEvent::Hello {
             user: "alice".into(),
         })
         .expect("serializable");
-        assert!(plain.viewer.is_none());
+        assert!(matches!(plain, Frame::Event { viewer: None, .. }));
         assert_eq!(plain.text(true), plain.text(false));
         // A host address in the text: the viewers' copy goes without it.
         let quoted = Frame::of(&ServerEvent::VolumesChanged {
@@ -339,14 +390,8 @@ mod tests {
             pool: "qemu+ssh://root@kvm2/system".into(),
         })
         .expect("serializable");
-        assert!(quoted
-            .text(false)
-            .as_str()
-            .contains("qemu+ssh://root@kvm2/system"));
-        assert!(
-            !quoted.text(true).as_str().contains("://"),
-            "{}",
-            quoted.text(true)
-        );
+        let (all, viewer) = (quoted.text(false).unwrap(), quoted.text(true).unwrap());
+        assert!(all.as_str().contains("qemu+ssh://root@kvm2/system"));
+        assert!(!viewer.as_str().contains("://"), "{viewer}");
     }
 }
