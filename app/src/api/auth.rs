@@ -153,7 +153,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 /// Checks the password and starts a session (the session id changes at login).
-#[server(prefix = "/api", endpoint = "login", input = Json)]
+#[server(prefix = "/api", endpoint = "login", input = Json, output = crate::api::JsonText)]
 pub async fn login(username: String, password: String) -> Result<LoginAnswer, ApiError> {
     use super::{
         audit::{AuditAction, Target},
@@ -216,7 +216,7 @@ pub async fn login(username: String, password: String) -> Result<LoginAnswer, Ap
 
 /// The second step of a login with two-factor authentication: a code from
 /// the authenticator app, or one of the recovery codes (each works once).
-#[server(name = LoginTotp, prefix = "/api", endpoint = "login/totp", input = Json)]
+#[server(name = LoginTotp, prefix = "/api", endpoint = "login/totp", input = Json, output = crate::api::JsonText)]
 pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
     use super::{
         audit::{AuditAction, Target},
@@ -270,7 +270,7 @@ pub async fn login_totp(code: String) -> Result<SessionUser, ApiError> {
 }
 
 /// Ends the session. Logging out without a session is not an error.
-#[server(prefix = "/api", endpoint = "logout", input = Json)]
+#[server(prefix = "/api", endpoint = "logout", input = Json, output = crate::api::JsonText)]
 pub async fn logout() -> Result<(), ApiError> {
     use super::{
         audit::{AuditAction, Target},
@@ -297,7 +297,7 @@ pub async fn logout() -> Result<(), ApiError> {
 }
 
 /// The user of this session.
-#[server(prefix = "/api", endpoint = "me", input = GetUrl)]
+#[server(prefix = "/api", endpoint = "me", input = GetUrl, output = crate::api::JsonText)]
 pub async fn current_user() -> Result<SessionUser, ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move { Ok(ctx.user) }).await
 }

@@ -367,13 +367,13 @@ pub fn validate_recommendation_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// The fleet's load, imbalance and recommendations.
-#[server(name = GetBalance, prefix = "/api", endpoint = "balance", input = GetUrl)]
+#[server(name = GetBalance, prefix = "/api", endpoint = "balance", input = GetUrl, output = crate::api::JsonText)]
 pub async fn get_balance() -> Result<BalanceView, ApiError> {
     super::ssr::authorized(|ctx| async move { ctx.services.balance.view().await }).await
 }
 
 /// Runs one recommendation as a migration; 409 when it is stale.
-#[server(name = ApplyRecommendation, prefix = "/api", endpoint = "balance/apply", input = Json)]
+#[server(name = ApplyRecommendation, prefix = "/api", endpoint = "balance/apply", input = Json, output = crate::api::JsonText)]
 pub async fn apply_recommendation(id: String) -> Result<Applied, ApiError> {
     use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
@@ -392,7 +392,7 @@ pub async fn apply_recommendation(id: String) -> Result<Applied, ApiError> {
 }
 
 /// Changes the advisor's mode and settings (admins).
-#[server(name = SetBalanceSettings, prefix = "/api", endpoint = "balance/settings", input = Json)]
+#[server(name = SetBalanceSettings, prefix = "/api", endpoint = "balance/settings", input = Json, output = crate::api::JsonText)]
 pub async fn set_balance_settings(
     #[server(flatten)] request: SettingsRequest,
 ) -> Result<BalanceView, ApiError> {

@@ -438,7 +438,7 @@ pub fn validate_description(text: &str) -> Result<String, ApiError> {
 }
 
 /// The overview of one guest, read from libvirt now.
-#[server(name = GuestDetailFn, prefix = "/api", endpoint = "guests/detail", input = GetUrl)]
+#[server(name = GuestDetailFn, prefix = "/api", endpoint = "guests/detail", input = GetUrl, output = crate::api::JsonText)]
 pub async fn guest_detail(host: String, uuid: String) -> Result<GuestDetail, ApiError> {
     super::ssr::authorized(|ctx| async move {
         validate_uuid(&uuid)?;
@@ -448,7 +448,7 @@ pub async fn guest_detail(host: String, uuid: String) -> Result<GuestDetail, Api
 }
 
 /// One usage sample of a guest.
-#[server(name = GuestStatsFn, prefix = "/api", endpoint = "guests/stats", input = GetUrl)]
+#[server(name = GuestStatsFn, prefix = "/api", endpoint = "guests/stats", input = GetUrl, output = crate::api::JsonText)]
 pub async fn guest_stats(host: String, uuid: String) -> Result<GuestStats, ApiError> {
     super::ssr::authorized(|ctx| async move {
         validate_uuid(&uuid)?;
@@ -460,7 +460,7 @@ pub async fn guest_stats(host: String, uuid: String) -> Result<GuestStats, ApiEr
 /// Changes memory, vCPUs, autostart, boot order, disks or interfaces. On a
 /// running guest, memory and vCPUs within their maximum and device changes
 /// apply at once where libvirt can hot-plug them, and to the definition too.
-#[server(name = GuestUpdateFn, prefix = "/api", endpoint = "guests/update", input = Json)]
+#[server(name = GuestUpdateFn, prefix = "/api", endpoint = "guests/update", input = Json, output = crate::api::JsonText)]
 pub async fn update_guest(
     #[server(flatten)] args: GuestUpdateArgs,
 ) -> Result<GuestDetail, ApiError> {
@@ -484,7 +484,7 @@ pub async fn update_guest(
 /// Deletes a guest: forces it off if running, removes its definition with
 /// its snapshots and NVRAM, and deletes the listed volumes (paths of its own
 /// disks; one another guest also uses is refused, and nothing is changed).
-#[server(name = DeleteGuestFn, prefix = "/api", endpoint = "guests/delete", input = Json)]
+#[server(name = DeleteGuestFn, prefix = "/api", endpoint = "guests/delete", input = Json, output = crate::api::JsonText)]
 pub async fn delete_guest(
     host: String,
     uuid: String,
@@ -522,7 +522,7 @@ pub struct CloneSpec {
 /// A writable network disk or LUN cannot be copied: the clone is refused
 /// unless it is read-only or shareable, or listed in `leave_out` (target
 /// devices such as `vdb`: left out of the clone).
-#[server(name = CloneGuestFn, prefix = "/api", endpoint = "guests/clone", input = Json)]
+#[server(name = CloneGuestFn, prefix = "/api", endpoint = "guests/clone", input = Json, output = crate::api::JsonText)]
 pub async fn clone_guest(
     host: String,
     uuid: String,
@@ -563,13 +563,13 @@ pub async fn clone_guest(
 }
 
 /// A guest job by id (running or recently ended).
-#[server(name = GuestJobFn, prefix = "/api", endpoint = "guests/jobs", input = GetUrl)]
+#[server(name = GuestJobFn, prefix = "/api", endpoint = "guests/jobs", input = GetUrl, output = crate::api::JsonText)]
 pub async fn guest_job(id: String) -> Result<GuestJob, ApiError> {
     super::ssr::authorized(|ctx| async move { ctx.services.guests.job(&id).await }).await
 }
 
 /// A guest's snapshots, oldest first (the page draws them as a tree by `parent`).
-#[server(name = SnapshotsFn, prefix = "/api", endpoint = "guests/snapshots", input = GetUrl)]
+#[server(name = SnapshotsFn, prefix = "/api", endpoint = "guests/snapshots", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_snapshots(host: String, uuid: String) -> Result<Vec<SnapshotInfo>, ApiError> {
     super::ssr::authorized(|ctx| async move {
         validate_uuid(&uuid)?;
@@ -580,7 +580,7 @@ pub async fn list_snapshots(host: String, uuid: String) -> Result<Vec<SnapshotIn
 
 /// Takes a snapshot. `memory` (for a running guest) includes its memory;
 /// it is the default for running guests where the host can.
-#[server(name = CreateSnapshotFn, prefix = "/api", endpoint = "guests/snapshots", input = Json)]
+#[server(name = CreateSnapshotFn, prefix = "/api", endpoint = "guests/snapshots", input = Json, output = crate::api::JsonText)]
 pub async fn create_snapshot(
     host: String,
     uuid: String,
@@ -607,7 +607,7 @@ pub async fn create_snapshot(
 }
 
 /// Reverts to or deletes a snapshot; answers the snapshots afterwards.
-#[server(name = SnapshotActionFn, prefix = "/api", endpoint = "guests/snapshots/action", input = Json)]
+#[server(name = SnapshotActionFn, prefix = "/api", endpoint = "guests/snapshots/action", input = Json, output = crate::api::JsonText)]
 pub async fn snapshot_action(
     host: String,
     uuid: String,

@@ -364,7 +364,7 @@ impl NewGuestArgs {
 
 /// What `host` offers a new guest: its CPUs and memory (free now), domain
 /// types, firmware, networks and bridges, and the OS presets.
-#[server(name = GuestOptionsFn, prefix = "/api", endpoint = "guests/options", input = GetUrl)]
+#[server(name = GuestOptionsFn, prefix = "/api", endpoint = "guests/options", input = GetUrl, output = crate::api::JsonText)]
 pub async fn guest_options(host: String) -> Result<GuestOptions, ApiError> {
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
         ctx.services.guests.options(&host).await
@@ -375,7 +375,7 @@ pub async fn guest_options(host: String) -> Result<GuestOptions, ApiError> {
 /// Creates a guest: a new disk volume if asked, the definition (VNC display
 /// with its own password, serial console), and starts it if asked. On any
 /// failure nothing is left behind: no volume, no definition.
-#[server(name = CreateGuestFn, prefix = "/api", endpoint = "guests", input = Json)]
+#[server(name = CreateGuestFn, prefix = "/api", endpoint = "guests", input = Json, output = crate::api::JsonText)]
 pub async fn create_guest(#[server(flatten)] args: NewGuestArgs) -> Result<GuestSummary, ApiError> {
     use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {

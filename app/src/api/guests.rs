@@ -293,7 +293,7 @@ pub fn count_guests(all: &[GuestSummary], query: &GuestQuery) -> Result<GuestCou
 /// The guests of every host, sorted by host and name; with `host`, `state`,
 /// `q`, `offset` and `limit`, a filtered page of them. The guests of a host
 /// that is not connected now are listed as last seen, with `stale: true`.
-#[server(prefix = "/api", endpoint = "guests", input = GetUrl)]
+#[server(prefix = "/api", endpoint = "guests", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_guests(
     #[server(flatten)] query: GuestQuery,
 ) -> Result<Vec<GuestSummary>, ApiError> {
@@ -301,13 +301,13 @@ pub async fn list_guests(
 }
 
 /// Counts of the guests, per state and per host, and of those `query` selects.
-#[server(name = GuestCountsFn, prefix = "/api", endpoint = "guests/counts", input = GetUrl)]
+#[server(name = GuestCountsFn, prefix = "/api", endpoint = "guests/counts", input = GetUrl, output = crate::api::JsonText)]
 pub async fn guest_counts(#[server(flatten)] query: GuestQuery) -> Result<GuestCounts, ApiError> {
     super::ssr::authorized(|ctx| async move { ctx.services.fleet.guest_counts(&query).await }).await
 }
 
 /// Runs a lifecycle action and returns the guest's new summary.
-#[server(name = GuestActionFn, prefix = "/api", endpoint = "guests/action", input = Json)]
+#[server(name = GuestActionFn, prefix = "/api", endpoint = "guests/action", input = Json, output = crate::api::JsonText)]
 pub async fn guest_action(
     host: String,
     uuid: String,

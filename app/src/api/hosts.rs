@@ -77,7 +77,7 @@ impl From<HostSummary> for HostLink {
 
 /// Every configured host with its connection state, answered at once from
 /// what virtdeck knows: an unreachable or hanging host never holds it up.
-#[server(prefix = "/api", endpoint = "hosts", input = GetUrl)]
+#[server(prefix = "/api", endpoint = "hosts", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_hosts() -> Result<Vec<HostSummary>, ApiError> {
     super::ssr::authorized(|ctx| async move { Ok(visible_hosts(&ctx).await) }).await
 }
@@ -99,7 +99,7 @@ async fn visible_hosts(ctx: &super::ssr::Ctx) -> Vec<HostSummary> {
 
 /// Every configured host's name and connection state (and, while it is not
 /// connected, why), in configuration order.
-#[server(name = HostStatesFn, prefix = "/api", endpoint = "hosts/states", input = GetUrl)]
+#[server(name = HostStatesFn, prefix = "/api", endpoint = "hosts/states", input = GetUrl, output = crate::api::JsonText)]
 pub async fn host_states() -> Result<Vec<HostLink>, ApiError> {
     super::ssr::authorized(|ctx| async move {
         Ok(visible_hosts(&ctx)

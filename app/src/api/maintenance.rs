@@ -599,7 +599,7 @@ pub struct EvacuationStarted {
 }
 
 /// What entering maintenance would do, without doing it.
-#[server(name = PlanMaintenance, prefix = "/api", endpoint = "hosts/maintenance/plan", input = Json)]
+#[server(name = PlanMaintenance, prefix = "/api", endpoint = "hosts/maintenance/plan", input = Json, output = crate::api::JsonText)]
 pub async fn plan_maintenance(
     #[server(flatten)] request: PlanRequest,
 ) -> Result<MaintenancePlan, ApiError> {
@@ -611,7 +611,7 @@ pub async fn plan_maintenance(
 }
 
 /// Enters maintenance (an evacuation, now or at `at`) or leaves it.
-#[server(name = SetMaintenance, prefix = "/api", endpoint = "hosts/maintenance", input = Json)]
+#[server(name = SetMaintenance, prefix = "/api", endpoint = "hosts/maintenance", input = Json, output = crate::api::JsonText)]
 pub async fn set_maintenance(
     #[server(flatten)] request: MaintenanceRequest,
 ) -> Result<Option<EvacuationStarted>, ApiError> {
@@ -650,7 +650,7 @@ pub async fn set_maintenance(
 }
 
 /// Evacuations, newest first; one with `id`; those of `host`.
-#[server(name = ListEvacuations, prefix = "/api", endpoint = "evacuations", input = GetUrl)]
+#[server(name = ListEvacuations, prefix = "/api", endpoint = "evacuations", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_evacuations(
     #[server(default)] id: Option<String>,
     #[server(default)] host: Option<String>,
@@ -681,7 +681,7 @@ pub async fn list_evacuations(
 /// Cancels an evacuation: running migrations are cancelled (each guest stays
 /// where it is at that moment), queued guests stay; the host does not enter
 /// maintenance.
-#[server(name = CancelEvacuation, prefix = "/api", endpoint = "evacuations/cancel", input = Json)]
+#[server(name = CancelEvacuation, prefix = "/api", endpoint = "evacuations/cancel", input = Json, output = crate::api::JsonText)]
 pub async fn cancel_evacuation(id: String) -> Result<Evacuation, ApiError> {
     use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {

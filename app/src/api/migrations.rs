@@ -538,7 +538,7 @@ pub fn validate_job_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// Runs the pre-flight checks of a migration without starting it.
-#[server(name = PreflightFn, prefix = "/api", endpoint = "migrations/preflight", input = Json)]
+#[server(name = PreflightFn, prefix = "/api", endpoint = "migrations/preflight", input = Json, output = crate::api::JsonText)]
 pub async fn preflight(
     #[server(flatten)] request: MigrationRequest,
 ) -> Result<Preflight, ApiError> {
@@ -557,7 +557,7 @@ pub struct Started {
 
 /// Starts a migration; refused with 409 and the blocking checks' messages
 /// when a pre-flight check blocks it.
-#[server(name = StartMigration, prefix = "/api", endpoint = "migrations", input = Json)]
+#[server(name = StartMigration, prefix = "/api", endpoint = "migrations", input = Json, output = crate::api::JsonText)]
 pub async fn start_migration(
     #[server(flatten)] request: MigrationRequest,
 ) -> Result<Started, ApiError> {
@@ -579,7 +579,7 @@ pub async fn start_migration(
 }
 
 /// Migrations, newest first, history included; one job with `id`.
-#[server(name = ListMigrations, prefix = "/api", endpoint = "migrations", input = GetUrl)]
+#[server(name = ListMigrations, prefix = "/api", endpoint = "migrations", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_migrations(
     #[server(default)] id: Option<String>,
     #[server(default)] offset: Option<u32>,
@@ -600,7 +600,7 @@ pub async fn list_migrations(
 }
 
 /// Cancels a running migration: the guest keeps running on the source.
-#[server(name = CancelMigration, prefix = "/api", endpoint = "migrations/cancel", input = Json)]
+#[server(name = CancelMigration, prefix = "/api", endpoint = "migrations/cancel", input = Json, output = crate::api::JsonText)]
 pub async fn cancel_migration(id: String) -> Result<MigrationJob, ApiError> {
     use super::audit::{AuditAction, Target};
     super::ssr::authorized_as(super::auth::Role::Operator, |ctx| async move {
@@ -618,7 +618,7 @@ pub async fn cancel_migration(id: String) -> Result<MigrationJob, ApiError> {
 }
 
 /// Changes a running migration: downtime, bandwidth, post-copy, finish now.
-#[server(name = TuneMigration, prefix = "/api", endpoint = "migrations/tune", input = Json)]
+#[server(name = TuneMigration, prefix = "/api", endpoint = "migrations/tune", input = Json, output = crate::api::JsonText)]
 pub async fn tune_migration(
     id: String,
     #[server(flatten)] tuning: Tuning,

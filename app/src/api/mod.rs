@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod balance;
+mod codec;
 mod error;
 pub mod events;
 pub mod guest_detail;
@@ -25,6 +26,7 @@ pub mod users;
 pub mod validate;
 pub mod volumes;
 
+pub use codec::JsonText;
 pub use error::ApiError;
 use serde::Deserialize;
 

@@ -29,7 +29,7 @@ pub struct Delivery {
 }
 
 /// The latest deliveries, newest first (`failed=true`: only those that failed).
-#[server(name = ListDeliveries, prefix = "/api", endpoint = "notifications", input = GetUrl)]
+#[server(name = ListDeliveries, prefix = "/api", endpoint = "notifications", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_deliveries(
     #[server(default)] failed: Option<bool>,
     #[server(default)] offset: Option<u32>,

@@ -134,7 +134,7 @@ pub fn validate_password(username: &str, password: &str) -> Result<(), ApiError>
 }
 
 /// Every user (admin).
-#[server(prefix = "/api", endpoint = "users", input = GetUrl)]
+#[server(prefix = "/api", endpoint = "users", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_users() -> Result<Vec<UserInfo>, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
         ctx.services.accounts.users().await
@@ -143,7 +143,7 @@ pub async fn list_users() -> Result<Vec<UserInfo>, ApiError> {
 }
 
 /// Creates a user (admin). They must change the password at first login.
-#[server(name = CreateUser, prefix = "/api", endpoint = "users", input = Json)]
+#[server(name = CreateUser, prefix = "/api", endpoint = "users", input = Json, output = crate::api::JsonText)]
 pub async fn create_user(
     username: String,
     password: String,
@@ -166,7 +166,7 @@ pub async fn create_user(
 
 /// Changes a user's role, disables or enables them, or resets their password
 /// (admin). Disabling or a new password ends the user's sessions.
-#[server(name = UpdateUser, prefix = "/api", endpoint = "users/update", input = Json)]
+#[server(name = UpdateUser, prefix = "/api", endpoint = "users/update", input = Json, output = crate::api::JsonText)]
 pub async fn update_user(
     username: String,
     #[server(default)] role: Option<String>,
@@ -228,7 +228,7 @@ pub async fn update_user(
 
 /// Changes one's own password (the current one is required); ends one's
 /// other sessions.
-#[server(name = ChangePassword, prefix = "/api", endpoint = "me/password", input = Json)]
+#[server(name = ChangePassword, prefix = "/api", endpoint = "me/password", input = Json, output = crate::api::JsonText)]
 pub async fn change_password(current: String, new: String) -> Result<(), ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
         ctx.audited(A::UserPassword, Target::user(&ctx.user.username), async {
@@ -249,7 +249,7 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
 }
 
 /// One's own sessions, newest first.
-#[server(name = MySessions, prefix = "/api", endpoint = "me/sessions", input = GetUrl)]
+#[server(name = MySessions, prefix = "/api", endpoint = "me/sessions", input = GetUrl, output = crate::api::JsonText)]
 pub async fn my_sessions() -> Result<Vec<SessionInfo>, ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
         ctx.services
@@ -261,7 +261,7 @@ pub async fn my_sessions() -> Result<Vec<SessionInfo>, ApiError> {
 }
 
 /// Ends one of one's own sessions (its pages go to the login page).
-#[server(name = EndSession, prefix = "/api", endpoint = "me/sessions/end", input = Json)]
+#[server(name = EndSession, prefix = "/api", endpoint = "me/sessions/end", input = Json, output = crate::api::JsonText)]
 pub async fn end_session(id: i64) -> Result<(), ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
         ctx.audited(
@@ -275,7 +275,7 @@ pub async fn end_session(id: i64) -> Result<(), ApiError> {
 }
 
 /// One's API tokens (session only: a token cannot manage tokens).
-#[server(name = ListTokens, prefix = "/api", endpoint = "tokens", input = GetUrl)]
+#[server(name = ListTokens, prefix = "/api", endpoint = "tokens", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_tokens() -> Result<Vec<TokenInfo>, ApiError> {
     super::ssr::authorized(|ctx| async move { ctx.services.accounts.tokens(ctx.user.id).await })
         .await
@@ -283,7 +283,7 @@ pub async fn list_tokens() -> Result<Vec<TokenInfo>, ApiError> {
 
 /// Creates an API token with a role no higher than one's own and an
 /// optional expiry. The answer holds the token, shown this once.
-#[server(name = CreateToken, prefix = "/api", endpoint = "tokens", input = Json)]
+#[server(name = CreateToken, prefix = "/api", endpoint = "tokens", input = Json, output = crate::api::JsonText)]
 pub async fn create_token(
     name: String,
     #[server(default)] role: Option<String>,
@@ -325,7 +325,7 @@ pub async fn create_token(
 }
 
 /// Revokes one of one's tokens; it is refused from then on.
-#[server(name = RevokeToken, prefix = "/api", endpoint = "tokens/revoke", input = Json)]
+#[server(name = RevokeToken, prefix = "/api", endpoint = "tokens/revoke", input = Json, output = crate::api::JsonText)]
 pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
     super::ssr::authorized(|ctx| async move {
         ctx.audited(
@@ -340,7 +340,7 @@ pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
 
 /// Starts two-factor enrolment: a new secret, not yet in force. The password
 /// is asked again: a session left open must not enrol someone else's phone.
-#[server(name = TotpStart, prefix = "/api", endpoint = "me/totp/start", input = Json)]
+#[server(name = TotpStart, prefix = "/api", endpoint = "me/totp/start", input = Json, output = crate::api::JsonText)]
 pub async fn totp_start(password: String) -> Result<TotpSetup, ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
         let ok = ctx
@@ -361,7 +361,7 @@ pub async fn totp_start(password: String) -> Result<TotpSetup, ApiError> {
 
 /// Confirms enrolment with a current code; answers ten single-use recovery
 /// codes, shown this once. From then on logging in needs a code.
-#[server(name = TotpConfirm, prefix = "/api", endpoint = "me/totp/confirm", input = Json)]
+#[server(name = TotpConfirm, prefix = "/api", endpoint = "me/totp/confirm", input = Json, output = crate::api::JsonText)]
 pub async fn totp_confirm(code: String) -> Result<Vec<String>, ApiError> {
     super::ssr::authorized_for_password_change(|ctx| async move {
         ctx.audited(
@@ -375,7 +375,7 @@ pub async fn totp_confirm(code: String) -> Result<Vec<String>, ApiError> {
 }
 
 /// Turns two-factor login off (the password is required).
-#[server(name = TotpDisable, prefix = "/api", endpoint = "me/totp/disable", input = Json)]
+#[server(name = TotpDisable, prefix = "/api", endpoint = "me/totp/disable", input = Json, output = crate::api::JsonText)]
 pub async fn totp_disable(password: String) -> Result<(), ApiError> {
     super::ssr::authorized(|ctx| async move {
         ctx.audited(
@@ -397,7 +397,7 @@ pub struct Settings {
 }
 
 /// The settings (admin).
-#[server(name = GetSettings, prefix = "/api", endpoint = "settings", input = GetUrl)]
+#[server(name = GetSettings, prefix = "/api", endpoint = "settings", input = GetUrl, output = crate::api::JsonText)]
 pub async fn get_settings() -> Result<Settings, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
         ctx.services.accounts.settings().await
@@ -407,7 +407,7 @@ pub async fn get_settings() -> Result<Settings, ApiError> {
 
 /// Changes the settings (admin). Requiring two-factor login for admins is
 /// refused until the admin asking has it on (so as not to lock oneself out).
-#[server(name = SetSettings, prefix = "/api", endpoint = "settings", input = Json)]
+#[server(name = SetSettings, prefix = "/api", endpoint = "settings", input = Json, output = crate::api::JsonText)]
 pub async fn set_settings(require_totp_for_admins: bool) -> Result<Settings, ApiError> {
     super::ssr::authorized_as(Role::Admin, |ctx| async move {
         ctx.audited(

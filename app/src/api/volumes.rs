@@ -275,7 +275,7 @@ impl VolumeOp {
 }
 
 /// Every volume of a pool, sorted by name.
-#[server(prefix = "/api", endpoint = "volumes", input = GetUrl)]
+#[server(prefix = "/api", endpoint = "volumes", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_volumes(host: String, pool: String) -> Result<Vec<VolumeSummary>, ApiError> {
     super::ssr::authorized(|ctx| async move {
         let pool = StorageName::parse("pool name", &pool)?;
@@ -285,7 +285,7 @@ pub async fn list_volumes(host: String, pool: String) -> Result<Vec<VolumeSummar
 }
 
 /// One page of a pool's volumes whose name contains `q`.
-#[server(name = VolumePageFn, prefix = "/api", endpoint = "volumes/page", input = GetUrl)]
+#[server(name = VolumePageFn, prefix = "/api", endpoint = "volumes/page", input = GetUrl, output = crate::api::JsonText)]
 pub async fn volume_page(
     host: String,
     pool: String,
@@ -326,7 +326,7 @@ pub fn page_of(
 }
 
 /// Creates a volume and answers its summary.
-#[server(prefix = "/api", endpoint = "volumes", input = Json)]
+#[server(prefix = "/api", endpoint = "volumes", input = Json, output = crate::api::JsonText)]
 pub async fn create_volume(
     host: String,
     pool: String,
@@ -353,7 +353,7 @@ pub async fn create_volume(
 
 /// Deletes, resizes, wipes or clones a volume. Answers the volume's (or the
 /// clone's) new summary, `null` after delete.
-#[server(name = VolumeActionFn, prefix = "/api", endpoint = "volumes/action", input = Json)]
+#[server(name = VolumeActionFn, prefix = "/api", endpoint = "volumes/action", input = Json, output = crate::api::JsonText)]
 pub async fn volume_action(
     host: String,
     pool: String,

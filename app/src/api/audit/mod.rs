@@ -117,7 +117,7 @@ impl AuditQuery {
 }
 
 /// The audit log, newest first (admin).
-#[server(name = ListAudit, prefix = "/api", endpoint = "audit", input = GetUrl)]
+#[server(name = ListAudit, prefix = "/api", endpoint = "audit", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_audit(
     #[server(flatten)] query: AuditQuery,
 ) -> Result<Vec<AuditRecord>, ApiError> {

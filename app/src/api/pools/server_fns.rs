@@ -16,19 +16,19 @@ use crate::api::{
 };
 
 /// Every pool on every reachable host.
-#[server(prefix = "/api", endpoint = "pools", input = GetUrl)]
+#[server(prefix = "/api", endpoint = "pools", input = GetUrl, output = crate::api::JsonText)]
 pub async fn list_pools() -> Result<Vec<PoolSummary>, ApiError> {
     ssr::authorized(|ctx| async move { Ok(ctx.services.storage.pools().await) }).await
 }
 
 /// The pool types `host` supports, each with its fields.
-#[server(name = PoolTypesFn, prefix = "/api", endpoint = "pools/types", input = GetUrl)]
+#[server(name = PoolTypesFn, prefix = "/api", endpoint = "pools/types", input = GetUrl, output = crate::api::JsonText)]
 pub async fn pool_types(host: String) -> Result<PoolTypes, ApiError> {
     ssr::authorized(|ctx| async move { ctx.services.storage.pool_types(&host).await }).await
 }
 
 /// Lists the sources (exports, targets, volume groups) a host can see.
-#[server(prefix = "/api", endpoint = "pools/scan", input = Json)]
+#[server(prefix = "/api", endpoint = "pools/scan", input = Json, output = crate::api::JsonText)]
 pub async fn scan_pool_sources(
     #[server(flatten)] request: ScanRequest,
 ) -> Result<Vec<PoolSource>, ApiError> {
@@ -48,7 +48,7 @@ pub async fn scan_pool_sources(
 /// Defines, builds and starts a pool on one or several hosts (admins only).
 /// A `dir`, `fs` or `netfs` pool's directory must lie under the host's
 /// storage roots (`storage_roots` in virtdeck.toml) or a pool it has.
-#[server(prefix = "/api", endpoint = "pools", input = Json)]
+#[server(prefix = "/api", endpoint = "pools", input = Json, output = crate::api::JsonText)]
 pub async fn create_pool(#[server(flatten)] request: NewPool) -> Result<CreatedPools, ApiError> {
     ssr::authorized_as(Role::Admin, |ctx| async move {
         let target = |host: &str| Target::pool(host, &request.name);
@@ -116,7 +116,7 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
 
 /// Starts, stops, refreshes, (un)sets autostart of, or deletes a pool. Answers
 /// the pool's new summary, or `null` once it is deleted.
-#[server(name = PoolActionFn, prefix = "/api", endpoint = "pools/action", input = Json)]
+#[server(name = PoolActionFn, prefix = "/api", endpoint = "pools/action", input = Json, output = crate::api::JsonText)]
 pub async fn pool_action(
     host: String,
     pool: String,
