@@ -25,7 +25,7 @@ use crate::{
     accounts::{FirstUser, SqlAccounts},
     audit::SqlAudit,
     auth,
-    config::Config,
+    config::{Config, HostConfig},
     console, db, demo, security,
     services::{
         balance::{BalancePort, BalanceService},
@@ -175,11 +175,46 @@ fn compression(
         .compress_when(SizeAbove::new(512).and(textual))
 }
 
+/// The configured hosts; with none, a demo fleet on libvirt's test driver
+/// (its fixture files live in the returned directory, kept while serving).
+fn configured_hosts(
+    config: &Config,
+) -> anyhow::Result<(Vec<HostConfig>, Option<tempfile::TempDir>)> {
+    if !config.hosts.is_empty() {
+        tracing::info!(
+            "{} hosts configured in {}",
+            config.hosts.len(),
+            config.source
+        );
+        return Ok((config.hosts.clone(), None));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("virtdeck-demo-")
+        .tempdir()
+        .context("cannot create a directory for the demo fleet")?;
+    let hosts = demo::write_fixtures(dir.path())?;
+    tracing::warn!(
+        "no hosts configured in {}: serving a DEMO fleet of {} hosts on libvirt's test driver \
+         (in memory, reset at every start). To manage real hosts, write virtdeck.toml with \
+         [[hosts]] tables, e.g. name = \"kvm1\", uri = \"qemu:///system\" (see README).",
+        config.source,
+        hosts.len()
+    );
+    Ok((hosts, Some(dir)))
+}
+
 impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         // Before the first password hash: its 19 MiB go back to the system.
         crate::accounts::map_large_allocations();
         make_data_dir(&config.data_dir)?;
+        let (hosts, demo_dir) = configured_hosts(&config)?;
+        let (events, _) = broadcast::channel(256);
+        // Subscribed before the hosts connect: an unreachable host is said at once.
+        let notifier_events = events.subscribe();
+        // The hosts connect (libvirt's work, on blocking threads) while the
+        // database opens and the first user is made.
+        let registry = HostRegistry::new(&hosts, events.clone());
         let pool = db::connect(&config.database_url).await?;
         let accounts = Arc::new(
             SqlAccounts::new(pool.clone())
@@ -205,35 +240,7 @@ impl Application {
                 .continuously_delete_expired(tokio::time::Duration::from_secs(600)),
         );
 
-        let mut demo_dir = None;
-        let hosts = if config.hosts.is_empty() {
-            let dir = tempfile::Builder::new()
-                .prefix("virtdeck-demo-")
-                .tempdir()
-                .context("cannot create a directory for the demo fleet")?;
-            let hosts = demo::write_fixtures(dir.path())?;
-            demo_dir = Some(dir);
-            tracing::warn!(
-                "no hosts configured in {}: serving a DEMO fleet of {} hosts on libvirt's test driver \
-                 (in memory, reset at every start). To manage real hosts, write virtdeck.toml with \
-                 [[hosts]] tables, e.g. name = \"kvm1\", uri = \"qemu:///system\" (see README).",
-                config.source,
-                hosts.len()
-            );
-            hosts
-        } else {
-            tracing::info!(
-                "{} hosts configured in {}",
-                config.hosts.len(),
-                config.source
-            );
-            config.hosts.clone()
-        };
-
-        let (events, _) = broadcast::channel(256);
-        // Listening before the hosts connect: an unreachable host is said at once.
-        let notifier = Notifier::start(config.notify.clone(), pool.clone(), &events);
-        let registry = HostRegistry::new(&hosts, events.clone());
+        let notifier = Notifier::start(config.notify.clone(), pool.clone(), notifier_events);
         // The first pages then show the fleet, not "connecting…" (bounded: a
         // hanging host does not hold the start up for long).
         registry

@@ -79,7 +79,7 @@ impl Notifier {
     pub fn start(
         targets: Vec<NotifyConfig>,
         pool: SqlitePool,
-        events: &broadcast::Sender<ServerEvent>,
+        events: broadcast::Receiver<ServerEvent>,
     ) -> Arc<Notifier> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
@@ -93,13 +93,13 @@ impl Notifier {
             seen: Mutex::new(Seen::default()),
         });
         if !notifier.targets.is_empty() {
-            // Subscribed now; the interrupted deliveries are read before any
-            // new one is recorded (else one would be sent twice).
-            let rx = events.subscribe();
+            // `events` was subscribed before the hosts connected; the
+            // interrupted deliveries are read before any new one is recorded
+            // (else one would be sent twice).
             let n = notifier.clone();
             tokio::spawn(async move {
                 n.clone().resume().await;
-                n.listen(rx).await;
+                n.listen(events).await;
             });
         }
         notifier
