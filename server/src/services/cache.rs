@@ -134,6 +134,11 @@ impl HostCache {
         }
     }
 
+    /// Whether the first full read is done.
+    pub fn is_filled(&self) -> bool {
+        self.filled
+    }
+
     /// Everything as read now; what differs from before.
     pub fn replace(
         &mut self,

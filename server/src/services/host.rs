@@ -279,8 +279,17 @@ impl HostWatcher for HostView {
         let (changes, count_changed) = {
             let mut cache = self.cache.lock().expect("cache lock");
             let before = cache.guests.len();
-            let changes = cache.replace(facts, guests, pools);
-            (changes, cache.guests.len() != before)
+            let first = !cache.is_filled();
+            let mut changes = cache.replace(facts, guests, pools);
+            if first {
+                // A host's first read is not a change of each of its guests:
+                // thousands of events would overflow every listener's queue
+                // (the relay then closes every socket, the notifier misses
+                // what matters). The host's event, with its count, makes the
+                // pages read their lists again.
+                changes.retain(|c| !matches!(c, Change::Guest(_) | Change::GuestGone(_)));
+            }
+            (changes, first || cache.guests.len() != before)
         };
         self.announce(host, changes);
         if count_changed {

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use app::{
     api::{
+        events::ServerEvent,
         guests::{GuestAction, GuestState, GuestSummary},
         hosts::HostState,
         ApiError,
@@ -204,6 +205,64 @@ async fn actions_are_announced_to_websocket_listeners() {
         app::api::events::ServerEvent::GuestChanged { guest } => {
             assert_eq!(guest.name, "cache01");
             assert_eq!(guest.state, GuestState::Running);
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
+}
+
+/// A host's first read is said once, as the host with its count, not as
+/// one event per guest: 600 guests would overflow a listener's queue of 256
+/// (the socket relay would then close every page's socket). A change after
+/// it is still said guest by guest.
+#[tokio::test]
+async fn a_first_read_is_one_host_event_not_one_per_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = vec![generated_host(dir.path(), "big", 600)];
+    let (events, mut rx) = broadcast::channel(256);
+    let registry = HostRegistry::new(&hosts, events);
+    assert!(registry.wait_connected(Duration::from_secs(10)).await);
+    let fleet = LibvirtFleet::new(registry);
+    assert_eq!(fleet.guests().await.len(), 600);
+    let mut said = Vec::new();
+    loop {
+        match rx.try_recv() {
+            Ok(event) => said.push(event),
+            Err(broadcast::error::TryRecvError::Empty) => break,
+            Err(e) => panic!("the first read overflowed the queue: {e:?}"),
+        }
+    }
+    assert!(
+        !said.iter().any(|e| matches!(
+            e,
+            ServerEvent::GuestChanged { .. } | ServerEvent::GuestRemoved { .. }
+        )),
+        "guests announced one by one: {} events",
+        said.len()
+    );
+    let counted = said.iter().rev().find_map(|e| match e {
+        ServerEvent::HostChanged { host } => host.guests,
+        _ => None,
+    });
+    assert_eq!(
+        counted,
+        Some(600),
+        "the host's last event carries its count"
+    );
+
+    let guest = fleet
+        .guests()
+        .await
+        .into_iter()
+        .find(|g| g.state == GuestState::Paused)
+        .unwrap();
+    fleet
+        .guest_action(&guest.host, &guest.uuid, GuestAction::Resume)
+        .await
+        .unwrap();
+    match rx.try_recv().unwrap() {
+        ServerEvent::GuestChanged { guest: changed } => {
+            assert_eq!(changed.uuid, guest.uuid);
+            assert_eq!(changed.state, GuestState::Running);
         }
         other => panic!("unexpected event {other:?}"),
     }
