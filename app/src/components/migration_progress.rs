@@ -3,7 +3,7 @@
 //! controls (cancel, bandwidth, downtime, post-copy, finish now). Fed by the
 //! page's `/ws` snapshots; each one is complete, so a missed one is harmless.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::{
     api::{
@@ -146,30 +146,24 @@ fn Steps(job: RwSignal<MigrationJob>) -> impl IntoView {
 }
 
 /// The end of a job in words.
-fn outcome(job: &MigrationJob) -> Option<AnyView> {
+fn outcome(job: &MigrationJob) -> Option<impl IntoView> {
     match job.status {
         JobStatus::Running => None,
-        JobStatus::Completed => Some(
-            view! {
-                <p class="notice ok" role="status">
-                    {format!(
-                        "Done: {} now runs on {}{}.",
-                        job.guest,
-                        job.destination,
-                        job.downtime_ms.map(|d| format!(" (paused for {})", duration(d))).unwrap_or_default(),
-                    )}
-                </p>
-            }
-            .into_any(),
-        ),
-        _ => Some(
-            view! {
-                <p class=if job.status == JobStatus::Cancelled { "notice warn" } else { "notice error" } role="alert">
-                    {job.error.clone().unwrap_or_else(|| job.status.to_string())}
-                </p>
-            }
-            .into_any(),
-        ),
+        JobStatus::Completed => Some(Either::Left(view! {
+            <p class="notice ok" role="status">
+                {format!(
+                    "Done: {} now runs on {}{}.",
+                    job.guest,
+                    job.destination,
+                    job.downtime_ms.map(|d| format!(" (paused for {})", duration(d))).unwrap_or_default(),
+                )}
+            </p>
+        })),
+        _ => Some(Either::Right(view! {
+            <p class=if job.status == JobStatus::Cancelled { "notice warn" } else { "notice error" } role="alert">
+                {job.error.clone().unwrap_or_else(|| job.status.to_string())}
+            </p>
+        })),
     }
 }
 
@@ -352,17 +346,16 @@ fn Controls(job: RwSignal<MigrationJob>) -> impl IntoView {
             </div>
             {move || if broken.get() {
                 let resume = resume.clone();
-                view! {
+                Either::Left(view! {
                     <p class="notice error postcopy-broken" role="alert">
                         {format!("Post-copy broke: the guest is paused on {source} and runs on {destination} without all of its memory, so neither host has the whole guest. Do not start or stop either copy: virtdeck resumes the migration as soon as both hosts answer, and retries.")}
                     </p>
                     <div class="control-row">
                         <button type="button" class="primary" on:click=resume>"Resume migration"</button>
                     </div>
-                }
-                .into_any()
+                })
             } else {
-                view! {
+                Either::Right(view! {
                     <div class="control-row">
                         {postcopy_allowed.then(|| view! {
                             <button type="button" class="secondary" on:click=move |_| confirming.set(Some("postcopy"))>"Switch to post-copy"</button>
@@ -370,8 +363,7 @@ fn Controls(job: RwSignal<MigrationJob>) -> impl IntoView {
                         <button type="button" class="secondary" on:click=move |_| confirming.set(Some("finish"))>"Finish now"</button>
                         <button type="button" class="danger" on:click=move |_| confirming.set(Some("cancel"))>"Cancel migration"</button>
                     </div>
-                }
-                .into_any()
+                })
             }}
             {move || error.get().map(|error| view! { <ErrorNotice error /> })}
             {move || confirming.get().map(|what| {

@@ -1,6 +1,6 @@
 //! The line above a section that says what an action did, or why it failed.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::api::ApiError;
 
@@ -21,12 +21,12 @@ impl Notice {
     }
 
     /// `<div class="notice ok" role="status">` with the text, or an [`ErrorNotice`].
-    pub fn view(self) -> AnyView {
+    pub fn view(self) -> impl IntoView {
         match self {
             Notice::Done(text) => {
-                view! { <div class="notice ok" role="status">{text}</div> }.into_any()
+                Either::Left(view! { <div class="notice ok" role="status">{text}</div> })
             }
-            Notice::Failed(error) => view! { <ErrorNotice error /> }.into_any(),
+            Notice::Failed(error) => Either::Right(view! { <ErrorNotice error /> }),
         }
     }
 }

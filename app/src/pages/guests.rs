@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{
     hooks::{use_navigate, use_query_map},
@@ -128,9 +128,9 @@ pub fn GuestsPage() -> impl IntoView {
                                 .filter(|j| j.status.is_running())
                                 .map(|j| j.message())
                                 .collect();
-                            view! { <GuestList hosts running listing /> }.into_any()
+                            Either::Left(view! { <GuestList hosts running listing /> })
                         }
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                     }
                 })}
             </Suspense>
@@ -419,15 +419,14 @@ fn GuestList(
                         rows.set(page);
                         counts.set(c);
                         shown_page.set(at);
-                        view! {
+                        Either::Left(view! {
                             <CountLine counts />
                             <GuestRows rows pending migrating can_migrate on_action on_migrate=Callback::new(move |g| migrate.set(Some(g))) />
                             {move || rows.with(Vec::is_empty).then(|| view! { <p class="empty muted">"No guest matches these filters."</p> })}
                             <Pager counts page_no=shown_page />
-                        }
-                        .into_any()
+                        })
                     }
-                    (Err(error), _) | (_, Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+                    (Err(error), _) | (_, Err(error)) => Either::Right(view! { <ErrorNotice error /> }),
                 })
             }}
         </Transition>
@@ -551,12 +550,12 @@ fn Pager(counts: RwSignal<GuestCounts>, page_no: RwSignal<usize>) -> impl IntoVi
                 format!("{first}–{last} of {matching}")
             };
             let step = move |label: &'static str, rel: &'static str, to: Option<usize>| match to {
-                Some(to) => view! { <a class="button secondary" href=link(to) rel=rel>{label}</a> }
-                    .into_any(),
-                None => {
-                    view! { <span class="button secondary" aria-disabled="true">{label}</span> }
-                        .into_any()
-                }
+                Some(to) => Either::Left(
+                    view! { <a class="button secondary" href=link(to) rel=rel>{label}</a> },
+                ),
+                None => Either::Right(
+                    view! { <span class="button secondary" aria-disabled="true">{label}</span> },
+                ),
             };
             view! {
                 <nav class="pager" aria-label="Pages">
@@ -706,5 +705,4 @@ fn GuestRow(
             </td>
         </tr>
     }
-    .into_any()
 }

@@ -4,7 +4,10 @@
 //! evacuations. Live: `host_changed` messages replace a card as its host
 //! connects, drops or changes maintenance.
 
-use leptos::prelude::*;
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+};
 use leptos_meta::Title;
 
 use crate::api::balance::{get_balance, HostBalance};
@@ -51,8 +54,8 @@ pub fn HostsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading hosts…"</p> }>
                 {move || Suspend::new(async move {
                     match hosts.await {
-                        Ok(list) => view! { <HostCards list /> <Evacuations /> }.into_any(),
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(list) => Either::Left(view! { <HostCards list /> <Evacuations /> }),
+                        Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                     }
                 })}
             </Suspense>
@@ -311,21 +314,21 @@ fn HostCard(host: HostSummary) -> impl IntoView {
                 {match host.maintenance.as_ref().map(|m| m.state) {
                     None => {
                         let name = host.name.clone();
-                        view! {
+                        EitherOf3::A(view! {
                             <button class="secondary" disabled=!host.connected on:click=move |_| dialogs.planning.set(Some(name.clone()))>
                                 "Maintenance…"
                             </button>
-                        }.into_any()
+                        })
                     }
                     Some(MaintenanceState::On) => {
                         let name = host.name.clone();
-                        view! {
+                        EitherOf3::B(view! {
                             <button class="secondary" on:click=move |_| dialogs.exiting.set(Some(name.clone()))>
                                 "Exit maintenance…"
                             </button>
-                        }.into_any()
+                        })
                     }
-                    Some(_) => ().into_any(),
+                    Some(_) => EitherOf3::C(()),
                 }}
             </div>
         </section>
