@@ -3,7 +3,7 @@
 //! memory before and after), its options, and the start, now or at a time.
 //! A started evacuation is followed on its own page (`/maintenance/:id`).
 
-use leptos::{html, prelude::*};
+use leptos::{either::Either, html, prelude::*};
 use leptos_router::hooks::use_navigate;
 
 use crate::{
@@ -247,8 +247,8 @@ pub fn MaintenanceDialog(
                 </fieldset>
                 <Suspense fallback=|| view! { <p class="muted plan-loading">"Checking every guest against every target…"</p> }>
                     {move || plan.get().map(|r| match r {
-                        Ok(p) => view! { <PlanView plan=p /> }.into_any(),
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(p) => Either::Left(view! { <PlanView plan=p /> }),
+                        Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                     })}
                 </Suspense>
                 <fieldset>

@@ -2,7 +2,11 @@
 //! duration, storage and advanced options, the checks with their fixes, then
 //! the live progress of the started job in the same dialog.
 
-use leptos::{html, prelude::*};
+use leptos::{
+    either::{Either, EitherOf3},
+    html,
+    prelude::*,
+};
 use strum::IntoEnumIterator;
 
 use crate::{
@@ -155,7 +159,7 @@ pub fn MigrateDialog(
 
     let body = move || {
         if let Some(id) = started.get() {
-            return view! { <Following id /> }.into_any();
+            return Either::Left(view! { <Following id /> });
         }
         let destinations = others
             .iter()
@@ -184,32 +188,31 @@ pub fn MigrateDialog(
                         <span class="dest-name">{name.clone()}</span>
                         {(!connected).then(|| view! { <span class="tag">"unreachable"</span> })}
                         {move || match verdict() {
-                            None => view! { <span class="muted">"checking…"</span> }.into_any(),
+                            None => EitherOf3::A(view! { <span class="muted">"checking…"</span> }),
                             Some(Ok(p)) => {
                                 let v = p.verdict();
                                 let why = p.blocked().first().map(|c| c.message.clone())
                                     .or_else(|| p.checks.iter().find(|c| c.verdict == Verdict::Warning).map(|c| c.message.clone()))
                                     .unwrap_or_default();
-                                view! {
+                                EitherOf3::B(view! {
                                     <span class=format!("badge {}", verdict_class(v))>{v.to_string()}</span>
                                     <span class="muted why">{why}</span>
-                                }
-                                .into_any()
+                                })
                             }
-                            Some(Err(e)) => view! { <span class="badge state-crashed">"error"</span><span class="muted why">{e.to_string()}</span> }.into_any(),
+                            Some(Err(e)) => EitherOf3::C(view! { <span class="badge state-crashed">"error"</span><span class="muted why">{e.to_string()}</span> }),
                         }}
                     </label>
                 }
             })
             .collect_view();
-        view! {
+        Either::Right(view! {
             <form class="migrate-form" on:submit=submit.clone() aria-label="Migration settings">
                 <fieldset>
                     <legend>"Destination"</legend>
                     {if others.is_empty() {
-                        view! { <p class="muted">"There is no other host to migrate to."</p> }.into_any()
+                        Either::Left(view! { <p class="muted">"There is no other host to migrate to."</p> })
                     } else {
-                        destinations.into_any()
+                        Either::Right(destinations)
                     }}
                 </fieldset>
                 <Choices settings running />
@@ -218,8 +221,8 @@ pub fn MigrateDialog(
                     <legend>"Pre-flight checks"</legend>
                     <Transition fallback=|| view! { <p class="muted">"Checking…"</p> }>
                         {move || chosen().map(|r| match r {
-                            Ok(p) => view! { <CheckList checks=p.checks /> }.into_any(),
-                            Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                            Ok(p) => Either::Left(view! { <CheckList checks=p.checks /> }),
+                            Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                         })}
                     </Transition>
                 </fieldset>
@@ -231,8 +234,7 @@ pub fn MigrateDialog(
                     </button>
                 </div>
             </form>
-        }
-        .into_any()
+        })
     };
 
     view! {
@@ -266,9 +268,9 @@ fn Following(id: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Starting…"</p> }>
             {move || Suspend::new(async move {
                 match job.await {
-                    Ok(mut jobs) if !jobs.is_empty() => view! { <MigrationProgressView job=jobs.remove(0) /> }.into_any(),
-                    Ok(_) => view! { <p class="muted">"The job is gone."</p> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(mut jobs) if !jobs.is_empty() => EitherOf3::A(view! { <MigrationProgressView job=jobs.remove(0) /> }),
+                    Ok(_) => EitherOf3::B(view! { <p class="muted">"The job is gone."</p> }),
+                    Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
                 }
             })}
         </Suspense>

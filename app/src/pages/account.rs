@@ -1,7 +1,10 @@
 //! The account page: change one's own password (required first when an admin
 //! set it), and see and end one's own sessions.
 
-use leptos::prelude::*;
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -106,13 +109,13 @@ fn PasswordForm() -> impl IntoView {
             </label>
             {move || problem().map(|p| view! { <p class="notice error" role="alert">{p}</p> })}
             {move || match change.value().get() {
-                Some(Ok(())) => Some(view! {
+                Some(Ok(())) => Some(Either::Left(view! {
                     <div class="notice ok" role="status">
                         "Password changed. Your other sessions have been logged out."
                         " " <a href="/guests">"Go to the guests"</a>
                     </div>
-                }.into_any()),
-                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                })),
+                Some(Err(error)) => Some(Either::Right(view! { <ErrorNotice error /> })),
                 None => None,
             }}
             <div class="buttons">
@@ -135,7 +138,7 @@ fn Sessions() -> impl IntoView {
             {move || end.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
             <Transition fallback=|| view! { <p class="muted">"Loading sessions…"</p> }>
                 {move || sessions.get().map(|r| match r {
-                    Ok(list) => view! {
+                    Ok(list) => Either::Left(view! {
                         <table class="data sessions">
                             <thead><tr>
                                 <th scope="col">"Started"</th>
@@ -153,13 +156,13 @@ fn Sessions() -> impl IntoView {
                                             <td data-label="From">{s.client.unwrap_or_default()}</td>
                                             <td class="actions">
                                                 {if s.current {
-                                                    view! { <span class="tag">"this session"</span> }.into_any()
+                                                    Either::Left(view! { <span class="tag">"this session"</span> })
                                                 } else {
-                                                    view! {
+                                                    Either::Right(view! {
                                                         <button class="small secondary" on:click=move |_| { end.dispatch(EndSession { id }); }>
                                                             "End"
                                                         </button>
-                                                    }.into_any()
+                                                    })
                                                 }}
                                             </td>
                                         </tr>
@@ -167,8 +170,8 @@ fn Sessions() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    }.into_any(),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }),
+                    Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
         </section>
@@ -204,20 +207,20 @@ fn Tokens() -> impl IntoView {
                 ". A token acts as you, with the lower of its role and yours; it cannot log in to this site or manage tokens."
             </p>
             {move || match create.value().get() {
-                Some(Ok(t)) => Some(view! {
+                Some(Ok(t)) => Some(Either::Left(view! {
                     <div class="notice ok" role="status">
                         <p>{format!("Token \"{}\" created. Copy it now: it is not shown again.", t.info.name)}</p>
                         <code class="secret">{t.token}</code>
                     </div>
-                }.into_any()),
-                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                })),
+                Some(Err(error)) => Some(Either::Right(view! { <ErrorNotice error /> })),
                 None => None,
             }}
             {move || revoke.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
             <Transition fallback=|| ()>
                 {move || tokens.get().map(|r| match r {
-                    Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens."</p> }.into_any(),
-                    Ok(list) => view! {
+                    Ok(list) if list.is_empty() => EitherOf3::A(view! { <p class="muted">"No tokens."</p> }),
+                    Ok(list) => EitherOf3::B(view! {
                         <table class="data tokens">
                             <thead><tr>
                                 <th scope="col">"Name"</th>
@@ -238,9 +241,9 @@ fn Tokens() -> impl IntoView {
                                             <td data-label="Last used">{t.last_used_at.map(|e| e.replace('T', " ")).unwrap_or_else(|| "never".into())}</td>
                                             <td class="actions">
                                                 {if t.revoked {
-                                                    view! { <span class="tag">"revoked"</span> }.into_any()
+                                                    Either::Left(view! { <span class="tag">"revoked"</span> })
                                                 } else {
-                                                    view! { <button class="small secondary" on:click=move |_| { revoke.dispatch(RevokeToken { id }); }>"Revoke"</button> }.into_any()
+                                                    Either::Right(view! { <button class="small secondary" on:click=move |_| { revoke.dispatch(RevokeToken { id }); }>"Revoke"</button> })
                                                 }}
                                             </td>
                                         </tr>
@@ -248,8 +251,8 @@ fn Tokens() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    }.into_any(),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }),
+                    Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
             <form class="inline-form" on:submit=submit aria-label="New token">
@@ -305,7 +308,7 @@ fn TwoFactor() -> impl IntoView {
             <h2>"Two-factor login"</h2>
             <Transition fallback=|| ()>
                 {move || me.get().and_then(|r| r.ok()).map(|u| if u.totp {
-                    view! {
+                    Either::Left(view! {
                         <p>"On: logging in needs a code from your authenticator app (or a recovery code)."</p>
                         {move || confirm.value().get().and_then(|r| r.ok()).map(|codes| view! {
                             <div class="notice ok" role="status">
@@ -322,12 +325,12 @@ fn TwoFactor() -> impl IntoView {
                             <button type="submit" class="secondary">"Turn off"</button>
                         </form>
                         {move || disable.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
-                    }.into_any()
+                    })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <p class="muted">"Off. With it on, logging in also needs a code from an authenticator app on your phone."</p>
                         {move || match start.value().get() {
-                            Some(Ok(setup)) => view! {
+                            Some(Ok(setup)) => EitherOf3::A(view! {
                                 <div class="totp-setup">
                                     <div class="qr" inner_html=setup.qr_svg></div>
                                     <p>"Scan this with your authenticator app, or type the key: " <code class="secret">{setup.secret}</code></p>
@@ -341,12 +344,12 @@ fn TwoFactor() -> impl IntoView {
                                     </form>
                                     {move || confirm.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorNotice error /> })}
                                 </div>
-                            }.into_any(),
+                            }),
                             // Asked again (and again after a wrong one).
-                            Some(Err(error)) => view! { <ErrorNotice error /> {setup_form()} }.into_any(),
-                            None => setup_form().into_any(),
+                            Some(Err(error)) => EitherOf3::B(view! { <ErrorNotice error /> {setup_form()} }),
+                            None => EitherOf3::C(setup_form()),
                         }}
-                    }.into_any()
+                    })
                 })}
             </Transition>
         </section>

@@ -3,7 +3,7 @@
 //! (`/audit?user=&action=&object=&outcome=&since=&until=&page=`) and work as
 //! a plain form.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -67,7 +67,7 @@ pub fn AuditPage() -> impl IntoView {
                     Ok(list) => {
                         let full = list.len() == PAGE;
                         let p = page();
-                        view! {
+                        Either::Left(view! {
                             <table class="data audit">
                                 <thead><tr>
                                     <th scope="col">"When (UTC)"</th>
@@ -100,9 +100,9 @@ pub fn AuditPage() -> impl IntoView {
                                 {(p > 1).then(|| view! { <a class="button secondary" rel="prev" href=link(p - 1)>"Newer"</a> })}
                                 {full.then(|| view! { <a class="button secondary" rel="next" href=link(p + 1)>"Older"</a> })}
                             </nav>
-                        }.into_any()
+                        })
                     }
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
         </main>

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
@@ -62,8 +62,8 @@ pub fn BalancePage() -> impl IntoView {
             <h1>"Balance"</h1>
             <Transition fallback=|| view! { <p class="muted">"Reading the hosts' load…"</p> }>
                 {move || balance.get().map(|r| match r {
-                    Ok(view) => view! { <Overview view refresh /> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(view) => Either::Left(view! { <Overview view refresh /> }),
+                    Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
         </main>
@@ -94,13 +94,14 @@ fn Overview(view: BalanceView, refresh: Callback<()>) -> impl IntoView {
         <section class="recommendations" aria-label="Recommendations">
             <h2>{format!("Recommendations ({count})")}</h2>
             {if recommendations.is_empty() {
-                view! { <p class="muted empty">"No recommendations: nothing to move now."</p> }.into_any()
+                Either::Left(view! { <p class="muted empty">"No recommendations: nothing to move now."</p> })
             } else {
-                recommendations
-                    .into_iter()
-                    .map(|r| view! { <RecommendationCard r refresh settings=view.settings.clone() /> })
-                    .collect_view()
-                    .into_any()
+                Either::Right(
+                    recommendations
+                        .into_iter()
+                        .map(|r| view! { <RecommendationCard r refresh settings=view.settings.clone() /> })
+                        .collect_view(),
+                )
             }}
         </section>
         <section aria-label="Hosts">

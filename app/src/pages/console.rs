@@ -10,7 +10,7 @@
 //! pages must load them in full (`rel="external"`): the module runs once per
 //! page load. Their CSP is `csp::console_policy`.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::{Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
@@ -53,7 +53,7 @@ fn ConsoleFrame(kind: Kind) -> impl IntoView {
     };
     let other_href = format!("/guests/{host}/{uuid}/{other}");
     let tools = match kind {
-        Kind::Vnc => view! {
+        Kind::Vnc => Either::Left(view! {
             <button type="button" id="console-cad" class="secondary" disabled>
                 "Ctrl+Alt+Del"
             </button>
@@ -66,15 +66,13 @@ fn ConsoleFrame(kind: Kind) -> impl IntoView {
                 <option value="alt-tab">"Alt+Tab"</option>
                 <option value="escape">"Esc"</option>
             </select>
-        }
-        .into_any(),
-        Kind::Serial => view! {
+        }),
+        Kind::Serial => Either::Right(view! {
             <Stylesheet href="/console/vendor/xterm/xterm.css" />
             <button type="button" id="console-takeover" class="primary" hidden>
                 "Take over"
             </button>
-        }
-        .into_any(),
+        }),
     };
     let kind_name = match kind {
         Kind::Vnc => "vnc",

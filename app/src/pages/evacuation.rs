@@ -5,7 +5,7 @@
 //! column of guest rows, the figures that matter first. `evacuation_progress`
 //! messages replace the whole evacuation as it changes.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -39,8 +39,8 @@ pub fn EvacuationPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading the evacuation…"</p> }>
                 {move || Suspend::new(async move {
                     match loaded.await {
-                        Ok(e) => view! { <EvacuationView evacuation=e /> }.into_any(),
-                        Err(error) => view! { <h1>"Maintenance"</h1><ErrorNotice error /> }.into_any(),
+                        Ok(e) => Either::Left(view! { <EvacuationView evacuation=e /> }),
+                        Err(error) => Either::Right(view! { <h1>"Maintenance"</h1><ErrorNotice error /> }),
                     }
                 })}
             </Suspense>

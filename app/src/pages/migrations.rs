@@ -1,7 +1,7 @@
 //! The Migrations page: running migrations with their live progress, and the
 //! history (who, what, from where to where, how it ended), paged.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
@@ -46,9 +46,9 @@ pub fn MigrationsPage() -> impl IntoView {
                 {move || jobs.get().map(|r| match r {
                     Ok(list) => {
                         known.set(list.iter().map(|j| (j.id.clone(), j.status)).collect());
-                        view! { <Jobs list offset /> }.into_any()
+                        Either::Left(view! { <Jobs list offset /> })
                     }
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
         </main>
@@ -70,13 +70,14 @@ fn Jobs(list: Vec<MigrationJob>, offset: RwSignal<u32>) -> impl IntoView {
     view! {
         <h2>"Running"</h2>
         {if running.is_empty() {
-            view! { <p class="muted running-none">"No migration is running."</p> }.into_any()
+            Either::Left(view! { <p class="muted running-none">"No migration is running."</p> })
         } else {
-            running
-                .into_iter()
-                .map(|job| view! { <MigrationProgressView job /> })
-                .collect_view()
-                .into_any()
+            Either::Right(
+                running
+                    .into_iter()
+                    .map(|job| view! { <MigrationProgressView job /> })
+                    .collect_view(),
+            )
         }}
         <h2>"History"</h2>
         <table class="data history">

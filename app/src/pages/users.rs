@@ -2,7 +2,7 @@
 //! enable them, reset a password. A new or reset password must be changed by
 //! its user at the next login; disabling ends the user's sessions at once.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
@@ -52,8 +52,8 @@ pub fn UsersPage() -> impl IntoView {
             <NoticeLine notice />
             <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || users.get().map(|r| match r {
-                    Ok(list) => view! { <UserTable list update resetting /> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(list) => Either::Left(view! { <UserTable list update resetting /> }),
+                    Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
             <NewUser create />

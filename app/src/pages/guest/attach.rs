@@ -1,6 +1,6 @@
 //! The forms that attach a volume as a disk, or a network interface, to the guest.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use super::send_update;
 use crate::{
@@ -190,12 +190,12 @@ pub(super) fn AttachNicForm(d: RwSignal<GuestDetail>, base: GuestUpdateArgs) -> 
                         {move || {
                             let list = choices();
                             if list.is_empty() {
-                                view! { <option value="">"none on this host"</option> }.into_any()
+                                Either::Left(view! { <option value="">"none on this host"</option> })
                             } else {
-                                list.into_iter().map(|n| {
+                                Either::Right(list.into_iter().map(|n| {
                                     let v = n.clone();
                                     view! { <option value=v.clone() selected=move || source.get() == v>{n}</option> }
-                                }).collect_view().into_any()
+                                }).collect_view())
                             }
                         }}
                     </select>

@@ -1,7 +1,7 @@
 //! Cloning the guest: the dialog that starts the job, and the job's progress
 //! as a person follows it.
 
-use leptos::{html, prelude::*, task::spawn_local};
+use leptos::{either::EitherOf3, html, prelude::*, task::spawn_local};
 
 use crate::{
     api::{
@@ -16,30 +16,26 @@ use crate::{
 };
 
 /// A clone job as a person follows it: a bar, the phase, the outcome.
-pub(super) fn job_view(j: GuestJob) -> AnyView {
+pub(super) fn job_view(j: GuestJob) -> impl IntoView {
     let outcome = match j.state {
         JobState::Running => None,
         JobState::Done => Some(match j.result.clone() {
             Some(g) => {
                 let href = format!("/guests/{}/{}", urlencode(&g.host), urlencode(&g.uuid));
-                view! {
+                EitherOf3::A(view! {
                     <p class="notice ok" role="status">
                         {format!("Done: {} is a new guest on {}. ", g.name, g.host)}
                         <a class="button" href=href>{format!("Open {}", g.name)}</a>
                     </p>
-                }
-                .into_any()
+                })
             }
-            None => view! { <p class="notice ok" role="status">"Done."</p> }.into_any(),
+            None => EitherOf3::B(view! { <p class="notice ok" role="status">"Done."</p> }),
         }),
-        JobState::Failed => Some(
-            view! {
-                <p class="notice error" role="alert">
-                    {format!("The clone failed: {}", j.error.clone().unwrap_or_else(|| "no reason given".into()))}
-                </p>
-            }
-            .into_any(),
-        ),
+        JobState::Failed => Some(EitherOf3::C(view! {
+            <p class="notice error" role="alert">
+                {format!("The clone failed: {}", j.error.clone().unwrap_or_else(|| "no reason given".into()))}
+            </p>
+        })),
     };
     view! {
         <div class="clone-progress" data-state=format!("{:?}", j.state).to_lowercase()>
@@ -54,7 +50,6 @@ pub(super) fn job_view(j: GuestJob) -> AnyView {
             {outcome}
         </div>
     }
-    .into_any()
 }
 
 #[component]

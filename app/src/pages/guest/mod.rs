@@ -16,7 +16,11 @@ mod usage;
 
 use std::time::Duration;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+    task::spawn_local,
+};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -70,13 +74,12 @@ pub fn GuestPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading the guest…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(detail) => view! { <GuestView detail /> }.into_any(),
-                        Err(error) => view! {
+                        Ok(detail) => Either::Left(view! { <GuestView detail /> }),
+                        Err(error) => Either::Right(view! {
                             <Title text="Guest" />
                             <h1>"Guest"</h1>
                             <ErrorNotice error />
-                        }
-                        .into_any(),
+                        }),
                     }
                 })}
             </Suspense>
@@ -292,7 +295,7 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
         move || {
             let close = Callback::new(move |_| dialog.set(None));
             dialog.get().map(|which| match which {
-                Dialog::Action(act) => view! {
+                Dialog::Action(act) => EitherOf3::A(view! {
                     <Confirm
                         title=format!("{} {}?", act.label(), name.get_untracked())
                         detail=format!("{} stops at once, like pulling its power cord. Unsaved data inside the guest is lost.", name.get_untracked())
@@ -300,12 +303,11 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
                         on_confirm=Callback::new(move |_| { dialog.set(None); lifecycle.run.run(act); })
                         on_cancel=close
                     />
-                }
-                .into_any(),
+                }),
                 Dialog::DetachDisk(disk) => {
                     let args = GuestUpdateArgs { detach_disk: Some(disk.target.clone()), ..base.clone() };
                     let target = disk.target.clone();
-                    view! {
+                    EitherOf3::A(view! {
                         <Confirm
                             title=format!("Detach disk {}?", disk.target)
                             detail=format!(
@@ -321,13 +323,12 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
                             })
                             on_cancel=close
                         />
-                    }
-                    .into_any()
+                    })
                 }
                 Dialog::DetachNic(nic) => {
                     let mac = nic.mac.clone().unwrap_or_default();
                     let args = GuestUpdateArgs { detach_nic: Some(mac.clone()), ..base.clone() };
-                    view! {
+                    EitherOf3::A(view! {
                         <Confirm
                             title=format!("Detach interface {mac}?")
                             detail=format!(
@@ -343,10 +344,9 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
                             })
                             on_cancel=close
                         />
-                    }
-                    .into_any()
+                    })
                 }
-                Dialog::Revert(snapshot) => view! {
+                Dialog::Revert(snapshot) => EitherOf3::A(view! {
                     <Confirm
                         title=format!("Revert to {snapshot}?")
                         detail=format!(
@@ -357,9 +357,8 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
                         on_confirm=Callback::new(move |_| { dialog.set(None); snapshot_act.run((snapshot.clone(), "revert")); })
                         on_cancel=close
                     />
-                }
-                .into_any(),
-                Dialog::DeleteSnapshot(snapshot) => view! {
+                }),
+                Dialog::DeleteSnapshot(snapshot) => EitherOf3::A(view! {
                     <Confirm
                         title=format!("Delete snapshot {snapshot}?")
                         detail="The snapshot is removed; the guest as it is now does not change.".to_string()
@@ -367,16 +366,13 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
                         on_confirm=Callback::new(move |_| { dialog.set(None); snapshot_act.run((snapshot.clone(), "delete")); })
                         on_cancel=close
                     />
-                }
-                .into_any(),
-                Dialog::Clone => view! {
+                }),
+                Dialog::Clone => EitherOf3::B(view! {
                     <CloneDialog d host=host.clone() uuid=uuid.clone() jobs pools=host_pools on_close=close />
-                }
-                .into_any(),
-                Dialog::Delete => view! {
+                }),
+                Dialog::Delete => EitherOf3::C(view! {
                     <DeleteDialog d deleting on_close=close />
-                }
-                .into_any(),
+                }),
             })
         }
     };

@@ -1,7 +1,7 @@
 //! The overview panel: the guest's facts, its disks, network interfaces and
 //! display, each device with a way to detach it.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use super::Dialog;
 use crate::{
@@ -63,7 +63,7 @@ pub(super) fn Overview(
     let disks = move || {
         let (list, host) = d.with(|x| (x.disks.clone(), x.guest.host.clone()));
         if list.is_empty() {
-            return view! { <p class="muted">"No disks."</p> }.into_any();
+            return Either::Left(view! { <p class="muted">"No disks."</p> });
         }
         let rows = list
             .into_iter()
@@ -100,7 +100,7 @@ pub(super) fn Overview(
                 }
             })
             .collect_view();
-        view! {
+        Either::Right(view! {
             <div class="table-scroll">
                 <table class="data disks">
                     <thead>
@@ -119,13 +119,12 @@ pub(super) fn Overview(
                     <tbody>{rows}</tbody>
                 </table>
             </div>
-        }
-        .into_any()
+        })
     };
     let nics = move || {
         let list = d.with(|x| x.nics.clone());
         if list.is_empty() {
-            return view! { <p class="muted">"No network interfaces."</p> }.into_any();
+            return Either::Left(view! { <p class="muted">"No network interfaces."</p> });
         }
         let rows = list
             .into_iter()
@@ -148,7 +147,7 @@ pub(super) fn Overview(
                 }
             })
             .collect_view();
-        view! {
+        Either::Right(view! {
             <div class="table-scroll">
                 <table class="data nics">
                     <thead>
@@ -163,15 +162,15 @@ pub(super) fn Overview(
                     <tbody>{rows}</tbody>
                 </table>
             </div>
-        }
-        .into_any()
+        })
     };
     let graphics = move || {
         let list = d.with(|x| x.graphics.clone());
         if list.is_empty() {
-            return view! { <p class="muted">"No graphical display."</p> }.into_any();
+            return Either::Left(view! { <p class="muted">"No graphical display."</p> });
         }
-        list.into_iter()
+        let views = list
+            .into_iter()
             .map(|g| {
                 let port = g
                     .port
@@ -181,8 +180,8 @@ pub(super) fn Overview(
                 let password = if g.password { " · password set" } else { "" };
                 view! { <p class="graphics">{format!("{}: {port}{listen}{password}", g.kind.to_uppercase())}</p> }
             })
-            .collect_view()
-            .into_any()
+            .collect_view();
+        Either::Right(views)
     };
     view! {
         <section class="panel overview wide" aria-labelledby="overview-title">

@@ -1,7 +1,7 @@
 //! The snapshots panel: the guest's snapshots as a tree, each with revert and
 //! delete, and a form to take one.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{either::EitherOf3, prelude::*, task::spawn_local};
 
 use super::Dialog;
 use crate::{
@@ -114,7 +114,7 @@ pub(super) fn Snapshots(
     };
     let tree = move |items: Vec<SnapshotInfo>| {
         if items.is_empty() {
-            return view! { <p class="muted">"No snapshots yet."</p> }.into_any();
+            return EitherOf3::A(view! { <p class="muted">"No snapshots yet."</p> });
         }
         let rows = snapshot_tree(&items)
             .into_iter()
@@ -145,7 +145,7 @@ pub(super) fn Snapshots(
                 }
             })
             .collect_view();
-        view! { <ul class="snapshot-tree">{rows}</ul> }.into_any()
+        EitherOf3::B(view! { <ul class="snapshot-tree">{rows}</ul> })
     };
     view! {
         <section class="panel snapshots wide" aria-labelledby="snapshots-title">
@@ -153,7 +153,7 @@ pub(super) fn Snapshots(
             <Transition fallback=|| view! { <p class="muted">"Loading snapshots…"</p> }>
                 {move || list.get().map(|r| match r {
                     Ok(items) => tree(items),
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
                 })}
             </Transition>
             <form class="snapshot-form needs-operator" on:submit=submit aria-label="Take a snapshot">

@@ -1,6 +1,6 @@
 //! Step 5: a new disk volume for the guest, or none.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use super::form::{Form, Install};
 use crate::api::{pools::PoolSummary, size::human_bytes};
@@ -11,9 +11,9 @@ pub(super) fn DiskStep(form: RwSignal<Form>, pools: Signal<Vec<PoolSummary>>) ->
     view! {
         {move || {
             if import() {
-                view! { <p class="help">"The imported volume is the guest's disk: no new disk is made."</p> }.into_any()
+                Either::Left(view! { <p class="help">"The imported volume is the guest's disk: no new disk is made."</p> })
             } else {
-                view! {
+                Either::Right(view! {
                     <label class="check">
                         <input
                             type="checkbox"
@@ -78,8 +78,7 @@ pub(super) fn DiskStep(form: RwSignal<Form>, pools: Signal<Vec<PoolSummary>>) ->
                         </label>
                         <p class="help">{move || form.with(|f| format!("The volume will be named {}.", f.disk_name()))}</p>
                     </div>
-                }
-                    .into_any()
+                })
             }
         }}
     }

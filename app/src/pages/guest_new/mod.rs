@@ -18,7 +18,10 @@ mod network;
 mod summary;
 mod system;
 
-use leptos::prelude::*;
+use leptos::{
+    either::{Either, EitherOf8},
+    prelude::*,
+};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -138,7 +141,7 @@ pub fn NewGuestPage() -> impl IntoView {
                 Some(g) => {
                     let page = format!("/guests/{}/{}", g.host, g.uuid);
                     let console = format!("{page}/console");
-                    view! {
+                    Either::Left(view! {
                         <section class="panel done" aria-live="polite">
                             <h2>{format!("{} was created on {}", g.name, g.host)}</h2>
                             <p>{format!("State: {}.", g.state.label())}</p>
@@ -148,11 +151,10 @@ pub fn NewGuestPage() -> impl IntoView {
                                 <a class="button secondary" href="/guests">"All guests"</a>
                             </p>
                         </section>
-                    }
-                        .into_any()
+                    })
                 }
                 None => {
-                    view! {
+                    Either::Right(view! {
                         <form class="panel wizard" novalidate on:submit=submit aria-label="New guest">
                             <ol class="steps" aria-label="Steps">
                                 {Step::ALL
@@ -179,20 +181,19 @@ pub fn NewGuestPage() -> impl IntoView {
                             </h2>
                             {move || match step.get() {
                                 Step::Host => {
-                                    view! {
+                                    EitherOf8::A(view! {
                                         <HostStep form hosts=Signal::derive(move || {
                                             hosts.get().and_then(|r| r.ok()).unwrap_or_default()
                                         }) options=Signal::derive(opts) />
-                                    }
-                                        .into_any()
+                                    })
                                 }
-                                Step::Install => view! { <InstallStep form pools=Signal::derive(host_pools) /> }.into_any(),
-                                Step::Name => view! { <NameStep form presets=Signal::derive(move || opts().map(|o| o.presets).unwrap_or_default()) /> }.into_any(),
-                                Step::Resources => view! { <SizeStep form options=Signal::derive(opts) /> }.into_any(),
-                                Step::Disk => view! { <DiskStep form pools=Signal::derive(host_pools) /> }.into_any(),
-                                Step::Network => view! { <NetworkStep form options=Signal::derive(opts) /> }.into_any(),
-                                Step::Firmware => view! { <FirmwareStep form options=Signal::derive(opts) /> }.into_any(),
-                                Step::Summary => view! { <Summary form /> }.into_any(),
+                                Step::Install => EitherOf8::B(view! { <InstallStep form pools=Signal::derive(host_pools) /> }),
+                                Step::Name => EitherOf8::C(view! { <NameStep form presets=Signal::derive(move || opts().map(|o| o.presets).unwrap_or_default()) /> }),
+                                Step::Resources => EitherOf8::D(view! { <SizeStep form options=Signal::derive(opts) /> }),
+                                Step::Disk => EitherOf8::E(view! { <DiskStep form pools=Signal::derive(host_pools) /> }),
+                                Step::Network => EitherOf8::F(view! { <NetworkStep form options=Signal::derive(opts) /> }),
+                                Step::Firmware => EitherOf8::G(view! { <FirmwareStep form options=Signal::derive(opts) /> }),
+                                Step::Summary => EitherOf8::H(view! { <Summary form /> }),
                             }}
                             {move || error.get().map(|error| view! { <ErrorNotice error /> })}
                             <div class="form-actions wizard-nav">
@@ -201,20 +202,18 @@ pub fn NewGuestPage() -> impl IntoView {
                                 </button>
                                 {move || {
                                     if step.get().is_last() {
-                                        view! {
+                                        Either::Left(view! {
                                             <button type="submit" disabled=move || create.pending().get()>
                                                 {move || if create.pending().get() { "Creating…" } else { "Create" }}
                                             </button>
-                                        }
-                                            .into_any()
+                                        })
                                     } else {
-                                        view! { <button type="submit">"Next"</button> }.into_any()
+                                        Either::Right(view! { <button type="submit">"Next"</button> })
                                     }
                                 }}
                             </div>
                         </form>
-                    }
-                        .into_any()
+                    })
                 }
             }}
         </main>

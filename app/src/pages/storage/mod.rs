@@ -5,7 +5,7 @@
 mod pool_form;
 pub mod volumes;
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -39,8 +39,8 @@ pub fn StoragePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let hosts = hosts.await.unwrap_or_default();
                     match pools.await {
-                        Ok(list) => view! { <PoolList pools=list hosts /> }.into_any(),
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(list) => Either::Left(view! { <PoolList pools=list hosts /> }),
+                        Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                     }
                 })}
             </Suspense>
@@ -290,7 +290,6 @@ fn PoolList(pools: Vec<PoolSummary>, hosts: Vec<HostSummary>) -> impl IntoView {
                 })
         }}
     }
-    .into_any()
 }
 
 /// One pool's row: what it is, where, how full, and its actions.
@@ -337,20 +336,19 @@ fn PoolRow(
         {(hosts > 1)
             .then(|| {
                 if shared {
-                    view! { <span class="tag shared" title="The same network storage on several hosts: guests can move between them without copying disks">{format!("shared · {hosts} hosts")}</span> }.into_any()
+                    Either::Left(view! { <span class="tag shared" title="The same network storage on several hosts: guests can move between them without copying disks">{format!("shared · {hosts} hosts")}</span> })
                 } else {
-                    view! { <span class="tag" title="Pools with this name on other hosts point at different storage">{format!("same name on {hosts} hosts")}</span> }.into_any()
+                    Either::Right(view! { <span class="tag" title="Pools with this name on other hosts point at different storage">{format!("same name on {hosts} hosts")}</span> })
                 }
             })}
         {pool.autostart.then(|| view! { <span class="tag" title="Started when the host boots">"autostart"</span> })}
         {(!pool.persistent).then(|| view! { <span class="tag" title="Gone when it stops">"transient"</span> })}
-    }
-    .into_any();
+    };
     let usage = (pool.state == PoolState::Active)
-        .then(|| view! { <UsageBar capacity=pool.capacity used=pool.allocation available=pool.available /> }.into_any());
+        .then(|| view! { <UsageBar capacity=pool.capacity used=pool.allocation available=pool.available /> });
     let volumes = match pool.volumes {
-        Some(n) => view! { <a href=volumes_link.clone()>{n.to_string()}</a> }.into_any(),
-        None => view! { <span class="muted">"—"</span> }.into_any(),
+        Some(n) => Either::Left(view! { <a href=volumes_link.clone()>{n.to_string()}</a> }),
+        None => Either::Right(view! { <span class="muted">"—"</span> }),
     };
     view! {
         <tr data-pool=pool.name.clone() data-host=pool.host.clone() aria-busy=move || busy().to_string()>
@@ -367,10 +365,9 @@ fn PoolRow(
                 {(!source.is_empty()).then(|| view! { <code class="source" title="Source">{source}</code> })}
             </td>
             <td data-label="Volumes" class="num">{volumes}</td>
-            <td data-label="Actions" class="actions needs-operator">{buttons.into_any()}</td>
+            <td data-label="Actions" class="actions needs-operator">{buttons}</td>
         </tr>
     }
-    .into_any()
 }
 
 /// Percent-encodes a path segment (pool and host names are plain, but be safe).

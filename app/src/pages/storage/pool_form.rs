@@ -1,7 +1,10 @@
 //! The form for a new pool: one or several hosts, the type's own fields (from
 //! the host's pool types), a scan for sources, and the result per host.
 
-use leptos::prelude::*;
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+};
 
 use crate::{
     api::{
@@ -240,9 +243,9 @@ pub fn PoolForm(
                     types
                         .get()
                         .map(|r| match r {
-                            Ok(Some(t)) => t.note.map(|note| view! { <p class="notice warn">{note}</p> }.into_any()),
-                            Ok(None) => Some(view! { <p class="notice warn">"Choose at least one host."</p> }.into_any()),
-                            Err(error) => Some(view! { <ErrorNotice error /> }.into_any()),
+                            Ok(Some(t)) => t.note.map(|note| EitherOf3::A(view! { <p class="notice warn">{note}</p> })),
+                            Ok(None) => Some(EitherOf3::B(view! { <p class="notice warn">"Choose at least one host."</p> })),
+                            Err(error) => Some(EitherOf3::C(view! { <ErrorNotice error /> })),
                         })
                 }}
             </Transition>
@@ -300,14 +303,12 @@ pub fn PoolForm(
                         .get()
                         .into_iter()
                         .map(|o| match o.result {
-                            Ok(p) => view! {
+                            Ok(p) => Either::Left(view! {
                                 <li class="notice ok">{format!("{}: pool {} created, {}.", o.host, p.name, p.state)}</li>
-                            }
-                            .into_any(),
-                            Err(e) => view! {
+                            }),
+                            Err(e) => Either::Right(view! {
                                 <li class="notice error" role="alert">{format!("{}: {}", o.host, e)}</li>
-                            }
-                            .into_any(),
+                            }),
                         })
                         .collect_view()
                 }}
@@ -383,8 +384,8 @@ fn TypeFields(
                             scan.value()
                                 .get()
                                 .map(|r| match r {
-                                    Ok(found) if found.is_empty() => view! { <p class="notice warn">"Nothing found."</p> }.into_any(),
-                                    Ok(found) => view! {
+                                    Ok(found) if found.is_empty() => EitherOf3::A(view! { <p class="notice warn">"Nothing found."</p> }),
+                                    Ok(found) => EitherOf3::B(view! {
                                         <ul class="found" aria-label="Sources found">
                                             {found
                                                 .into_iter()
@@ -400,9 +401,8 @@ fn TypeFields(
                                                 })
                                                 .collect_view()}
                                         </ul>
-                                    }
-                                    .into_any(),
-                                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                                    }),
+                                    Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
                                 })
                         }}
                     </div>
@@ -418,7 +418,7 @@ fn Field(field: FieldInfo, request: RwSignal<NewPool>) -> impl IntoView {
     let on_input = move |ev| request.update(|r| set_field(r, name, event_target_value(&ev)));
     let placeholder = field.default.clone().unwrap_or_default();
     let input = if field.choices.is_empty() {
-        view! {
+        Either::Left(view! {
             <input
                 name=name.to_string()
                 required=field.required
@@ -428,11 +428,10 @@ fn Field(field: FieldInfo, request: RwSignal<NewPool>) -> impl IntoView {
                 prop:value=value
                 on:input=on_input
             />
-        }
-        .into_any()
+        })
     } else {
         let default = field.default.clone();
-        view! {
+        Either::Right(view! {
             <select name=name.to_string() prop:value=move || { let v = value(); if v.is_empty() { default.clone().unwrap_or_default() } else { v } } on:change=on_input>
                 {field
                     .choices
@@ -440,8 +439,7 @@ fn Field(field: FieldInfo, request: RwSignal<NewPool>) -> impl IntoView {
                     .map(|c| view! { <option value=c.clone()>{c.clone()}</option> })
                     .collect_view()}
             </select>
-        }
-        .into_any()
+        })
     };
     view! {
         <label>

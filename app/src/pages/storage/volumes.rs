@@ -2,7 +2,11 @@
 //! for pools of thousands), a form for new volumes, uploads with progress,
 //! downloads, and volume actions.
 
-use leptos::{html, prelude::*};
+use leptos::{
+    either::{Either, EitherOf3},
+    html,
+    prelude::*,
+};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -46,13 +50,12 @@ pub fn PoolPage() -> impl IntoView {
                     let (host, name) = (host(), pool());
                     match pools.await {
                         Ok(list) => match list.into_iter().find(|p| p.host == host && p.name == name) {
-                            Some(summary) => view! { <PoolView summary /> }.into_any(),
-                            None => view! {
+                            Some(summary) => EitherOf3::A(view! { <PoolView summary /> }),
+                            None => EitherOf3::B(view! {
                                 <ErrorNotice error=ApiError::NotFound(format!("host {host} has no storage pool named {name}")) />
-                            }
-                            .into_any(),
+                            }),
                         },
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
                     }
                 })}
             </Suspense>
@@ -234,7 +237,7 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                                 .into_iter()
                                 .map(|v| view! { <VolumeRow v manageable download_base=download_base.clone() dialog /> })
                                 .collect_view();
-                            view! {
+                            Either::Left(view! {
                                 {over.then(|| view! {
                                     <p class="notice warn" role="status">
                                         {format!(
@@ -264,10 +267,9 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                                     <button class="secondary" disabled=!prev on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>
                                     <button class="secondary" disabled=!next on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
                                 </nav>
-                            }
-                            .into_any()
+                            })
                         }
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Err(error) => Either::Right(view! { <ErrorNotice error /> }),
                     })
             }}
         </Transition>
@@ -282,24 +284,22 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                         } else {
                             format!("{} is a disk of {users}: deleting it breaks that guest. Its data is lost.", v.name)
                         };
-                        view! {
+                        Either::Left(view! {
                             <Confirm title=format!("Delete {}?", v.name) detail confirm_label="Delete volume".to_string()
                                 on_confirm=Callback::new(move |_| { dialog.set(None); run.run(VolumeRequest::new(&v.name, "delete")); })
                                 on_cancel=close />
-                        }
-                        .into_any()
+                        })
                     }
-                    Dialog::Wipe(v) => view! {
+                    Dialog::Wipe(v) => Either::Left(view! {
                         <Confirm title=format!("Wipe {}?", v.name)
                             detail=format!("Every byte of {} is overwritten with zeros. The volume stays, its content is lost.", v.name)
                             confirm_label="Wipe".to_string()
                             on_confirm=Callback::new(move |_| { dialog.set(None); run.run(VolumeRequest::new(&v.name, "wipe")); })
                             on_cancel=close />
-                    }
-                    .into_any(),
+                    }),
                     Dialog::Resize(v) => {
                         let current = v.capacity;
-                        view! {
+                        Either::Right(view! {
                             <Prompt title=format!("Resize {}", v.name)
                                 detail=format!("Now {}. Volumes only grow: give a larger size (e.g. 40G); the guest then extends its partition.", human_bytes(current))
                                 label="New capacity".to_string()
@@ -311,12 +311,11 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                                 })
                                 on_confirm=Callback::new(move |text: String| { dialog.set(None); run.run(VolumeRequest { capacity: Some(text), ..VolumeRequest::new(&v.name, "resize") }); })
                                 on_cancel=close />
-                        }
-                        .into_any()
+                        })
                     }
                     Dialog::Clone(v) => {
                         let suggestion = format!("{}-copy", v.name);
-                        view! {
+                        Either::Right(view! {
                             <Prompt title=format!("Clone {}", v.name)
                                 detail="A full copy in the same pool, with the same format.".to_string()
                                 label="Name of the copy".to_string()
@@ -325,8 +324,7 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
                                 check=Callback::new(|text: String| crate::api::size::StorageName::parse("volume name", &text).map(|_| ()).map_err(|e| e.to_string()))
                                 on_confirm=Callback::new(move |text: String| { dialog.set(None); run.run(VolumeRequest { new_name: Some(text), ..VolumeRequest::new(&v.name, "clone") }); })
                                 on_cancel=close />
-                        }
-                        .into_any()
+                        })
                     }
                 }
             })
