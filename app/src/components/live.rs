@@ -166,7 +166,7 @@ mod browser {
                     state.opened <= 1
                 };
                 if let Some(text) = e.data().as_string() {
-                    if let Ok(event) = serde_json::from_str::<ServerEvent>(&text) {
+                    if let Ok(event) = crate::api::events::decode_event(&text) {
                         if first && matches!(event, ServerEvent::Hello { .. }) {
                             return;
                         }

@@ -218,6 +218,18 @@ pub fn bearer(token: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// A `/ws` message as JSON, after checking that the pages read it as the
+/// derived decoder does (`decode_event` skips serde's buffered path).
+pub fn event(text: &str) -> serde_json::Value {
+    use app::api::events::{decode_event, ServerEvent};
+    assert_eq!(
+        decode_event(text).ok(),
+        Some(serde_json::from_str::<ServerEvent>(text).unwrap()),
+        "the pages read this message differently: {text}"
+    );
+    serde_json::from_str(text).unwrap()
+}
+
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -230,10 +242,10 @@ pub async fn socket(app: &TestApp, header: &'static str, value: &str) -> Socket 
         .unwrap();
     request.headers_mut().insert(header, value.parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert!(
-        matches!(socket.next().await, Some(Ok(Message::Text(_)))),
-        "hello"
-    );
+    match socket.next().await {
+        Some(Ok(Message::Text(text))) => assert_eq!(event(&text)["type"], "hello"),
+        other => panic!("expected the hello, got {other:?}"),
+    }
     socket
 }
 

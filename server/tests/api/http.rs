@@ -482,7 +482,7 @@ async fn the_websocket_needs_a_session_and_streams_guest_changes() {
 
     let next = |msg: Option<Result<Message, _>>| -> Value {
         match msg.unwrap().unwrap() {
-            Message::Text(text) => serde_json::from_str(&text).unwrap(),
+            Message::Text(text) => crate::helpers::event(&text),
             other => panic!("unexpected {other:?}"),
         }
     };

@@ -352,7 +352,7 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
             .unwrap()
             .unwrap();
         let Message::Text(text) = msg else { continue };
-        let event: Value = serde_json::from_str(&text).unwrap();
+        let event = crate::helpers::event(&text);
         if event["type"] != "migration_progress" || event["id"] != id.as_str() {
             continue;
         }

@@ -196,6 +196,7 @@ async fn next_host_changed(socket: &mut crate::helpers::Socket) -> String {
     tokio::time::timeout(std::time::Duration::from_secs(20), async {
         loop {
             if let Some(Ok(Message::Text(text))) = socket.next().await {
+                crate::helpers::event(&text);
                 if text.contains("\"host_changed\"") && text.contains("\"away\"") {
                     return text.to_string();
                 }

@@ -260,6 +260,13 @@ pub async fn next_event(socket: &mut Socket, kind: &str, limit: Duration) -> Opt
             .ok()??
             .ok()?;
         let Message::Text(text) = msg else { continue };
+        // Every message the tests see is read the pages' way too, and must
+        // come out as the derived decoder reads it.
+        assert_eq!(
+            app::api::events::decode_event(&text).ok(),
+            Some(serde_json::from_str::<app::api::events::ServerEvent>(&text).unwrap()),
+            "the pages read this message differently: {text}"
+        );
         let event: Value = serde_json::from_str(&text).ok()?;
         if event["type"] == kind {
             return Some(event);
