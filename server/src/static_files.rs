@@ -5,8 +5,8 @@
 //! as immutable: a second visit downloads only the HTML.
 
 use std::{
-    io::Write,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicUsize, Ordering},
     time::Instant,
 };
 
@@ -45,9 +45,16 @@ fn compress_one(path: &Path) -> std::io::Result<()> {
     let data = std::fs::read(path)?;
     let gz = PathBuf::from(format!("{}.gz", path.display()));
     if stale(path, &gz) {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        encoder.write_all(&data)?;
-        write_atomically(&gz, &encoder.finish()?)?;
+        // Zopfli writes plain gzip ~5 % smaller than `gzip -9` (what a
+        // browser on plain HTTP downloads), at ~1 s of a core per 500 KB
+        // of wasm, once per build. More iterations gain < 0.3 %.
+        let options = zopfli::Options {
+            iteration_count: std::num::NonZeroU64::MIN,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        zopfli::compress(options, zopfli::Format::Gzip, data.as_slice(), &mut out)?;
+        write_atomically(&gz, &out)?;
     }
     let br = PathBuf::from(format!("{}.br", path.display()));
     if stale(path, &br) {
@@ -71,18 +78,33 @@ pub fn precompress(dir: &Path) {
         tracing::warn!("no static files at {}", dir.display());
         return;
     };
-    let mut done = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_file() && compressible(&path) {
-            match compress_one(&path) {
-                Ok(()) => done += 1,
-                Err(e) => {
-                    tracing::warn!("cannot write compressed copies of {}: {e}", path.display())
+    let files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && compressible(path))
+        .collect();
+    // One file at a time per core: zopfli takes seconds for a whole build.
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(files.len()) {
+            scope.spawn(|| {
+                while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    match compress_one(path) {
+                        Ok(()) => {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::warn!(
+                            "cannot write compressed copies of {}: {e}",
+                            path.display()
+                        ),
+                    }
                 }
-            }
+            });
         }
-    }
+    });
+    let done = done.into_inner();
     tracing::info!(
         "static files in {} compressed ({done} files, {} ms)",
         dir.display(),
