@@ -39,88 +39,172 @@ pub enum ServerEvent {
     BalanceChanged { recommendations: u32 },
 }
 
-/// How the pages read a `/ws` message: as the derived `Deserialize` does
-/// (a test holds them equal for every kind), without serde's buffered path.
-/// An internally tagged enum's derive buffers every message into serde's
-/// `Content` first and reads each payload type a second way from it; that
-/// code was ~130 KB of wasm shared by every page. Here the tag is read
-/// first and the payload is read from the same text with the decoders the
-/// pages have anyway (an unknown field, `type` among them, is skipped).
-pub fn decode_event(text: &str) -> serde_json::Result<ServerEvent> {
-    use serde::de::Error;
-    use std::borrow::Cow;
+/// One kind of `/ws` message and how a page reads it. A component names the
+/// kinds it follows (`use_server_events(&[kinds::GUEST_CHANGED, …], …)`), so
+/// only those payload decoders are in its page's wasm: an evacuation's or a
+/// pool's decoder is not in the guest list's.
+///
+/// The pages do not use the derived `Deserialize` (a test holds these equal
+/// to it for every kind): an internally tagged enum's derive buffers every
+/// message into serde's `Content` first and reads each payload type a second
+/// way from it, ~130 KB of wasm shared by every page. Here the tag is read
+/// first and the payload from the same text with the decoders the pages have
+/// anyway (an unknown field, `type` among them, is skipped).
+#[derive(Clone, Copy)]
+pub struct EventKind {
+    /// The `type` of its messages.
+    pub name: &'static str,
+    pub decode: fn(&str) -> serde_json::Result<ServerEvent>,
+}
 
+/// The `type` of a `/ws` message.
+pub fn event_type(text: &str) -> serde_json::Result<std::borrow::Cow<'_, str>> {
     #[derive(Deserialize)]
     struct Tag<'a> {
         #[serde(borrow, rename = "type")]
-        kind: Cow<'a, str>,
+        kind: std::borrow::Cow<'a, str>,
     }
-    #[derive(Deserialize)]
-    struct User {
-        user: String,
+    Ok(serde_json::from_str::<Tag>(text)?.kind)
+}
+
+/// Reads a `/ws` message of any kind.
+pub fn decode_event(text: &str) -> serde_json::Result<ServerEvent> {
+    let name = event_type(text)?;
+    match kinds::ALL.iter().find(|kind| kind.name == name) {
+        Some(kind) => (kind.decode)(text),
+        None => Err(serde::de::Error::unknown_variant(&name, &[])),
     }
-    #[derive(Deserialize)]
-    struct Host {
-        host: Box<HostSummary>,
-    }
-    #[derive(Deserialize)]
-    struct Guest {
-        guest: GuestSummary,
-    }
-    #[derive(Deserialize)]
-    struct HostUuid {
-        host: String,
-        uuid: String,
-    }
-    #[derive(Deserialize)]
-    struct Pool {
-        pool: Box<PoolSummary>,
+}
+
+/// Every kind of `/ws` message, with its decoder.
+pub mod kinds {
+    use super::{EventKind, ServerEvent};
+    use serde::Deserialize;
+
+    fn from<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+        serde_json::from_str(text)
     }
     #[derive(Deserialize)]
     struct HostName {
         host: String,
         name: String,
     }
-    #[derive(Deserialize)]
-    struct HostPool {
-        host: String,
-        pool: String,
-    }
-    #[derive(Deserialize)]
-    struct Recommendations {
-        recommendations: u32,
-    }
 
-    fn from<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
-        serde_json::from_str(text)
-    }
-    Ok(match &*serde_json::from_str::<Tag>(text)?.kind {
-        "hello" => from(text).map(|e: User| ServerEvent::Hello { user: e.user })?,
-        "host_changed" => from(text).map(|e: Host| ServerEvent::HostChanged { host: e.host })?,
-        "guest_changed" => {
-            from(text).map(|e: Guest| ServerEvent::GuestChanged { guest: e.guest })?
-        }
-        "guest_removed" => from(text).map(|e: HostUuid| ServerEvent::GuestRemoved {
-            host: e.host,
-            uuid: e.uuid,
-        })?,
-        "migration_progress" => ServerEvent::MigrationProgress(from(text)?),
-        "evacuation_progress" => ServerEvent::EvacuationProgress(from(text)?),
-        "pool_changed" => from(text).map(|e: Pool| ServerEvent::PoolChanged { pool: e.pool })?,
-        "pool_removed" => from(text).map(|e: HostName| ServerEvent::PoolRemoved {
-            host: e.host,
-            name: e.name,
-        })?,
-        "volumes_changed" => from(text).map(|e: HostPool| ServerEvent::VolumesChanged {
-            host: e.host,
-            pool: e.pool,
-        })?,
-        "guest_job" => ServerEvent::GuestJob(from(text)?),
-        "balance_changed" => from(text).map(|e: Recommendations| ServerEvent::BalanceChanged {
-            recommendations: e.recommendations,
-        })?,
-        other => return Err(serde_json::Error::unknown_variant(other, &[])),
-    })
+    pub const ALL: [EventKind; 11] = [
+        HELLO,
+        HOST_CHANGED,
+        GUEST_CHANGED,
+        GUEST_REMOVED,
+        MIGRATION_PROGRESS,
+        EVACUATION_PROGRESS,
+        POOL_CHANGED,
+        POOL_REMOVED,
+        VOLUMES_CHANGED,
+        GUEST_JOB,
+        BALANCE_CHANGED,
+    ];
+
+    pub const HELLO: EventKind = EventKind {
+        name: "hello",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                user: String,
+            }
+            from(text).map(|e: E| ServerEvent::Hello { user: e.user })
+        },
+    };
+    pub const HOST_CHANGED: EventKind = EventKind {
+        name: "host_changed",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                host: Box<crate::api::hosts::HostSummary>,
+            }
+            from(text).map(|e: E| ServerEvent::HostChanged { host: e.host })
+        },
+    };
+    pub const GUEST_CHANGED: EventKind = EventKind {
+        name: "guest_changed",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                guest: crate::api::guests::GuestSummary,
+            }
+            from(text).map(|e: E| ServerEvent::GuestChanged { guest: e.guest })
+        },
+    };
+    pub const GUEST_REMOVED: EventKind = EventKind {
+        name: "guest_removed",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                host: String,
+                uuid: String,
+            }
+            from(text).map(|e: E| ServerEvent::GuestRemoved {
+                host: e.host,
+                uuid: e.uuid,
+            })
+        },
+    };
+    pub const MIGRATION_PROGRESS: EventKind = EventKind {
+        name: "migration_progress",
+        decode: |text| from(text).map(ServerEvent::MigrationProgress),
+    };
+    pub const EVACUATION_PROGRESS: EventKind = EventKind {
+        name: "evacuation_progress",
+        decode: |text| from(text).map(ServerEvent::EvacuationProgress),
+    };
+    pub const POOL_CHANGED: EventKind = EventKind {
+        name: "pool_changed",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                pool: Box<crate::api::pools::PoolSummary>,
+            }
+            from(text).map(|e: E| ServerEvent::PoolChanged { pool: e.pool })
+        },
+    };
+    pub const POOL_REMOVED: EventKind = EventKind {
+        name: "pool_removed",
+        decode: |text| {
+            from(text).map(|e: HostName| ServerEvent::PoolRemoved {
+                host: e.host,
+                name: e.name,
+            })
+        },
+    };
+    pub const VOLUMES_CHANGED: EventKind = EventKind {
+        name: "volumes_changed",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                host: String,
+                pool: String,
+            }
+            from(text).map(|e: E| ServerEvent::VolumesChanged {
+                host: e.host,
+                pool: e.pool,
+            })
+        },
+    };
+    pub const GUEST_JOB: EventKind = EventKind {
+        name: "guest_job",
+        decode: |text| from(text).map(ServerEvent::GuestJob),
+    };
+    pub const BALANCE_CHANGED: EventKind = EventKind {
+        name: "balance_changed",
+        decode: |text| {
+            #[derive(Deserialize)]
+            struct E {
+                recommendations: u32,
+            }
+            from(text).map(|e: E| ServerEvent::BalanceChanged {
+                recommendations: e.recommendations,
+            })
+        },
+    };
 }
 
 /// What stands for a URI removed from a text shown to a viewer.

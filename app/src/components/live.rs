@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::events::ServerEvent;
+use crate::api::events::{EventKind, ServerEvent};
 
 /// Whether the page may open its socket: not while the user must first
 /// choose a password (the server refuses `/ws` then, and a page retrying
@@ -24,13 +24,15 @@ pub fn provide_server_events() -> SocketAllowed {
     allowed
 }
 
-/// Calls `on_event` for every message from `/ws` while the calling component
-/// lives (on the page's shared socket; a socket of its own if there is none).
-pub fn use_server_events(on_event: impl Fn(ServerEvent) + 'static) {
+/// Calls `on_event` for every message of these `kinds` from `/ws` while the
+/// calling component lives (on the page's shared socket; a socket of its own
+/// if there is none). Only the kinds named are read: their decoders are the
+/// only ones in the page's wasm.
+pub fn use_server_events(kinds: &'static [EventKind], on_event: impl Fn(ServerEvent) + 'static) {
     #[cfg(feature = "hydrate")]
-    browser::subscribe(std::rc::Rc::new(on_event));
+    browser::subscribe(kinds, std::rc::Rc::new(on_event));
     #[cfg(not(feature = "hydrate"))]
-    let _ = on_event;
+    let _ = (kinds, on_event);
 }
 
 #[cfg(feature = "hydrate")]
@@ -42,22 +44,35 @@ mod browser {
     use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-    use super::ServerEvent;
-    use crate::api::events::SESSION_ENDED;
+    use super::{EventKind, ServerEvent};
+    use crate::api::events::{event_type, SESSION_ENDED};
 
     type Handler = Rc<dyn Fn(ServerEvent)>;
+    /// What a socket calls with each message: its `type` and its text.
+    type Deliver = Rc<dyn Fn(&str, &str)>;
 
-    /// The handlers of the page's socket.
+    /// A component's handler and the kinds it reads.
+    #[derive(Clone)]
+    struct Subscriber {
+        kinds: &'static [EventKind],
+        handler: Handler,
+    }
+
+    impl Subscriber {
+        fn deliver(&self, name: &str, text: &str) {
+            if let Some(kind) = self.kinds.iter().find(|k| k.name == name) {
+                if let Ok(event) = (kind.decode)(text) {
+                    (self.handler)(event);
+                }
+            }
+        }
+    }
+
+    /// The subscribers of the page's socket.
     #[derive(Default)]
     struct Hub {
         next: u64,
-        handlers: Vec<(u64, Handler)>,
-    }
-
-    impl Hub {
-        fn handlers(&self) -> Vec<Handler> {
-            self.handlers.iter().map(|(_, h)| h.clone()).collect()
-        }
+        subscribers: Vec<(u64, Subscriber)>,
     }
 
     /// The page's shared socket, in the Leptos context.
@@ -90,13 +105,18 @@ mod browser {
 
     pub fn provide(allowed: RwSignal<bool>) {
         let hub = Rc::new(RefCell::new(Hub::default()));
-        let deliver: Handler = {
+        let deliver: Deliver = {
             let hub = hub.clone();
-            Rc::new(move |event: ServerEvent| {
+            Rc::new(move |name: &str, text: &str| {
                 // Handlers may (un)register others while they run: call copies.
-                let handlers = hub.borrow().handlers();
-                for h in handlers {
-                    h(event.clone());
+                let subscribers: Vec<Subscriber> = hub
+                    .borrow()
+                    .subscribers
+                    .iter()
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                for s in subscribers {
+                    s.deliver(name, text);
                 }
             })
         };
@@ -114,9 +134,12 @@ mod browser {
         });
     }
 
-    pub fn subscribe(handler: Handler) {
+    pub fn subscribe(kinds: &'static [EventKind], handler: Handler) {
+        let subscriber = Subscriber { kinds, handler };
         let Some(Shared(hub)) = use_context::<Shared>() else {
-            open(handler);
+            open(Rc::new(move |name: &str, text: &str| {
+                subscriber.deliver(name, text)
+            }));
             return;
         };
         let hub: Rc<RefCell<Hub>> = (*hub).clone();
@@ -124,15 +147,15 @@ mod browser {
             let mut h = hub.borrow_mut();
             h.next += 1;
             let id = h.next;
-            h.handlers.push((id, handler));
+            h.subscribers.push((id, subscriber));
             id
         };
         let guard = SendWrapper::new(hub);
-        on_cleanup(move || guard.borrow_mut().handlers.retain(|(i, _)| *i != id));
+        on_cleanup(move || guard.borrow_mut().subscribers.retain(|(i, _)| *i != id));
     }
 
     /// A socket delivering to `handler` until the calling owner is cleaned up.
-    fn open(handler: Handler) {
+    fn open(handler: Deliver) {
         let live = Rc::new(RefCell::new(Live::default()));
         connect(&live, &handler);
         let guard = SendWrapper::new(live);
@@ -143,7 +166,7 @@ mod browser {
         });
     }
 
-    fn connect(live: &Rc<RefCell<Live>>, handler: &Handler) {
+    fn connect(live: &Rc<RefCell<Live>>, handler: &Deliver) {
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
             "wss"
@@ -166,11 +189,11 @@ mod browser {
                     state.opened <= 1
                 };
                 if let Some(text) = e.data().as_string() {
-                    if let Ok(event) = crate::api::events::decode_event(&text) {
-                        if first && matches!(event, ServerEvent::Hello { .. }) {
+                    if let Ok(name) = event_type(&text) {
+                        if first && name == "hello" {
                             return;
                         }
-                        handler(event);
+                        handler(&name, &text);
                     }
                 }
             })

@@ -3,6 +3,7 @@
 //! controls (cancel, bandwidth, downtime, post-copy, finish now). Fed by the
 //! page's `/ws` snapshots; each one is complete, so a missed one is harmless.
 
+use crate::api::events::kinds;
 use leptos::{either::Either, prelude::*};
 
 use crate::{
@@ -56,7 +57,7 @@ pub fn MigrationProgressView(job: MigrationJob) -> impl IntoView {
     let job = RwSignal::new(job);
     {
         let id = id.clone();
-        use_server_events(move |event| {
+        use_server_events(&[kinds::MIGRATION_PROGRESS], move |event| {
             if let ServerEvent::MigrationProgress(m) = event {
                 if m.id != id {
                     return;

@@ -5,6 +5,7 @@
 //! settings. Live: `balance_changed` reads it again; the figures refresh
 //! every 15 s.
 
+use crate::api::events::kinds;
 use std::time::Duration;
 
 use leptos::{either::Either, prelude::*};
@@ -45,7 +46,7 @@ fn mib(mib: u64) -> String {
 pub fn BalancePage() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let balance = Resource::new(move || version.get(), |_| get_balance());
-    use_server_events(move |event| {
+    use_server_events(&[kinds::BALANCE_CHANGED], move |event| {
         if let ServerEvent::BalanceChanged { .. } = event {
             version.update(|v| *v += 1);
         }

@@ -5,6 +5,7 @@
 //! column of guest rows, the figures that matter first. `evacuation_progress`
 //! messages replace the whole evacuation as it changes.
 
+use crate::api::events::kinds;
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -84,7 +85,7 @@ fn status_text(g: &EvacuationGuest) -> String {
 #[component]
 fn EvacuationView(evacuation: Evacuation) -> impl IntoView {
     let e = RwSignal::new(evacuation);
-    use_server_events(move |event| {
+    use_server_events(&[kinds::EVACUATION_PROGRESS], move |event| {
         if let ServerEvent::EvacuationProgress(next) = event {
             if next.id == e.with_untracked(|x| x.id.clone()) {
                 e.set(*next);

@@ -3,6 +3,7 @@
 //! actions, and the migrate dialog. Live: a change pushed over `/ws` updates
 //! its row at once, and the page and counts are read again shortly after.
 
+use crate::api::events::kinds;
 use std::time::Duration;
 
 use leptos::{either::Either, prelude::*};
@@ -227,41 +228,51 @@ fn GuestList(
             }
         })
     };
-    use_server_events(move |event| match event {
-        ServerEvent::GuestChanged { guest } => {
-            // A shutdown that was waited for has happened.
-            if awaiting.get_untracked().as_ref() == Some(&guest.key()) && !still_up(guest.state) {
-                awaiting.set(None);
-                notice.set(Some(Notice::Done(format!(
-                    "{} on {} has shut down: now {}.",
-                    guest.name,
-                    guest.host,
-                    guest.state.label()
-                ))));
-            }
-            patch_row(guest);
-            refetch_soon();
-        }
-        ServerEvent::GuestRemoved { .. } => refetch_soon(),
-        ServerEvent::HostChanged { host } => {
-            let host = HostLink::from(*host);
-            hosts.update(|hs| {
-                if let Some(h) = hs.iter_mut().find(|h| h.name == host.name) {
-                    *h = host;
+    use_server_events(
+        &[
+            kinds::GUEST_CHANGED,
+            kinds::GUEST_REMOVED,
+            kinds::HOST_CHANGED,
+            kinds::MIGRATION_PROGRESS,
+            kinds::HELLO,
+        ],
+        move |event| match event {
+            ServerEvent::GuestChanged { guest } => {
+                // A shutdown that was waited for has happened.
+                if awaiting.get_untracked().as_ref() == Some(&guest.key()) && !still_up(guest.state)
+                {
+                    awaiting.set(None);
+                    notice.set(Some(Notice::Done(format!(
+                        "{} on {} has shut down: now {}.",
+                        guest.name,
+                        guest.host,
+                        guest.state.label()
+                    ))));
                 }
-            });
-            refetch_soon();
-        }
-        ServerEvent::MigrationProgress(m) => migrating.update(|list| {
-            list.retain(|x| x.id != m.id);
-            if m.status.is_running() {
-                list.push(*m);
+                patch_row(guest);
+                refetch_soon();
             }
-        }),
-        // The socket reconnected: events may have been missed.
-        ServerEvent::Hello { .. } => refetch_soon(),
-        _ => {}
-    });
+            ServerEvent::GuestRemoved { .. } => refetch_soon(),
+            ServerEvent::HostChanged { host } => {
+                let host = HostLink::from(*host);
+                hosts.update(|hs| {
+                    if let Some(h) = hs.iter_mut().find(|h| h.name == host.name) {
+                        *h = host;
+                    }
+                });
+                refetch_soon();
+            }
+            ServerEvent::MigrationProgress(m) => migrating.update(|list| {
+                list.retain(|x| x.id != m.id);
+                if m.status.is_running() {
+                    list.push(*m);
+                }
+            }),
+            // The socket reconnected: events may have been missed.
+            ServerEvent::Hello { .. } => refetch_soon(),
+            _ => {}
+        },
+    );
 
     // Filters start from the first page; the search waits for typing to pause.
     Effect::new(move |first: Option<()>| {

@@ -4,6 +4,7 @@
 //! evacuations. Live: `host_changed` messages replace a card as its host
 //! connects, drops or changes maintenance.
 
+use crate::api::events::kinds;
 use leptos::{
     either::{Either, EitherOf3},
     prelude::*,
@@ -66,7 +67,7 @@ pub fn HostsPage() -> impl IntoView {
 #[component]
 fn HostCards(list: Vec<HostSummary>) -> impl IntoView {
     let hosts = RwSignal::new(list);
-    use_server_events(move |event| {
+    use_server_events(&[kinds::HOST_CHANGED], move |event| {
         if let ServerEvent::HostChanged { host } = event {
             let host = *host;
             hosts.update(|hs| {
@@ -183,7 +184,7 @@ fn maintenance_line(m: &HostMaintenance) -> (String, &'static str) {
 fn Evacuations() -> impl IntoView {
     let list = Resource::new(|| (), |_| list_evacuations(None, None, None, Some(10)));
     let live = RwSignal::new(Vec::<Evacuation>::new());
-    use_server_events(move |event| {
+    use_server_events(&[kinds::EVACUATION_PROGRESS], move |event| {
         if let ServerEvent::EvacuationProgress(e) = event {
             live.update(|l| {
                 l.retain(|x| x.id != e.id);

@@ -1,6 +1,7 @@
 //! The frame around every page behind the login: top bar with navigation,
 //! the user's name and log out.
 
+use crate::api::events::kinds;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
@@ -19,7 +20,7 @@ pub fn Layout() -> impl IntoView {
     // The balance advisor's recommendations: the socket says the count
     // right after it opens, and again whenever it changes.
     let recommendations = RwSignal::new(0u32);
-    use_server_events(move |event| {
+    use_server_events(&[kinds::BALANCE_CHANGED], move |event| {
         if let ServerEvent::BalanceChanged { recommendations: n } = event {
             recommendations.set(n);
         }

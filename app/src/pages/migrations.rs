@@ -1,6 +1,7 @@
 //! The Migrations page: running migrations with their live progress, and the
 //! history (who, what, from where to where, how it ended), paged.
 
+use crate::api::events::kinds;
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
@@ -28,7 +29,7 @@ pub fn MigrationsPage() -> impl IntoView {
     );
     // A job this page does not show yet, or one that ended: read the list again.
     let known = RwSignal::new(Vec::<(String, JobStatus)>::new());
-    use_server_events(move |event| {
+    use_server_events(&[kinds::MIGRATION_PROGRESS], move |event| {
         if let ServerEvent::MigrationProgress(m) = event {
             let seen =
                 known.with_untracked(|k| k.iter().find(|(id, _)| *id == m.id).map(|(_, s)| *s));

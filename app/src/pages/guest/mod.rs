@@ -14,6 +14,7 @@ mod overview;
 mod snapshots;
 mod usage;
 
+use crate::api::events::kinds;
 use std::time::Duration;
 
 use leptos::{
@@ -180,29 +181,38 @@ fn GuestView(detail: GuestDetail) -> impl IntoView {
         let (host, uuid) = (host.clone(), uuid.clone());
         let reload_now = reload_now.clone();
         let reload_soon = reload_soon.clone();
-        use_server_events(move |event| match event {
-            ServerEvent::GuestChanged { guest } if guest.host == host && guest.uuid == uuid => {
-                d.update(|x| x.guest = guest);
-                reload_soon();
-            }
-            ServerEvent::GuestRemoved { host: h, uuid: u }
-                if h == host && u == uuid && !deleting.get_untracked() =>
-            {
-                removed.set(true)
-            }
-            ServerEvent::GuestJob(job) if job.host == host && job.uuid == uuid => {
-                jobs.update(|list| {
-                    list.retain(|j| j.id != job.id);
-                    list.push(*job);
-                })
-            }
-            ServerEvent::VolumesChanged { host: h, .. } if h == host => reload_soon(),
-            ServerEvent::Hello { .. } => {
-                reload_now();
-                snap_version.update(|v| *v += 1);
-            }
-            _ => {}
-        });
+        use_server_events(
+            &[
+                kinds::GUEST_CHANGED,
+                kinds::GUEST_REMOVED,
+                kinds::GUEST_JOB,
+                kinds::VOLUMES_CHANGED,
+                kinds::HELLO,
+            ],
+            move |event| match event {
+                ServerEvent::GuestChanged { guest } if guest.host == host && guest.uuid == uuid => {
+                    d.update(|x| x.guest = guest);
+                    reload_soon();
+                }
+                ServerEvent::GuestRemoved { host: h, uuid: u }
+                    if h == host && u == uuid && !deleting.get_untracked() =>
+                {
+                    removed.set(true)
+                }
+                ServerEvent::GuestJob(job) if job.host == host && job.uuid == uuid => {
+                    jobs.update(|list| {
+                        list.retain(|j| j.id != job.id);
+                        list.push(*job);
+                    })
+                }
+                ServerEvent::VolumesChanged { host: h, .. } if h == host => reload_soon(),
+                ServerEvent::Hello { .. } => {
+                    reload_now();
+                    snap_version.update(|v| *v += 1);
+                }
+                _ => {}
+            },
+        );
     }
 
     let lifecycle = use_lifecycle(host.clone(), uuid.clone(), d, state, notice, reload_soon);

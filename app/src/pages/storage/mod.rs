@@ -5,6 +5,7 @@
 mod pool_form;
 pub mod volumes;
 
+use crate::api::events::kinds;
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -83,13 +84,16 @@ fn PoolList(pools: Vec<PoolSummary>, hosts: Vec<HostSummary>) -> impl IntoView {
             }
         })
     };
-    use_server_events(move |event| match event {
-        ServerEvent::PoolChanged { pool } => upsert(*pool),
-        ServerEvent::PoolRemoved { host, name } => {
-            rows.update(|rows| rows.retain(|r| !(r.host == host && r.name == name)))
-        }
-        _ => {}
-    });
+    use_server_events(
+        &[kinds::POOL_CHANGED, kinds::POOL_REMOVED],
+        move |event| match event {
+            ServerEvent::PoolChanged { pool } => upsert(*pool),
+            ServerEvent::PoolRemoved { host, name } => {
+                rows.update(|rows| rows.retain(|r| !(r.host == host && r.name == name)))
+            }
+            _ => {}
+        },
+    );
 
     let action = ServerAction::<PoolActionFn>::new();
     Effect::new(move |_| {

@@ -2,6 +2,7 @@
 //! for pools of thousands), a form for new volumes, uploads with progress,
 //! downloads, and volume actions.
 
+use crate::api::events::kinds;
 use leptos::{
     either::{Either, EitherOf3},
     html,
@@ -117,15 +118,18 @@ fn PoolView(summary: PoolSummary) -> impl IntoView {
     };
     {
         let (host, name) = (host.clone(), name.clone());
-        use_server_events(move |event| match event {
-            ServerEvent::VolumesChanged { host: h, pool: p } if h == host && p == name => {
-                version.update(|v| *v += 1)
-            }
-            ServerEvent::PoolChanged { pool: p } if p.host == host && p.name == name => {
-                pool.set(*p)
-            }
-            _ => {}
-        });
+        use_server_events(
+            &[kinds::VOLUMES_CHANGED, kinds::POOL_CHANGED],
+            move |event| match event {
+                ServerEvent::VolumesChanged { host: h, pool: p } if h == host && p == name => {
+                    version.update(|v| *v += 1)
+                }
+                ServerEvent::PoolChanged { pool: p } if p.host == host && p.name == name => {
+                    pool.set(*p)
+                }
+                _ => {}
+            },
+        );
     }
 
     let action = ServerAction::<VolumeActionFn>::new();
