@@ -35,9 +35,23 @@ pub fn use_server_events(kinds: &'static [EventKind], on_event: impl Fn(ServerEv
     let _ = (kinds, on_event);
 }
 
+/// The user is logging out here: the page goes to the login page itself
+/// once the logout is done, so the socket's "session ended" close (which the
+/// logout causes, often first) does not send it there too (two navigations
+/// race, and the second aborts the first). False again if the logout failed.
+pub fn set_logging_out(on: bool) {
+    #[cfg(feature = "hydrate")]
+    browser::LOGGING_OUT.with(|flag| flag.set(on));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = on;
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::{cell::RefCell, rc::Rc};
+    use std::{
+        cell::{Cell, RefCell},
+        rc::Rc,
+    };
 
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
@@ -46,6 +60,10 @@ mod browser {
 
     use super::{EventKind, ServerEvent};
     use crate::api::events::{event_type, SESSION_ENDED};
+
+    thread_local! {
+        pub static LOGGING_OUT: Cell<bool> = const { Cell::new(false) };
+    }
 
     type Handler = Rc<dyn Fn(ServerEvent)>;
     /// What a socket calls with each message: its `type` and its text.
@@ -205,6 +223,9 @@ mod browser {
                 // The session ended (logout elsewhere, expiry, user disabled):
                 // back to the login page, which returns here afterwards.
                 if e.code() == SESSION_ENDED && !live.borrow().stopped {
+                    if LOGGING_OUT.with(Cell::get) {
+                        return;
+                    }
                     let location = window().location();
                     let here = format!(
                         "{}{}",

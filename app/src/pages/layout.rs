@@ -36,10 +36,12 @@ pub fn Layout() -> impl IntoView {
         }
     });
     let logout = ServerAction::<Logout>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout.value().get() {
+    Effect::new(move |_| match logout.value().get() {
+        Some(Ok(())) => {
             let _ = window().location().set_href("/login");
         }
+        Some(Err(_)) => crate::components::live::set_logging_out(false),
+        None => {}
     });
     view! {
         <header class="topbar">
@@ -92,6 +94,7 @@ pub fn Layout() -> impl IntoView {
                 <button
                     class="secondary"
                     on:click=move |_| {
+                        crate::components::live::set_logging_out(true);
                         logout.dispatch(Logout {});
                     }
                 >
