@@ -54,6 +54,7 @@ fn fleet(rng: &mut StdRng, hosts: usize) -> (Vec<HostLoad>, Vec<GuestLoad>) {
                 cpu_used: cpu,
                 memory_mib: memory,
                 eligible: names.clone(),
+                standing: false,
             });
         }
     }

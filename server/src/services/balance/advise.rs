@@ -47,6 +47,10 @@ pub struct GuestLoad {
     pub memory_mib: f64,
     /// The hosts whose pre-flight checks it passes.
     pub eligible: Vec<String>,
+    /// Its move is recommended now: it stays the choice unless another move
+    /// is better by at least `min_gain`, so the advice does not flip between
+    /// near-equal guests with every sample's noise.
+    pub standing: bool,
 }
 
 /// How the advisor decides.
@@ -284,11 +288,15 @@ pub fn advise(
                 let better = match &best {
                     None => true,
                     Some((bg, _, b)) => {
-                        let (bg_relieves, this_relieves) = (
-                            overloaded(&hosts[index(&guests[*bg].host).unwrap_or(0)]),
-                            relieves,
-                        );
-                        (this_relieves, -after.combined) > (bg_relieves, -b.combined)
+                        let bg_relieves = overloaded(&hosts[index(&guests[*bg].host).unwrap_or(0)]);
+                        if relieves != bg_relieves {
+                            relieves
+                        } else if (after.combined - b.combined).abs() >= s.min_gain {
+                            after.combined < b.combined
+                        } else {
+                            // As good: the standing advice, else the first.
+                            g.standing && !guests[*bg].standing
+                        }
                     }
                 };
                 if better {
@@ -392,6 +400,7 @@ mod tests {
             cpu_used: 0.05,
             memory_mib,
             eligible: eligible.iter().map(|h| h.to_string()).collect(),
+            standing: false,
         }
     }
 
@@ -441,6 +450,41 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(advise(&hosts, &guests, &[], &eager), vec![]);
+    }
+
+    /// Three guests alike but for a little CPU noise: the advice names the
+    /// one it named before until another is better by the minimum gain.
+    #[test]
+    fn the_standing_advice_holds_against_noise() {
+        let hosts = [host("a", 1024.0, 768.0), host("b", 1024.0, 0.0)];
+        let mut guests: Vec<GuestLoad> = ["g1", "g2", "g3"]
+            .iter()
+            .map(|n| guest(n, "a", 256.0, &["b"]))
+            .collect();
+        guests[0].cpu_used = 0.050;
+        guests[1].cpu_used = 0.052;
+        guests[2].cpu_used = 0.048;
+        let first = |hosts: &[HostLoad], guests: &[GuestLoad]| {
+            advise(hosts, guests, &[], &Settings::default())[0]
+                .name
+                .clone()
+        };
+        let fresh = first(&hosts, &guests);
+        assert_ne!(fresh, "g2");
+        guests.iter_mut().for_each(|g| g.standing = g.name == "g2");
+        assert_eq!(
+            first(&hosts, &guests),
+            "g2",
+            "near-equal: the standing advice holds"
+        );
+        guests.iter_mut().for_each(|g| g.standing = g.name == fresh);
+        assert_eq!(first(&hosts, &guests), fresh);
+        // A clearly better move replaces it: g3 takes half of a's CPU along.
+        let mut busy = hosts.clone();
+        busy[0].cpu_used = 2.0;
+        guests[2].cpu_used = 1.0;
+        guests.iter_mut().for_each(|g| g.standing = g.name == "g2");
+        assert_eq!(first(&busy, &guests), "g3");
     }
 
     #[test]

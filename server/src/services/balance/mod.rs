@@ -358,6 +358,10 @@ impl BalanceService {
                         cpu_used: cores_of(&g),
                         memory_mib: mem_of(&g) as f64,
                         eligible: Vec::new(),
+                        standing: state
+                            .proposals
+                            .iter()
+                            .any(|p| p.shown.guest.uuid.eq_ignore_ascii_case(&g.uuid)),
                     },
                     g,
                 ));
@@ -752,6 +756,7 @@ mod tests {
             cpu_used: cpu,
             memory_mib: 256.0,
             eligible: vec!["b".into()],
+            standing: false,
         };
         let id = |cpu: f64, hosts: &[HostLoad]| {
             let moves = advise::advise(hosts, &[guest(cpu)], &[], &advise::Settings::default());
