@@ -171,6 +171,16 @@ describe('virtdeck guests (demo fleet)', () => {
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/guests', { timeout: 5_000 });
   });
 
+  scenario("a session that ends before the page's socket opens still sends the page to the login page", async (page) => {
+    await login(page, server.url, server.password);
+    // The page's HTML arrives, and the session ends before its WebAssembly
+    // has loaded: its socket is refused (no 4001 ever comes).
+    await page.goto(`${server.url}/guests`, { waitUntil: 'commit' });
+    const res = await page.request.post(`${server.url}/api/logout`, { data: {} });
+    assert.equal(res.status(), 200);
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/guests', { timeout: 15_000 });
+  });
+
   scenario('force off asks for confirmation first', async (page) => {
     await login(page, server.url, server.password);
     await expectState(page, 'db01', 'demo-alpha', 'running');

@@ -107,6 +107,8 @@ mod browser {
         /// Sockets opened so far: a `hello` on any but the first means the
         /// socket reconnected, and pages read what they show again.
         opened: u32,
+        /// The current socket has had a message (the server took it).
+        heard: bool,
     }
 
     impl Live {
@@ -184,6 +186,23 @@ mod browser {
         });
     }
 
+    /// The session ended (logout elsewhere, expiry, user disabled): to the
+    /// login page, which returns here afterwards; not when this page is
+    /// logging out (it goes there itself).
+    fn to_login() {
+        if LOGGING_OUT.with(Cell::get) {
+            return;
+        }
+        let location = window().location();
+        let here = format!(
+            "{}{}",
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default()
+        );
+        let next = js_sys::encode_uri_component(&here);
+        let _ = location.set_href(&format!("/login?next={next}"));
+    }
+
     fn connect(live: &Rc<RefCell<Live>>, handler: &Deliver) {
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
@@ -195,7 +214,11 @@ mod browser {
         let Ok(ws) = WebSocket::new(&format!("{scheme}://{host}/ws")) else {
             return;
         };
-        live.borrow_mut().opened += 1;
+        {
+            let mut state = live.borrow_mut();
+            state.opened += 1;
+            state.heard = false;
+        }
 
         let on_message = {
             let handler = handler.clone();
@@ -204,6 +227,7 @@ mod browser {
                 let first = {
                     let mut state = live.borrow_mut();
                     state.failures = 0;
+                    state.heard = true;
                     state.opened <= 1
                 };
                 if let Some(text) = e.data().as_string() {
@@ -223,27 +247,33 @@ mod browser {
                 // The session ended (logout elsewhere, expiry, user disabled):
                 // back to the login page, which returns here afterwards.
                 if e.code() == SESSION_ENDED && !live.borrow().stopped {
-                    if LOGGING_OUT.with(Cell::get) {
-                        return;
-                    }
-                    let location = window().location();
-                    let here = format!(
-                        "{}{}",
-                        location.pathname().unwrap_or_default(),
-                        location.search().unwrap_or_default()
-                    );
-                    let next = js_sys::encode_uri_component(&here);
-                    let _ = location.set_href(&format!("/login?next={next}"));
+                    to_login();
                     return;
                 }
-                let delay_ms = {
+                let (delay_ms, refused) = {
                     let mut state = live.borrow_mut();
                     if state.stopped {
                         return;
                     }
                     state.failures += 1;
-                    (1000 * 2i32.pow(state.failures.min(6))).min(60_000)
+                    let delay = (1000 * 2i32.pow(state.failures.min(6))).min(60_000);
+                    (delay, !state.heard)
                 };
+                // Never taken: the server refuses a socket whose session has
+                // ended (it ended before the socket opened, so no 4001 came),
+                // or it cannot be reached. The session itself tells which.
+                if refused {
+                    let live = live.clone();
+                    leptos::task::spawn_local(async move {
+                        let ended = matches!(
+                            crate::api::auth::current_user().await,
+                            Err(crate::api::ApiError::Unauthorized(_))
+                        );
+                        if ended && !live.borrow().stopped {
+                            to_login();
+                        }
+                    });
+                }
                 let (live, handler) = (live.clone(), handler.clone());
                 let retry = Closure::once_into_js(move || {
                     if !live.borrow().stopped {
