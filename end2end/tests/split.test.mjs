@@ -24,9 +24,10 @@ const KB = 1000;
 // The README's budgets. /login meets the goal of issue 19 (300 KB); /guests
 // does not yet (goal 330 KB; 548 KB when the split landed, 526 KB with
 // opt-level "s" and one JSON decoder per type, 414 KB with Either instead of
-// AnyView on the fleet pages and the hosts page in an area of its own): its
+// AnyView on the fleet pages and the hosts page in an area of its own, 392 KB
+// with /ws messages decoded per kind without serde's buffered path): its
 // budget guards today's figure until the pages' code shrinks.
-const BUDGETS = { '/login': 300 * KB, '/guests': 430 * KB };
+const BUDGETS = { '/login': 300 * KB, '/guests': 405 * KB };
 
 let server;
 let browser;
