@@ -84,11 +84,6 @@ pub mod kinds {
     fn from<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
         serde_json::from_str(text)
     }
-    #[derive(Deserialize)]
-    struct HostName {
-        host: String,
-        name: String,
-    }
 
     pub const ALL: [EventKind; 11] = [
         HELLO,
@@ -169,7 +164,12 @@ pub mod kinds {
     pub const POOL_REMOVED: EventKind = EventKind {
         name: "pool_removed",
         decode: |text| {
-            from(text).map(|e: HostName| ServerEvent::PoolRemoved {
+            #[derive(Deserialize)]
+            struct E {
+                host: String,
+                name: String,
+            }
+            from(text).map(|e: E| ServerEvent::PoolRemoved {
                 host: e.host,
                 name: e.name,
             })
@@ -329,14 +329,36 @@ mod tests {
                 &text[1..text.find(',').unwrap()]
             );
             assert_eq!(decode_event(&moved).unwrap(), derived, "{moved}");
-            seen.insert(
-                serde_json::to_value(&derived).unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            );
+            let name = serde_json::to_value(&derived).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert_eq!(name, kind_of(&derived), "{text}");
+            seen.insert(name);
         }
-        assert_eq!(seen.len(), 11, "one message of every kind: {seen:?}");
+        let all: std::collections::BTreeSet<String> =
+            kinds::ALL.iter().map(|k| k.name.to_string()).collect();
+        assert_eq!(seen, all, "one message of every kind in kinds::ALL");
+        assert_eq!(all.len(), kinds::ALL.len(), "no kind twice");
+    }
+
+    /// Which kind a message is. Exhaustive: a new `ServerEvent` variant does
+    /// not compile here until it has its kind (and, for the test above to
+    /// pass, its entry in `kinds::ALL` and a message in `every_kind`).
+    fn kind_of(event: &ServerEvent) -> &'static str {
+        match event {
+            ServerEvent::Hello { .. } => kinds::HELLO.name,
+            ServerEvent::HostChanged { .. } => kinds::HOST_CHANGED.name,
+            ServerEvent::GuestChanged { .. } => kinds::GUEST_CHANGED.name,
+            ServerEvent::GuestRemoved { .. } => kinds::GUEST_REMOVED.name,
+            ServerEvent::MigrationProgress(_) => kinds::MIGRATION_PROGRESS.name,
+            ServerEvent::EvacuationProgress(_) => kinds::EVACUATION_PROGRESS.name,
+            ServerEvent::PoolChanged { .. } => kinds::POOL_CHANGED.name,
+            ServerEvent::PoolRemoved { .. } => kinds::POOL_REMOVED.name,
+            ServerEvent::VolumesChanged { .. } => kinds::VOLUMES_CHANGED.name,
+            ServerEvent::GuestJob(_) => kinds::GUEST_JOB.name,
+            ServerEvent::BalanceChanged { .. } => kinds::BALANCE_CHANGED.name,
+        }
     }
 
     #[test]
