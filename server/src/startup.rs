@@ -154,25 +154,32 @@ fn warn_without_chunk_manifest(pkg: &std::path::Path) {
     }
 }
 
-/// Compress HTML pages and JSON answers (static files come precompressed;
-/// volume downloads and the WebSocket are left alone).
+/// Compress pages at the usual level (gzip 6, brotli 4: about a quarter
+/// smaller than the fastest, a millisecond for a page of 100 guests; a
+/// first visit on a slow phone waits for these bytes before anything else
+/// starts) and JSON answers at the fastest (a whole fleet's list is
+/// megabytes). Static files come precompressed; volume downloads and the
+/// WebSocket are left alone. Two layers: the outer one leaves what the inner
+/// one compressed.
 fn compression(
+    content_type: &'static str,
+    level: tower_http::CompressionLevel,
 ) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
     use tower_http::compression::{predicate::SizeAbove, CompressionLayer, Predicate};
-    let textual = |_: axum::http::StatusCode,
-                   _: axum::http::Version,
-                   headers: &axum::http::HeaderMap,
-                   _: &axum::http::Extensions| {
+    let matching = move |_: axum::http::StatusCode,
+                         _: axum::http::Version,
+                         headers: &axum::http::HeaderMap,
+                         _: &axum::http::Extensions| {
         headers
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"))
+            .is_some_and(|t| t.starts_with(content_type))
     };
     CompressionLayer::new()
         .br(true)
         .gzip(true)
-        .quality(tower_http::CompressionLevel::Fastest)
-        .compress_when(SizeAbove::new(512).and(textual))
+        .quality(level)
+        .compress_when(SizeAbove::new(512).and(matching))
 }
 
 /// The configured hosts; with none, a demo fleet on libvirt's test driver
@@ -407,7 +414,14 @@ fn router(
         .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(sessions)
         .layer(middleware::from_fn(security::headers))
-        .layer(compression())
+        .layer(compression(
+            "text/html",
+            tower_http::CompressionLevel::Default,
+        ))
+        .layer(compression(
+            "application/json",
+            tower_http::CompressionLevel::Fastest,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             proxies,
