@@ -608,7 +608,7 @@ async fn lab_fault_a_migration_that_never_converges_steps_then_aborts() {
 /// virtdeck with auto-converge (oopses in the scheduler, in `chacha_permute`
 /// and on a stack guard page, each right after the switch-over). virtdeck
 /// hands libvirt the policy's flag and nothing else touches guest memory.
-/// Guests that are quiet at the switch-over (every other lab test) are held
+/// Guests that are quiet at the switch-over (every other test here) are held
 /// to the full check, crashes included, and a bad checksum here still fails.
 async fn converges_with(prefix: &str, convergence: &str, limit: Duration) -> Value {
     let (s, v) = Scene::new(prefix, "fill=30 dirty=30", "").await;
