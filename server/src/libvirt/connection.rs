@@ -119,8 +119,9 @@ pub struct HostConnection {
     link: Mutex<Link>,
     /// A call found the connection broken.
     lost: Notify,
-    /// Wakes those who wait for the host to connect.
-    connected: Notify,
+    /// Wakes those who wait for the link to change (to connect, or for the
+    /// first attempt to end).
+    link_changed: Notify,
     watcher: Arc<dyn HostWatcher>,
 }
 
@@ -143,7 +144,7 @@ impl HostConnection {
                 conn: None,
             }),
             lost: Notify::new(),
-            connected: Notify::new(),
+            link_changed: Notify::new(),
             watcher,
         }
     }
@@ -174,7 +175,7 @@ impl HostConnection {
     pub async fn wait_connected(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let notified = self.connected.notified();
+            let notified = self.link_changed.notified();
             if self.is_connected() {
                 return true;
             }
@@ -196,11 +197,17 @@ impl HostConnection {
     /// Waits (at most `limit`) until the first connection attempt has ended,
     /// either way.
     pub async fn wait_settled(&self, limit: Duration) {
+        // Woken by the change itself, not polled: the start waits for the
+        // slowest host, and a poll's interval would be added to it.
         let deadline = tokio::time::Instant::now() + limit;
-        while self.link.lock().expect("link lock").state == LinkState::Connecting
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        loop {
+            let notified = self.link_changed.notified();
+            if self.link.lock().expect("link lock").state != LinkState::Connecting {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -354,6 +361,7 @@ impl HostConnection {
             tokio::task::spawn_blocking(move || drop(old));
         }
         self.watcher.link_changed(self);
+        self.link_changed.notify_waiters();
     }
 
     /// Keeps the host connected, for as long as the process runs.
@@ -421,7 +429,6 @@ impl HostConnection {
             return e;
         }
         self.set_link(LinkState::Connected, None, None, Some(conn.clone()));
-        self.connected.notify_waiters();
         tracing::info!(host = %name, uri = %self.uri, "connected");
         let mut resync = tokio::time::interval(RESYNC_EVERY);
         resync.tick().await;
