@@ -1,5 +1,5 @@
 //! Building the application: database, users, sessions, libvirt backend and the
-//! axum router. `Application::build` binds the listener first, so tests can
+//! axum router. `Application::build` binds the listener before serving, so tests can
 //! ask for port 0 and read the real address.
 
 use std::{net::SocketAddr, sync::Arc};
@@ -182,6 +182,14 @@ fn compression(
         .compress_when(SizeAbove::new(512).and(matching))
 }
 
+/// How long after the start the work no first answer needs begins (an
+/// argon2 hash: 40 ms of a core; checking, or on the first start after a
+/// build writing, the static files' compressed copies: 10 ms to seconds).
+/// Until then the first requests after a restart — pages reconnecting,
+/// scripts — have the CPU; a login by an unknown user in that moment makes
+/// the hash itself.
+const AFTER_START: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The configured hosts; with none, a demo fleet on libvirt's test driver
 /// (its fixture files live in the returned directory, kept while serving).
 fn configured_hosts(
@@ -301,6 +309,7 @@ impl Application {
             FirstUser::Existed => {}
         }
 
+        let unknown_user_hash = accounts.clone();
         let services = Services {
             fleet: Arc::new(LibvirtFleet::new(registry.clone())),
             guests,
@@ -329,12 +338,20 @@ impl Application {
                 config.login_window,
             )),
         };
-        // Compressed copies of the wasm, JS and CSS, once per build, in the
-        // background: until they are written (atomically) the originals are
-        // served, so the first start after a build does not wait seconds.
+        // Work no first answer needs, a moment after the start (see
+        // `AFTER_START`): the hash unknown users' logins are checked against,
+        // and compressed copies of the wasm, JS and CSS, once per build —
+        // until they are written (atomically) the originals are served.
         let pkg = pkg_dir(&state.leptos_options);
         warn_without_chunk_manifest(&pkg);
-        tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
+        tokio::spawn({
+            let accounts = unknown_user_hash;
+            async move {
+                tokio::time::sleep(AFTER_START).await;
+                accounts.prepare_unknown_user_hash();
+                tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
+            }
+        });
         let router = router(
             state,
             auth::session_layer(session_store, config.secure_cookies),

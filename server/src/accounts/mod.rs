@@ -50,8 +50,9 @@ pub struct SqlAccounts {
     /// Users with a password re-check in flight (one each).
     rechecks: std::sync::Mutex<std::collections::HashSet<i64>>,
     /// Verified against when the user does not exist, so both cases take as
-    /// long. Made in the background after the start (an argon2 hash is not
-    /// needed for the first answer); a login that comes first waits for it.
+    /// long. Made in the background once the start is done
+    /// (`prepare_unknown_user_hash`: an argon2 hash is not needed for the
+    /// first answer); a login that comes first makes it, or waits for it.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// Moves on at every change that may end a session (`session_changes`).
     changes: tokio::sync::watch::Sender<u64>,
@@ -59,11 +60,6 @@ pub struct SqlAccounts {
 
 impl SqlAccounts {
     pub async fn new(pool: SqlitePool) -> anyhow::Result<Self> {
-        let dummy_hash = Arc::new(tokio::sync::OnceCell::new());
-        let background = dummy_hash.clone();
-        tokio::spawn(async move {
-            let _ = background.get_or_try_init(passwords::dummy_hash).await;
-        });
         Ok(SqlAccounts {
             pool,
             hashing: Arc::new(Semaphore::new(passwords::CONCURRENT_HASHES)),
@@ -74,9 +70,19 @@ impl SqlAccounts {
                 std::time::Duration::from_secs(300),
             ),
             rechecks: Default::default(),
-            dummy_hash,
+            dummy_hash: Arc::default(),
             changes: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Makes the hash unknown users are checked against, in the background.
+    /// Called when the start is done: its 40 ms of a core would otherwise be
+    /// taken from reading the hosts, on which the first answer waits.
+    pub fn prepare_unknown_user_hash(&self) {
+        let cell = self.dummy_hash.clone();
+        tokio::spawn(async move {
+            let _ = cell.get_or_try_init(passwords::dummy_hash).await;
+        });
     }
 
     /// Failed logins allowed per user name within `window` (default 10 in 5 min).
