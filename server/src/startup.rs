@@ -344,13 +344,10 @@ impl Application {
         // until they are written (atomically) the originals are served.
         let pkg = pkg_dir(&state.leptos_options);
         warn_without_chunk_manifest(&pkg);
-        tokio::spawn({
-            let accounts = unknown_user_hash;
-            async move {
-                tokio::time::sleep(AFTER_START).await;
-                accounts.prepare_unknown_user_hash();
-                tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
-            }
+        tokio::spawn(async move {
+            tokio::time::sleep(AFTER_START).await;
+            unknown_user_hash.prepare_unknown_user_hash();
+            tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
         });
         let router = router(
             state,
