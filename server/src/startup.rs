@@ -1,6 +1,7 @@
 //! Building the application: database, users, sessions, libvirt backend and the
 //! axum router. `Application::build` binds the listener before serving, so tests can
-//! ask for port 0 and read the real address.
+//! ask for port 0 and read the real address. It returns while the hosts still
+//! connect: until they have settled only the login is served (`wait_started`).
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -256,26 +257,21 @@ impl Application {
         );
 
         let notifier = Notifier::start(config.notify.clone(), pool.clone(), notifier_events);
-        // The first pages then show the fleet, not "connecting…" (bounded: a
-        // hanging host does not hold the start up for long).
-        registry
-            .wait_settled(std::time::Duration::from_secs(5))
-            .await;
-        let migrations =
+        // The services exist at once; what needs the hosts (re-attaching the
+        // jobs a restart left running, sampling) waits for them in `started`.
+        let migration_jobs =
             MigrationJobs::new(registry.clone(), pool.clone(), config.migration_host_wait);
-        migrations.recover().await;
         let guests = Arc::new(LibvirtGuests::new(registry.clone(), pool.clone()));
-        guests.recover().await;
         let audit = Arc::new(SqlAudit::new(pool.clone()));
         audit.clone().keep_pruned(config.audit_retention_days);
-        let migrations: Arc<dyn app::backend::Migrations> = Arc::new(MigrationService(migrations));
+        let migrations: Arc<dyn app::backend::Migrations> =
+            Arc::new(MigrationService(migration_jobs.clone()));
         let maintenance = MaintenanceService::new(
             registry.clone(),
             pool.clone(),
             migrations.clone(),
             audit.clone(),
         );
-        maintenance.recover().await;
         let balance = BalanceService::new(
             registry.clone(),
             pool.clone(),
@@ -285,7 +281,27 @@ impl Application {
             config.balance_bandwidth_mib_s,
         )
         .await;
-        balance.run_sampling();
+        let (started_tx, started) = tokio::sync::watch::channel(false);
+        tokio::spawn({
+            let (registry, guests, maintenance, balance) = (
+                registry.clone(),
+                guests.clone(),
+                maintenance.clone(),
+                balance.clone(),
+            );
+            async move {
+                // The first pages then show the fleet, not "connecting…"
+                // (bounded: a hanging host does not hold the start up for long).
+                registry
+                    .wait_settled(std::time::Duration::from_secs(5))
+                    .await;
+                migration_jobs.recover().await;
+                guests.recover().await;
+                maintenance.recover().await;
+                balance.run_sampling();
+                let _ = started_tx.send(true);
+            }
+        });
         match first_user.await.context("creating the first user")?? {
             FirstUser::Generated(password) => {
                 let file = password_file(&config.database_url);
@@ -353,6 +369,7 @@ impl Application {
             state,
             auth::session_layer(session_store, config.secure_cookies),
             crate::proxies::TrustedProxies(Arc::new(config.trusted_proxies.clone())),
+            Started(started),
         );
 
         let listener = TcpListener::bind(config.listen)
@@ -405,6 +422,7 @@ fn router(
     state: AppState,
     sessions: tower_sessions::SessionManagerLayer<SqliteStore>,
     proxies: crate::proxies::TrustedProxies,
+    started: Started,
 ) -> Router {
     let routes = route_list();
     let context = {
@@ -445,12 +463,43 @@ fn router(
             "application/json",
             tower_http::CompressionLevel::Fastest,
         ))
+        .layer(middleware::from_fn_with_state(started, wait_started))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             proxies,
             crate::proxies::forwarded,
         ))
         .with_state(state)
+}
+
+/// Whether the start is over: the hosts settled (or their bound passed) and
+/// the jobs a restart left running re-attached.
+#[derive(Clone)]
+struct Started(tokio::sync::watch::Receiver<bool>);
+
+/// What is served while the hosts connect: the login page and the login
+/// itself, and the static files — a browser can sign in while a slow host
+/// holds the start up. Everything else needs the fleet and the re-attached
+/// jobs, and waits for them.
+fn serves_before_start(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/login/totp" | "/api/login" | "/api/login/totp" | "/favicon.svg"
+    ) || path.starts_with("/pkg/")
+}
+
+/// Holds a request that needs the fleet until the start is over.
+async fn wait_started(
+    State(Started(mut started)): State<Started>,
+    req: Request,
+    next: middleware::Next,
+) -> Response {
+    if !serves_before_start(req.uri().path()) {
+        // An error means the start task is gone (it panicked): serve anyway
+        // rather than hold every request forever.
+        let _ = started.wait_for(|done| *done).await;
+    }
+    next.run(req).await
 }
 
 /// The HTTP API: every server function under `/api/…`.

@@ -599,3 +599,43 @@ async fn the_websocket_needs_a_session_and_streams_guest_changes() {
     assert_eq!(event["guest"]["name"], "cache01");
     assert_eq!(event["guest"]["state"], "running");
 }
+
+/// A host that accepts TCP and never answers holds the start up to its bound
+/// (5 s). Meanwhile a browser gets the login page and signs in; the guest
+/// list waits for the start to end, then shows the other hosts' guests.
+#[tokio::test]
+async fn while_a_hung_host_holds_the_start_up_the_login_is_served_and_the_list_waits() {
+    // The kernel completes the connections; nobody ever reads or answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!(
+        "qemu+tcp://127.0.0.1:{}/system",
+        hung.local_addr().unwrap().port()
+    );
+    let app = spawn_app(vec![server::config::HostConfig::new("hung", &uri)]).await;
+
+    let admin = app.admin().await;
+    let list = tokio::spawn({
+        let url = format!("{}/api/guests", app.url);
+        async move { admin.get(url).send().await.unwrap() }
+    });
+    let browser = app.anonymous();
+    let page = browser
+        .get(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Log in"));
+    let login = app.login(&browser, ADMIN_PASSWORD).await;
+    assert_eq!(login.status(), 200, "{}", login.text().await.unwrap());
+    assert!(
+        !list.is_finished(),
+        "the guest list answered before the hung host's start was over"
+    );
+
+    let list = list.await.unwrap();
+    assert_eq!(list.status(), 200);
+    let guests: Vec<Value> = list.json().await.unwrap();
+    assert_eq!(guests.len(), 7, "the fixture hosts' guests");
+    drop(hung);
+}
