@@ -191,6 +191,10 @@ export async function startServer(name = 'server', config = null) {
       60_000,
       `GET ${url}/login to answer 200`,
     );
+    // The login page is served while the hosts connect; everything else
+    // waits for the start (at most 5 s for a hung host). Any answer here,
+    // even 401, means the start is over.
+    await fetch(`${url}/api/hosts`, { signal: AbortSignal.timeout(30_000) });
   } catch (err) {
     await stop();
     throw new Error(`${err.message}\n--- ${log} (tail) ---\n${tail(log)}`);

@@ -93,6 +93,10 @@ impl Virtdeck {
                     .and_then(|c| c.split(';').next())
                     .expect("a session cookie")
                     .to_string();
+                // The login is served while the hosts connect; the rest
+                // waits for the start (at most 5 s for a hung host). Started
+                // means that is over.
+                v.get("/api/hosts").await;
                 return v;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
