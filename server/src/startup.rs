@@ -360,7 +360,10 @@ impl Application {
         // until they are written (atomically) the originals are served.
         let pkg = pkg_dir(&state.leptos_options);
         warn_without_chunk_manifest(&pkg);
+        let mut after_start = started.clone();
         tokio::spawn(async move {
+            // Not during the hosts' opens: they are the first answer's work.
+            let _ = after_start.wait_for(|done| *done).await;
             tokio::time::sleep(AFTER_START).await;
             unknown_user_hash.prepare_unknown_user_hash();
             tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
