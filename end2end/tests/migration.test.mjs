@@ -174,6 +174,15 @@ describe('virtdeck migration (lab)', () => {
     await waitFor(() => virsh(lab.LAB_HOST_A_URI, 'migrate-getspeed', name) === '6', 15_000, 'libvirt runs it at 6 MiB/s');
     // The change is a step of the job, shown live in the progress view.
     await expectText(view.locator('ol.steps li[data-phase=tuned]').last(), /bandwidth set to 6 MiB\/s/);
+    // A guest list opened now marks the guest's row from its first answer:
+    // the server's HTML has it (the running jobs are read with the page),
+    // and so has the hydrated page.
+    const html = await (await page.request.get(`${server.url}/guests`)).text();
+    assert.match(html, /migrating → lab-b \d+ %/, 'the server-rendered list marks the migrating guest');
+    const list = await page.context().newPage();
+    await gotoApp(list, server.url, '/guests');
+    await expectText(row(list, name, 'lab-a').locator('.badge.migrating'), /^migrating → lab-b \d+ %$/);
+    await list.close();
     await page.screenshot({ path: join(resultsDir, 'migrate-long-desktop.png'), fullPage: true });
     // Cancel, confirmed: the guest stays where it was.
     await controls.getByRole('button', { name: 'Cancel migration' }).click();

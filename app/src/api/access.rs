@@ -40,6 +40,7 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
             | "/api/volumes"
             | "/api/volumes/page"
             | "/api/migrations"
+            | "/api/migrations/running"
             | "/api/evacuations"
             | "/api/balance"
             | "/ws",

@@ -665,6 +665,14 @@ pub async fn list_migrations(
     .await
 }
 
+/// The migrations running now, oldest first, each as its latest progress
+/// message (the `/ws` `migration_progress` shape): what the guest list marks
+/// its rows with, without the history `list_migrations` carries.
+#[server(name = RunningMigrations, prefix = "/api", endpoint = "migrations/running", input = GetUrl, output = crate::api::JsonText)]
+pub async fn running_migrations() -> Result<Vec<ProgressMessage>, ApiError> {
+    super::ssr::authorized(|ctx| async move { Ok(ctx.services.migrations.running().await) }).await
+}
+
 /// Cancels a running migration: the guest keeps running on the source.
 #[server(name = CancelMigration, prefix = "/api", endpoint = "migrations/cancel", input = Json, output = crate::api::JsonText)]
 pub async fn cancel_migration(id: String) -> Result<MigrationJob, ApiError> {

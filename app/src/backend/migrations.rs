@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::api::{
-    migrations::{MigrationJob, MigrationSpec, Preflight, Tuning},
+    migrations::{MigrationJob, MigrationSpec, Preflight, ProgressMessage, Tuning},
     ApiError,
 };
 
@@ -29,6 +29,10 @@ pub trait Migrations: Send + Sync + 'static {
     /// Jobs, newest first, history included.
     async fn list(&self, offset: u32, limit: u32) -> Result<Vec<MigrationJob>, ApiError>;
     async fn get(&self, id: &str) -> Result<MigrationJob, ApiError>;
+    /// The jobs running now, oldest first, each as its latest `/ws`
+    /// progress message: what a guest list shows on its rows, without the
+    /// history (which grows with every migration ever made).
+    async fn running(&self) -> Vec<ProgressMessage>;
     /// Stops a running job; the guest stays on the source.
     async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError>;
     async fn tune(&self, id: &str, tuning: &Tuning) -> Result<MigrationJob, ApiError>;

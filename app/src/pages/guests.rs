@@ -23,7 +23,7 @@ use crate::{
             GuestState, GuestSummary,
         },
         hosts::{host_states, HostLink, HostState},
-        migrations::{list_migrations, ProgressMessage, PHASE_POSTCOPY_BROKEN},
+        migrations::{running_migrations, ProgressMessage, PHASE_POSTCOPY_BROKEN},
         ApiError,
     },
     components::{
@@ -101,13 +101,14 @@ impl Listing {
 
 #[component]
 pub fn GuestsPage() -> impl IntoView {
-    // Loaded once: the hosts and the migrations running now.
+    // Loaded once: the hosts and the migrations running now (not the
+    // history: the server's HTML carries what this resource reads).
     let context = Resource::new(
         || (),
         |_| async move {
             let hosts = host_states().await;
-            let jobs = list_migrations(None, None, Some(100)).await;
-            (hosts, jobs)
+            let running = running_migrations().await;
+            (hosts, running)
         },
     );
     let listing = Listing::new();
@@ -120,15 +121,11 @@ pub fn GuestsPage() -> impl IntoView {
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading guests…"</p> }>
                 {move || Suspend::new(async move {
-                    let (hosts, jobs) = context.await;
+                    let (hosts, running) = context.await;
                     match hosts {
                         Ok(hosts) => {
-                            let running: Vec<ProgressMessage> = jobs
-                                .unwrap_or_default()
-                                .into_iter()
-                                .filter(|j| j.status.is_running())
-                                .map(|j| j.message())
-                                .collect();
+                            // Rows without their migration marks rather than no list.
+                            let running = running.unwrap_or_default();
                             Either::Left(view! { <GuestList hosts running listing /> })
                         }
                         Err(error) => Either::Right(view! { <ErrorNotice error /> }),

@@ -71,3 +71,49 @@ async fn a_migration_running_at_a_restart_is_followed_to_its_end() {
         .collect();
     assert_eq!(phases, ["adopted", "failed"], "{job}");
 }
+
+/// The guest list marks the rows of guests being migrated: it reads the
+/// running jobs, never the history, which grows with every migration ever
+/// made and which the server's HTML would carry to every phone otherwise.
+#[tokio::test]
+async fn the_guest_list_reads_the_running_migrations_not_the_history() {
+    let app = spawn_app(vec![]).await;
+    let pool = sqlx::SqlitePool::connect(&app.database()).await.unwrap();
+    for n in 0..30 {
+        let timeline = format!(
+            r#"[{{"at":"2026-01-01T00:00:0{d}Z","phase":"prepared","text":"old-history-step-{n}"}}]"#,
+            d = n % 10
+        );
+        sqlx::query(
+            "INSERT INTO migrations (id, host, uuid, guest, destination, mode, persistence, \
+             storage, options, username, status, progress, started_at, ended_at, timeline) \
+             VALUES (?, 'demo-alpha', ?, 'build01', 'demo-beta', 'live', 'temporary', \
+             'shared', '{}', 'admin', 'completed', NULL, ?, ?, ?)",
+        )
+        .bind(format!("0c0ffee0-0000-4000-8000-{n:012}"))
+        .bind(BUILD01)
+        .bind(format!("2026-01-0{}T00:00:00Z", 1 + n % 9))
+        .bind(format!("2026-01-0{}T00:01:00Z", 1 + n % 9))
+        .bind(timeline)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let c = app.admin().await;
+    let (status, history) = app.get(&c, "/api/migrations").await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(history.as_array().map(Vec::len), Some(30), "{history}");
+
+    let (status, running) = app.get(&c, "/api/migrations/running").await;
+    assert_eq!(status, 200, "{running}");
+    assert_eq!(running, serde_json::json!([]));
+
+    let page = c.get(format!("{}/guests", app.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("build01"), "the list shows the guests");
+    assert!(
+        !html.contains("old-history-step"),
+        "the guest list's page carries the migration history"
+    );
+}

@@ -385,6 +385,21 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
             arrivals.push(Instant::now());
         }
         if samples.len() == 6 && cancelled_at.is_none() {
+            // The guest list's source of its "migrating" marks lists it.
+            let (status, running) = app.get(&client, "/api/migrations/running").await;
+            assert_eq!(status, 200, "{running}");
+            let mine = running
+                .as_array()
+                .and_then(|l| l.iter().find(|j| j["id"] == id.as_str()))
+                .unwrap_or_else(|| panic!("{id} not in {running}"));
+            assert_eq!(mine["status"], "running", "{mine}");
+            assert_eq!(mine["guest"], name.as_str(), "{mine}");
+            assert_eq!(
+                (mine["host"].as_str(), mine["destination"].as_str()),
+                (Some("lab-a"), Some("lab-b")),
+                "{mine}"
+            );
+            assert!(mine["data_processed"].as_u64().unwrap() > 0, "{mine}");
             // While it runs, the guest refuses other actions.
             let (status, err) = app
                 .post(
@@ -489,6 +504,15 @@ async fn lab_progress_is_streamed_and_cancel_keeps_the_guest_on_the_source() {
     assert_eq!(lab.state("lab-b", &name), None);
     let job = wait_end(&app, &client, &id).await;
     assert_eq!(job["status"], "cancelled");
+    let (_, running) = app.get(&client, "/api/migrations/running").await;
+    assert!(
+        running
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["id"] != id.as_str()),
+        "an ended job is not running: {running}"
+    );
     let actions: Vec<String> = app
         .audit("migration.")
         .await

@@ -38,6 +38,7 @@ fn rule(method: &str, path: &str) -> Option<Who> {
         | ("GET", "/api/volumes")
         | ("GET", "/api/volumes/page")
         | ("GET", "/api/migrations")
+        | ("GET", "/api/migrations/running")
         | ("GET", "/api/evacuations")
         | ("GET", "/api/balance")
         | ("GET", "/ws")

@@ -1,13 +1,14 @@
 //! The `Migrations` port over the job registry: pre-flight, start (one job
-//! per guest), history, cancel and tuning of a running migration.
+//! per guest), history, the running jobs, cancel and tuning of a running
+//! migration.
 
 use std::sync::Arc;
 
 use app::{
     api::{
         migrations::{
-            JobStatus, MigrationJob, MigrationSpec, Preflight, Step, Tuning, Verdict,
-            PHASE_POSTCOPY_BROKEN,
+            JobStatus, MigrationJob, MigrationSpec, Preflight, ProgressMessage, Step, Tuning,
+            Verdict, PHASE_POSTCOPY_BROKEN,
         },
         ApiError,
     },
@@ -124,6 +125,12 @@ impl Migrations for MigrationService {
             .get(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("there is no migration {id}")))
+    }
+
+    async fn running(&self) -> Vec<ProgressMessage> {
+        let mut jobs = self.0.jobs.all_running();
+        jobs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        jobs.iter().map(MigrationJob::message).collect()
     }
 
     async fn cancel(&self, id: &str) -> Result<MigrationJob, ApiError> {
