@@ -170,13 +170,10 @@ pub(crate) async fn session_ended(
 ) -> &'static str {
     let mut changes = accounts.session_changes();
     loop {
-        // Woken by a logout, a disabled user, a revoked token…, or after a
-        // while for expiry; one query then, not one every few seconds.
-        match tokio::time::timeout(SESSION_CHECK, changes.changed()).await {
-            Ok(Ok(())) | Err(_) => {}
-            // No more changes will be said: time alone then.
-            Ok(Err(_)) => tokio::time::sleep(SESSION_CHECK).await,
-        }
+        // Checked once before the first wait: a change said between the
+        // socket's upgrade (which checked the session) and the subscription
+        // above is not seen by `changed()` — a logout at that moment left
+        // the socket open with an ended session for a whole SESSION_CHECK.
         let user = match &auth {
             Auth::Session(sid) => accounts.check_session(sid).await,
             Auth::Token(raw) => accounts.check_token(raw).await.map(|t| t.map(|(u, _)| u)),
@@ -187,6 +184,13 @@ pub(crate) async fn session_ended(
             Ok(None) => return "the session has ended",
             // A database hiccup is not the end of the session.
             Err(e) => tracing::warn!("session index: {e}"),
+        }
+        // Woken by a logout, a disabled user, a revoked token…, or after a
+        // while for expiry; one query then, not one every few seconds.
+        match tokio::time::timeout(SESSION_CHECK, changes.changed()).await {
+            Ok(Ok(())) | Err(_) => {}
+            // No more changes will be said: time alone then.
+            Ok(Err(_)) => tokio::time::sleep(SESSION_CHECK).await,
         }
     }
 }
@@ -296,6 +300,43 @@ mod tests {
             user: format!("event {n}"),
         };
         Arc::new(Frame::of(&event).expect("serializable"))
+    }
+
+    /// A logout said after the socket's upgrade checked the session but
+    /// before the socket listens for changes ends the socket at once (it
+    /// stayed open for SESSION_CHECK, 60 s, before).
+    #[tokio::test]
+    async fn a_session_ended_before_the_socket_listens_for_changes_ends_it_at_once() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("virtdeck.db").display());
+        let pool = crate::db::connect(&url).await.expect("the database");
+        let accounts = Arc::new(
+            crate::accounts::SqlAccounts::new(pool)
+                .await
+                .expect("accounts"),
+        );
+        accounts
+            .create_user("ann", "a long enough password", Role::Viewer)
+            .await
+            .expect("a user");
+        let user = accounts
+            .verify_password("ann", "a long enough password")
+            .await
+            .expect("checked")
+            .expect("her password");
+        let sid = accounts
+            .start_session(user.id, None)
+            .await
+            .expect("a session");
+        accounts.forget_session(&sid).await.expect("logged out");
+
+        let why = tokio::time::timeout(
+            Duration::from_secs(5),
+            session_ended(accounts, Auth::Session(sid), Role::Viewer),
+        )
+        .await
+        .expect("the ended session is noticed at once, not after SESSION_CHECK");
+        assert_eq!(why, "the session has ended");
     }
 
     #[tokio::test]
