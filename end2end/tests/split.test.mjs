@@ -27,7 +27,7 @@ const KB = 1000;
 // AnyView on the fleet pages and the hosts page in an area of its own, 392 KB
 // with /ws messages decoded per kind without serde's buffered path): its
 // budget guards today's figure until the pages' code shrinks.
-const BUDGETS = { '/login': 300 * KB, '/guests': 390 * KB };
+const BUDGETS = { '/login': 300 * KB, '/guests': 385 * KB };
 
 let server;
 let browser;

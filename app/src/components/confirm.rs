@@ -3,7 +3,7 @@
 
 use leptos::{html, prelude::*};
 
-use super::dialog::escape_closes;
+use super::dialog::{escape_closes, focus_soon};
 
 #[component]
 pub fn Confirm(
@@ -22,7 +22,7 @@ pub fn Confirm(
     let cancel_ref = NodeRef::<html::Button>::new();
     Effect::new(move |_| {
         if let Some(button) = cancel_ref.get() {
-            let _ = button.focus();
+            focus_soon(button);
         }
     });
     view! {
@@ -73,7 +73,7 @@ pub fn Prompt(
     let input_ref = NodeRef::<html::Input>::new();
     Effect::new(move |_| {
         if let Some(input) = input_ref.get() {
-            let _ = input.focus();
+            focus_soon(input);
         }
     });
     let problem = move || check.run(value.get()).err();

@@ -16,6 +16,21 @@ pub fn escape_closes(on_close: Callback<()>) -> impl Fn(KeyboardEvent) + Clone +
     }
 }
 
+/// Gives `element` the focus once it is in the page. A dialog shown through
+/// a lazily loaded chunk (`fleet_dialog`) is built, and its effects may run,
+/// before it is attached, and focusing a detached element does nothing: then
+/// the focus waits for the next frame.
+pub fn focus_soon(element: impl Into<web_sys::HtmlElement>) {
+    let element = element.into();
+    if element.is_connected() {
+        let _ = element.focus();
+    } else {
+        request_animation_frame(move || {
+            let _ = element.focus();
+        });
+    }
+}
+
 /// Escape closes the page's own dialogs, wherever the focus is (a button
 /// that was just disabled drops it to the page).
 pub fn close_on_escape(on_close: Callback<()>) {
@@ -64,12 +79,23 @@ pub enum FleetDialog {
         hosts: Vec<crate::api::hosts::HostSummary>,
         on_close: Callback<()>,
     },
+    /// Confirm a destructive action (the guests page's force off): the
+    /// confirmation's code is not in what the guest list loads first.
+    Confirm {
+        title: String,
+        detail: String,
+        confirm_label: String,
+        on_confirm: Callback<()>,
+        on_cancel: Callback<()>,
+    },
 }
 
 /// Shows one of the fleet pages' dialogs (a split point: see `pages::routes`).
 #[lazy]
 pub fn fleet_dialog(dialog: FleetDialog) -> AnyView {
-    use super::{maintenance_dialog::MaintenanceDialog, migrate_dialog::MigrateDialog};
+    use super::{
+        confirm::Confirm, maintenance_dialog::MaintenanceDialog, migrate_dialog::MigrateDialog,
+    };
     match dialog {
         FleetDialog::Migrate {
             guest,
@@ -81,5 +107,12 @@ pub fn fleet_dialog(dialog: FleetDialog) -> AnyView {
             hosts,
             on_close,
         } => view! { <MaintenanceDialog host hosts on_close /> }.into_any(),
+        FleetDialog::Confirm {
+            title,
+            detail,
+            confirm_label,
+            on_confirm,
+            on_cancel,
+        } => view! { <Confirm title detail confirm_label on_confirm on_cancel /> }.into_any(),
     }
 }

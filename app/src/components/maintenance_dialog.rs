@@ -15,7 +15,10 @@ use crate::{
         },
         ApiError,
     },
-    components::{dialog::escape_closes, ErrorNotice},
+    components::{
+        dialog::{escape_closes, focus_soon},
+        ErrorNotice,
+    },
 };
 
 /// What the user chose.
@@ -126,7 +129,7 @@ pub fn MaintenanceDialog(
     let close_ref = NodeRef::<html::Button>::new();
     Effect::new(move |_| {
         if let Some(b) = close_ref.get() {
-            let _ = b.focus();
+            focus_soon(b);
         }
     });
     let title = format!("Put {host} in maintenance");

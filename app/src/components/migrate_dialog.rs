@@ -20,7 +20,11 @@ use crate::{
         },
         ApiError,
     },
-    components::{dialog::escape_closes, migration_progress::MigrationProgressView, ErrorNotice},
+    components::{
+        dialog::{escape_closes, focus_soon},
+        migration_progress::MigrationProgressView,
+        ErrorNotice,
+    },
 };
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -152,7 +156,7 @@ pub fn MigrateDialog(
     let close_ref = NodeRef::<html::Button>::new();
     Effect::new(move |_| {
         if let Some(b) = close_ref.get() {
-            let _ = b.focus();
+            focus_soon(b);
         }
     });
     let title = format!("Migrate {} from {}", guest.name, guest.host);

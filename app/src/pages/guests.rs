@@ -27,7 +27,6 @@ use crate::{
         ApiError,
     },
     components::{
-        confirm::Confirm,
         dialog::{fleet_dialog, FleetDialog},
         format,
         live::use_server_events,
@@ -449,23 +448,23 @@ fn GuestList(
             confirming
                 .get()
                 .map(|g| {
-                    let target = g.clone();
-                    view! {
-                        <Confirm
-                            title=format!("Force off {}?", g.name)
-                            detail=format!(
-                                "{} on {} stops at once, like pulling its power cord. Unsaved data inside the guest is lost.",
-                                g.name,
-                                g.host,
-                            )
-                            confirm_label="Force off".to_string()
-                            on_confirm=Callback::new(move |_| {
-                                confirming.set(None);
-                                run.run((target.clone(), GuestAction::Destroy));
-                            })
-                            on_cancel=Callback::new(move |_| confirming.set(None))
-                        />
-                    }
+                    let title = format!("Force off {}?", g.name);
+                    let detail = format!(
+                        "{} on {} stops at once, like pulling its power cord. Unsaved data inside the guest is lost.",
+                        g.name, g.host,
+                    );
+                    let on_confirm = Callback::new(move |_| {
+                        confirming.set(None);
+                        run.run((g.clone(), GuestAction::Destroy));
+                    });
+                    let on_cancel = Callback::new(move |_| confirming.set(None));
+                    Suspend::new(fleet_dialog(FleetDialog::Confirm {
+                        title,
+                        detail,
+                        confirm_label: "Force off".to_string(),
+                        on_confirm,
+                        on_cancel,
+                    }))
                 })
         }}
     }
