@@ -10,6 +10,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod bundles;
 mod components;
 pub mod csp;
 mod pages;
@@ -53,6 +54,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
+                <bundles::BundledChunks />
                 <MetaTags />
             </head>
             <body>

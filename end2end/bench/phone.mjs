@@ -124,6 +124,27 @@ async function visit(context, base, path, gzipOnly) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const kb = (b) => `${(b / 1000).toFixed(1)} KB`;
 
+/**
+ * The server writes the pages' chunk bundles a moment after it starts; until
+ * then pages preload their chunks one by one. The figures are the bundles'.
+ */
+async function bundlesReady() {
+  const login = await fetch(`${url}/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }),
+  });
+  if (!login.ok) throw new Error(`login: HTTP ${login.status}`);
+  const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  for (let i = 0; i < 600; i++) {
+    const html = await (await fetch(`${url}/guests`, { headers: { cookie } })).text();
+    if (html.includes('/pkg/bundle_')) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the guest list still preloads no chunk bundle after 120 s');
+}
+
+await bundlesReady();
 const tls = certificate();
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',

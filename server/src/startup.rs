@@ -51,6 +51,8 @@ pub struct AppState {
     /// `public_url`'s origin, if configured (see `auth::same_origin`).
     pub public_origin: Option<String>,
     pub throttle: Arc<LoginThrottle>,
+    /// The pages' chunk bundles, once written (see `app::bundles`).
+    pub bundles: app::bundles::PageBundles,
 }
 
 pub struct Application {
@@ -133,26 +135,63 @@ fn pkg_dir(options: &LeptosOptions) -> std::path::PathBuf {
     std::path::PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }
 
+/// The chunk manifest the split build writes (`scripts/build`), named as
+/// Leptos finds it: `__wasm_split_manifest.<hash>.json` with the hash from
+/// the hash file beside the binary when names are hashed.
+fn split_manifest(options: &LeptosOptions) -> std::path::PathBuf {
+    let hash = options
+        .hash_files
+        .then(|| {
+            let exe = std::env::current_exe().ok()?;
+            let hashes = std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref()));
+            hashes.ok()?.lines().find_map(|line| {
+                let (file, hash) = line.split_once(':')?;
+                (file.trim() == "manifest").then(|| hash.trim().to_string())
+            })
+        })
+        .flatten();
+    pkg_dir(options).join(match hash {
+        Some(hash) => format!("__wasm_split_manifest.{hash}.json"),
+        None => "__wasm_split_manifest.json".to_string(),
+    })
+}
+
 /// The pages' WebAssembly chunks are preloaded from the manifest the split
 /// build writes (`scripts/build`), read relative to the working directory:
 /// said at start when it cannot be found (pages then fetch their chunks one
 /// after another, slowly on a phone).
-fn warn_without_chunk_manifest(pkg: &std::path::Path) {
-    let found = std::fs::read_dir(pkg).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("__wasm_split_manifest")
-        })
-    });
-    if !found {
+fn warn_without_chunk_manifest(manifest: &std::path::Path) {
+    if !manifest.exists() {
         tracing::warn!(
-            "no page-chunk manifest (__wasm_split_manifest*.json) in {} (from {}): build with \
-             scripts/build and start the server from the repository root, or set LEPTOS_SITE_ROOT",
-            pkg.display(),
+            "no page-chunk manifest ({}) from {}: build with scripts/build and start the \
+             server from the repository root, or set LEPTOS_SITE_ROOT",
+            manifest.display(),
             std::env::current_dir().unwrap_or_default().display()
         );
     }
+}
+
+/// Static work no first answer needs (blocking, once per build): the
+/// pages' chunk bundles with their compressed copies, then published (the
+/// pages preload them from then on), then the compressed copies of every
+/// other static file.
+fn prepare_static_files(
+    pkg: &std::path::Path,
+    manifest: &std::path::Path,
+    bundles: &app::bundles::PageBundles,
+) {
+    if manifest.exists() {
+        match static_files::write_bundles(pkg, manifest) {
+            Ok(written) => {
+                tracing::info!("{} page chunk bundles ready", written.len());
+                let _ = bundles.0.set(written);
+            }
+            Err(e) => {
+                tracing::warn!("no page chunk bundles ({e}): pages preload their chunks one by one")
+            }
+        }
+    }
+    static_files::precompress(pkg);
 }
 
 /// Compress pages at the usual level (gzip 6, brotli 4: about a quarter
@@ -353,20 +392,23 @@ impl Application {
                 config.login_attempts,
                 config.login_window,
             )),
+            bundles: Default::default(),
         };
         // Work no first answer needs, a moment after the start (see
         // `AFTER_START`): the hash unknown users' logins are checked against,
         // and compressed copies of the wasm, JS and CSS, once per build —
         // until they are written (atomically) the originals are served.
         let pkg = pkg_dir(&state.leptos_options);
-        warn_without_chunk_manifest(&pkg);
+        let manifest = split_manifest(&state.leptos_options);
+        warn_without_chunk_manifest(&manifest);
+        let bundles = state.bundles.clone();
         let mut after_start = started.clone();
         tokio::spawn(async move {
             // Not during the hosts' opens: they are the first answer's work.
             let _ = after_start.wait_for(|done| *done).await;
             tokio::time::sleep(AFTER_START).await;
             unknown_user_hash.prepare_unknown_user_hash();
-            tokio::task::spawn_blocking(move || static_files::precompress(&pkg));
+            tokio::task::spawn_blocking(move || prepare_static_files(&pkg, &manifest, &bundles));
         });
         let router = router(
             state,
@@ -430,7 +472,11 @@ fn router(
     let routes = route_list();
     let context = {
         let services = state.services.clone();
-        move || provide_context(services.clone())
+        let bundles = state.bundles.clone();
+        move || {
+            provide_context(services.clone());
+            provide_context(bundles.clone());
+        }
     };
     let options = state.leptos_options.clone();
     let statics = static_files::router(&pkg_dir(&options), options.hash_files);

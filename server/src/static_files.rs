@@ -70,20 +70,82 @@ fn compress_one(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes `.br` and `.gz` beside every compressible file of `dir` that lacks
-/// a fresh one (blocking; once per build).
-pub fn precompress(dir: &Path) {
-    let started = Instant::now();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        tracing::warn!("no static files at {}", dir.display());
-        return;
-    };
-    let files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_file() && compressible(path))
-        .collect();
-    // One file at a time per core: zopfli takes seconds for a whole build.
+/// Appends `n` as unsigned LEB128, WebAssembly's integer encoding.
+fn leb128(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A WebAssembly module of custom sections only: each `(name, bytes)` one
+/// section. Valid WebAssembly (that does nothing), so it is served as what
+/// it holds, and the page's loader reads it back (`app/src/bundles.js`).
+fn custom_sections<'a>(parts: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8> {
+    let mut out = b"\0asm\x01\0\0\0".to_vec();
+    for (name, bytes) in parts {
+        let mut head = Vec::new();
+        leb128(&mut head, name.len());
+        head.extend_from_slice(name.as_bytes());
+        out.push(0);
+        leb128(&mut out, head.len() + bytes.len());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+/// Writes, for each split point of the chunk manifest (`manifest`, in
+/// `dir`) with more than one chunk, a bundle of its chunks
+/// (`bundle_<split>.<hash>.wasm`, the hash of the chunks' hashed names:
+/// written once per build) with its compressed copies; answers split point
+/// → the bundle's name without `.wasm` (what the page's HTML preloads, see
+/// `app::bundles`).
+pub fn write_bundles(
+    dir: &Path,
+    manifest: &Path,
+) -> std::io::Result<std::collections::HashMap<String, String>> {
+    use sha2::{Digest, Sha256};
+    let splits: std::collections::HashMap<String, Vec<String>> =
+        serde_json::from_slice(&std::fs::read(manifest)?).map_err(std::io::Error::other)?;
+    let mut bundles = std::collections::HashMap::new();
+    let mut written = Vec::new();
+    for (split, chunks) in splits {
+        if chunks.len() < 2 {
+            continue;
+        }
+        let hash = Sha256::digest(chunks.join("\n").as_bytes());
+        let name = format!("bundle_{split}.{}", hex::encode(&hash[..12]));
+        let path = dir.join(format!("{name}.wasm"));
+        if !path.exists() {
+            let files = chunks
+                .iter()
+                .map(|chunk| {
+                    let file = format!("{chunk}.wasm");
+                    std::fs::read(dir.join(&file)).map(|bytes| (file, bytes))
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let bundle = custom_sections(files.iter().map(|(f, b)| (f.as_str(), b.as_slice())));
+            write_atomically(&path, &bundle)?;
+        }
+        written.push(path);
+        bundles.insert(split, name);
+    }
+    if compress_all(&written) < written.len() {
+        return Err(std::io::Error::other("cannot write compressed copies"));
+    }
+    Ok(bundles)
+}
+
+/// Writes the compressed copies of `files` that lack fresh ones, one file
+/// at a time per core (zopfli takes seconds for a whole build); answers how
+/// many are done.
+fn compress_all(files: &[PathBuf]) -> usize {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -104,7 +166,23 @@ pub fn precompress(dir: &Path) {
             });
         }
     });
-    let done = done.into_inner();
+    done.into_inner()
+}
+
+/// Writes `.br` and `.gz` beside every compressible file of `dir` that lacks
+/// a fresh one (blocking; once per build).
+pub fn precompress(dir: &Path) {
+    let started = Instant::now();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!("no static files at {}", dir.display());
+        return;
+    };
+    let files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && compressible(path))
+        .collect();
+    let done = compress_all(&files);
     tracing::info!(
         "static files in {} compressed ({done} files, {} ms)",
         dir.display(),
@@ -168,5 +246,85 @@ mod tests {
             .modified()
             .unwrap();
         assert_eq!(before, after);
+    }
+
+    /// Reads a bundle back as the page's loader does: `(name, bytes)` per
+    /// custom section, after the WebAssembly header.
+    fn sections(bundle: &[u8]) -> Vec<(String, Vec<u8>)> {
+        assert_eq!(&bundle[..8], b"\0asm\x01\0\0\0", "a WebAssembly header");
+        let leb = |at: &mut usize| {
+            let (mut n, mut shift) = (0usize, 0);
+            loop {
+                let byte = bundle[*at];
+                *at += 1;
+                n |= usize::from(byte & 0x7f) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    return n;
+                }
+            }
+        };
+        let mut at = 8;
+        let mut found = Vec::new();
+        while at < bundle.len() {
+            assert_eq!(bundle[at], 0, "custom sections only");
+            at += 1;
+            let size = leb(&mut at);
+            let end = at + size;
+            let length = leb(&mut at);
+            let name = String::from_utf8(bundle[at..at + length].to_vec()).unwrap();
+            found.push((name, bundle[at + length..end].to_vec()));
+            at = end;
+        }
+        found
+    }
+
+    #[test]
+    fn a_split_points_chunks_are_bundled_once_in_order_and_compressed() {
+        let dir = tempfile::tempdir().unwrap();
+        // A chunk over 127 bytes: its section size takes two LEB128 bytes.
+        let big: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("chunk_1.aa.wasm"), b"one").unwrap();
+        std::fs::write(dir.path().join("split_page_9.bb.wasm"), &big).unwrap();
+        std::fs::write(dir.path().join("chunk_2.cc.wasm"), b"alone").unwrap();
+        let manifest = dir.path().join("__wasm_split_manifest.x.json");
+        std::fs::write(
+            &manifest,
+            r#"{"page_9":["chunk_1.aa","split_page_9.bb"],"small_3":["chunk_2.cc"]}"#,
+        )
+        .unwrap();
+
+        let bundles = write_bundles(dir.path(), &manifest).unwrap();
+        assert_eq!(
+            bundles.len(),
+            1,
+            "a single chunk needs no bundle: {bundles:?}"
+        );
+        let name = &bundles["page_9"];
+        assert!(name.starts_with("bundle_page_9."), "{name}");
+        let file = dir.path().join(format!("{name}.wasm"));
+        let bundle = std::fs::read(&file).unwrap();
+        assert_eq!(
+            sections(&bundle),
+            [
+                ("chunk_1.aa.wasm".to_string(), b"one".to_vec()),
+                ("split_page_9.bb.wasm".to_string(), big),
+            ]
+        );
+        let mut unbrotli = Vec::new();
+        let br = std::fs::read(format!("{}.br", file.display())).unwrap();
+        brotli::BrotliDecompress(&mut br.as_slice(), &mut unbrotli).unwrap();
+        assert_eq!(unbrotli, bundle);
+        assert!(dir.path().join(format!("{name}.wasm.gz")).exists());
+
+        // Once per build: the same chunks, the same file, not written again.
+        let modified = || std::fs::metadata(&file).unwrap().modified().unwrap();
+        let before = modified();
+        assert_eq!(write_bundles(dir.path(), &manifest).unwrap(), bundles);
+        assert_eq!(modified(), before);
+
+        // A chunk missing from the build: an error, no bundle.
+        std::fs::write(&manifest, r#"{"page_9":["chunk_1.aa","chunk_7.zz"]}"#).unwrap();
+        assert!(write_bundles(dir.path(), &manifest).is_err());
     }
 }

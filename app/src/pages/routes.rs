@@ -131,6 +131,7 @@ macro_rules! lazy_pages {
             }
 
             async fn view(_this: Self) -> AnyView {
+                crate::bundles::preload(stringify!($area));
                 $area($page).await
             }
 
