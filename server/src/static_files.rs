@@ -102,10 +102,11 @@ fn custom_sections<'a>(parts: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> 
 
 /// Writes, for each split point of the chunk manifest (`manifest`, in
 /// `dir`) with more than one chunk, a bundle of its chunks
-/// (`bundle_<split>.<hash>.wasm`, the hash of the chunks' hashed names:
-/// written once per build) with its compressed copies; answers split point
-/// → the bundle's name without `.wasm` (what the page's HTML preloads, see
-/// `app::bundles`).
+/// (`bundle_<split>.<hash>.wasm`, the hash of the chunks' names: written
+/// once per build, again when a chunk is newer — names without content
+/// hashes stay the same from build to build) with its compressed copies;
+/// answers split point → the bundle's name without `.wasm` (what the page's
+/// HTML preloads, see `app::bundles`).
 pub fn write_bundles(
     dir: &Path,
     manifest: &Path,
@@ -122,16 +123,17 @@ pub fn write_bundles(
         let hash = Sha256::digest(chunks.join("\n").as_bytes());
         let name = format!("bundle_{split}.{}", hex::encode(&hash[..12]));
         let path = dir.join(format!("{name}.wasm"));
-        if !path.exists() {
-            let files = chunks
+        let files: Vec<String> = chunks.iter().map(|chunk| format!("{chunk}.wasm")).collect();
+        if files.iter().any(|file| stale(&dir.join(file), &path)) {
+            let contents = files
                 .iter()
-                .map(|chunk| {
-                    let file = format!("{chunk}.wasm");
-                    std::fs::read(dir.join(&file)).map(|bytes| (file, bytes))
-                })
+                .map(|file| std::fs::read(dir.join(file)))
                 .collect::<std::io::Result<Vec<_>>>()?;
-            let bundle = custom_sections(files.iter().map(|(f, b)| (f.as_str(), b.as_slice())));
-            write_atomically(&path, &bundle)?;
+            let parts = files.iter().zip(&contents);
+            write_atomically(
+                &path,
+                &custom_sections(parts.map(|(f, b)| (f.as_str(), b.as_slice()))),
+            )?;
         }
         written.push(path);
         bundles.insert(split, name);
@@ -322,6 +324,17 @@ mod tests {
         let before = modified();
         assert_eq!(write_bundles(dir.path(), &manifest).unwrap(), bundles);
         assert_eq!(modified(), before);
+
+        // A chunk rebuilt under the same name (names without content hashes):
+        // the bundle is written again with it.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("chunk_1.aa.wasm"), b"two").unwrap();
+        assert_eq!(write_bundles(dir.path(), &manifest).unwrap(), bundles);
+        assert_eq!(sections(&std::fs::read(&file).unwrap())[0].1, b"two");
+        let mut unbrotli = Vec::new();
+        let br = std::fs::read(format!("{}.br", file.display())).unwrap();
+        brotli::BrotliDecompress(&mut br.as_slice(), &mut unbrotli).unwrap();
+        assert_eq!(sections(&unbrotli)[0].1, b"two", "its compressed copy too");
 
         // A chunk missing from the build: an error, no bundle.
         std::fs::write(&manifest, r#"{"page_9":["chunk_1.aa","chunk_7.zz"]}"#).unwrap();
