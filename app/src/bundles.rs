@@ -1,7 +1,7 @@
 //! A page's WebAssembly chunks in one download. The split build makes one
 //! file per distinct set of split points that shares code, so `/guests`
 //! needs sixteen chunks besides the main module; compressed one by one they
-//! are 178 KB (brotli), together 155 KB — brotli finds what they share only
+//! are 178 KB (brotli), together 156 KB — brotli finds what they share only
 //! within one stream — and on a phone each request also waits its turn
 //! (six at a time over HTTP/1.1).
 //!

@@ -75,15 +75,18 @@ pub fn leptos_options() -> LeptosOptions {
         configured.unwrap_or_else(|| LeptosOptions::builder().output_name("virtdeck").build());
     // A release build by cargo-leptos with `hash-files` leaves the names'
     // hashes beside the binary: then the pages link the hashed files.
-    let hash_file = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join(options.hash_file.as_ref())));
-    if hash_file.is_some_and(|f| f.exists())
+    if hash_file(&options).is_some_and(|f| f.exists())
         && std::env::var("LEPTOS_HASH_FILES").as_deref() != Ok("false")
     {
         options.hash_files = true;
     }
     options
+}
+
+/// The hash file cargo-leptos writes beside the binary (`hash-files`).
+fn hash_file(options: &LeptosOptions) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(options.hash_file.as_ref()))
 }
 
 /// Where the generated first password goes: beside the database file.
@@ -142,9 +145,8 @@ fn split_manifest(options: &LeptosOptions) -> std::path::PathBuf {
     let hash = options
         .hash_files
         .then(|| {
-            let exe = std::env::current_exe().ok()?;
-            let hashes = std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref()));
-            hashes.ok()?.lines().find_map(|line| {
+            let hashes = std::fs::read_to_string(hash_file(options)?).ok()?;
+            hashes.lines().find_map(|line| {
                 let (file, hash) = line.split_once(':')?;
                 (file.trim() == "manifest").then(|| hash.trim().to_string())
             })
@@ -396,8 +398,9 @@ impl Application {
         };
         // Work no first answer needs, a moment after the start (see
         // `AFTER_START`): the hash unknown users' logins are checked against,
-        // and compressed copies of the wasm, JS and CSS, once per build —
-        // until they are written (atomically) the originals are served.
+        // the pages' chunk bundles, and compressed copies of the wasm, JS and
+        // CSS, once per build — until they are written (atomically) the
+        // originals are served and pages preload their chunks one by one.
         let pkg = pkg_dir(&state.leptos_options);
         let manifest = split_manifest(&state.leptos_options);
         warn_without_chunk_manifest(&manifest);
