@@ -2,8 +2,8 @@
 (() => {
   const load = window.fetch.bind(window);
   let chunks;
-  const read = (buffer) => {
-    const b = new Uint8Array(buffer), found = new Map();
+  const read = (bytes) => {
+    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), found = new Map();
     let i = 8;
     const leb = () => {
       let n = 0, shift = 0, byte;
@@ -23,7 +23,11 @@
   };
   const bundled = () => (chunks ??= Promise.all(
     [...document.querySelectorAll('link[rel="preload"][href*="/bundle_"]')].map((link) =>
-      load(link.href).then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(r.status))).then(read, () => new Map())),
+      load(link.href)
+        .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(r.status)))
+        // An LZMA copy (a browser without brotli, app/src/bundles.rs).
+        .then((b) => read(link.href.endsWith('.lzma') ? lzmaDecode(new Uint8Array(b)) : b))
+        .catch(() => new Map())),
   ).then((maps) => new Map(maps.flatMap((m) => [...m]))));
   window.fetch = function (input, init) {
     const path = new URL(input instanceof Request ? input.url : input, location.href).pathname;
@@ -36,4 +40,7 @@
       return new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } });
     });
   };
+  // An LZMA bundle is decoded as soon as it has arrived, while the main
+  // module is compiled, not when the first chunk is asked for.
+  if (document.querySelector('link[rel="preload"][href*="/bundle_"][href$=".lzma"]')) bundled();
 })();

@@ -18,6 +18,12 @@
 //! the chunk from the bundle. A chunk the bundle does not hold — the chunks
 //! of another page opened later, or all of them when the bundle could not
 //! be fetched — is fetched on its own, as without bundles.
+//!
+//! A browser that offers no brotli (Chromium over plain HTTP offers gzip
+//! only) gets, once the server has written them, LZMA copies of the main
+//! module and the bundles instead (`<file>.lzma`: a fifth smaller than gzip,
+//! as small as brotli), decoded by the page's script (`lzma.js`, 2 KB
+//! compressed) before the browser compiles them: [`Scripts`].
 
 use leptos::prelude::*;
 
@@ -31,20 +37,59 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 const LOADER: &str = include_str!("bundles.js");
 
+/// The LZMA decoder (`lzmaDecode`), put before the loader for browsers that
+/// offer no brotli.
+#[cfg(feature = "ssr")]
+const LZMA: &str = include_str!("lzma.js");
+
 /// The bundles the server has written: split point → the bundle's name
 /// (without `.wasm`, as the chunk manifest names files). Empty until they
 /// and their compressed copies exist (a moment after the start, once per
 /// build); meanwhile pages preload their chunks one by one.
+/// The second part: the main files' names, set once the LZMA copies of the
+/// main module and of the bundles exist (after the bundles).
 #[cfg(feature = "ssr")]
 #[derive(Clone, Default)]
 pub struct PageBundles(
     pub std::sync::Arc<std::sync::OnceLock<std::collections::HashMap<String, String>>>,
+    pub std::sync::Arc<std::sync::OnceLock<PlainHttp>>,
 );
 
-/// The bundles this page's HTML preloads already.
+/// The JS glue and the main WebAssembly module's file names in `/pkg`
+/// (content-hashed as the pages link them); the module's LZMA copy is
+/// `<wasm>.lzma`.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct PlainHttp {
+    pub js: String,
+    pub wasm: String,
+}
+
+/// The bundles this page's HTML preloads already, and whether it loads the
+/// LZMA copies.
 #[cfg(feature = "ssr")]
 #[derive(Clone, Default)]
-struct Preloaded(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+struct Preloaded {
+    done: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    lzma: bool,
+}
+
+/// Whether the request offers brotli (`Accept-Encoding`, `br` without
+/// `q=0`).
+#[cfg(feature = "ssr")]
+fn offers_brotli(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        parts
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case("br"))
+            && !parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            })
+    })
+}
 
 /// Makes the page's HTML preload the bundle of the lazy function `area`
 /// (`fleet_area`, …; its split point is `<area>_<number>` in the chunk
@@ -79,7 +124,7 @@ pub fn preload(area: &str) {
         else {
             return;
         };
-        let (bundle_first, loader_first) = match preloaded.0.lock() {
+        let (bundle_first, loader_first) = match preloaded.done.lock() {
             Ok(mut set) => (set.insert(bundle.clone()), set.insert(loader.clone())),
             Err(_) => return,
         };
@@ -88,9 +133,8 @@ pub fn preload(area: &str) {
             let _ = view! {
                 <Link
                     rel="preload"
-                    href=format!("{pkg}/{bundle}.wasm")
+                    href=format!("{pkg}/{bundle}.wasm{}", if preloaded.lzma { ".lzma" } else { "" })
                     as_="fetch"
-                    type_="application/wasm"
                     crossorigin="anonymous"
                 />
             }
@@ -107,29 +151,101 @@ pub fn preload(area: &str) {
     let _ = area;
 }
 
-/// In the shell's `<head>`, after `HydrationScripts` (which reads the chunk
-/// manifest): the loader script, and for Leptos' own preloads a manifest
-/// without chunks (the bundles are preloaded by [`preload`]). Nothing while
-/// there are no bundles.
+/// In the shell's `<head>`: Leptos' hydration scripts, and with bundles the
+/// loader script and, for Leptos' own preloads, a manifest without chunks
+/// (the bundles are preloaded by [`preload`]). For a browser that offers no
+/// brotli, once the LZMA copies exist, the same with the main module and
+/// the bundles preloaded as LZMA and decoded by the page's script; Leptos'
+/// scripts still run on the server (they provide the chunk manifest), but
+/// their links and script are not sent: they would fetch the module's gzip.
 #[component]
-pub fn BundledChunks() -> impl IntoView {
+pub fn Scripts(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
-        let bundles = use_context::<PageBundles>()?;
-        bundles.0.get().filter(|b| !b.is_empty())?;
-        provide_context(Preloaded::default());
-        let manifest = use_context::<leptos::WasmSplitManifest>()?;
-        let (pkg, splits, loader) = manifest.0.try_get_value()?;
-        let splits = splits
-            .into_keys()
-            .map(|split| (split, Vec::new()))
-            .collect();
-        provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((
-            pkg, splits, loader,
-        ))));
-        let nonce = leptos::nonce::use_nonce();
-        Some(view! { <script type="module" nonce=nonce>{LOADER}</script> })
+        use leptos::either::Either;
+        let bundles =
+            use_context::<PageBundles>().filter(|b| b.0.get().is_some_and(|b| !b.is_empty()));
+        let plain = bundles
+            .as_ref()
+            .and_then(|b| b.1.get().cloned())
+            .filter(|_| {
+                use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+                    !parts
+                        .headers
+                        .get_all(axum::http::header::ACCEPT_ENCODING)
+                        .iter()
+                        .any(|v| v.to_str().is_ok_and(offers_brotli))
+                })
+            });
+        if bundles.as_ref().is_some_and(|b| b.1.get().is_some()) {
+            // The page's scripts depend on the request's encodings.
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.append_header(
+                    axum::http::header::VARY,
+                    axum::http::HeaderValue::from_static("accept-encoding"),
+                );
+            }
+        }
+        let pkg = format!("/{}", options.site_pkg_dir);
+        let scripts = match plain {
+            None => Either::Left(view! { <HydrationScripts options /> }),
+            Some(_) => {
+                let _ = HydrationScripts(HydrationScriptsProps::builder().options(options).build());
+                Either::Right(())
+            }
+        };
+        let loader = bundles.and_then(|_| {
+            let manifest = use_context::<leptos::WasmSplitManifest>()?;
+            let (split_pkg, splits, loader) = manifest.0.try_get_value()?;
+            let splits = splits
+                .into_keys()
+                .map(|split| (split, Vec::new()))
+                .collect();
+            provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((
+                split_pkg, splits, loader,
+            ))));
+            provide_context(Preloaded {
+                done: Default::default(),
+                lzma: plain.is_some(),
+            });
+            let nonce = leptos::nonce::use_nonce();
+            Some(match &plain {
+                None => Either::Left(view! { <script type="module" nonce=nonce>{LOADER}</script> }),
+                Some(main) => {
+                    // As Leptos' hydration script, with the module from its
+                    // LZMA copy (its gzip when that cannot be fetched).
+                    let hydrate = format!(
+                        "import({js:?}).then((mod) => mod.default({{ module_or_path: unpacked({wasm:?}) }})\
+                         .then(() => mod.hydrate()));",
+                        js = format!("{pkg}/{}", main.js),
+                        wasm = format!("{pkg}/{}", main.wasm),
+                    );
+                    Either::Right(view! {
+                        <link rel="modulepreload" href=format!("{pkg}/{}", main.js) crossorigin="" />
+                        <link rel="preload" href=format!("{pkg}/{}.lzma", main.wasm) r#as="fetch" crossorigin="anonymous" />
+                        <script type="module" nonce=nonce>{format!("{LZMA}\n{LOADER}\n{hydrate}")}</script>
+                    })
+                }
+            })
+        });
+        (scripts, loader)
     }
     #[cfg(not(feature = "ssr"))]
-    None::<()>
+    let _ = options;
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::offers_brotli;
+
+    #[test]
+    fn brotli_is_offered_unless_missing_or_refused() {
+        assert!(offers_brotli("gzip, deflate, br, zstd"));
+        assert!(offers_brotli("br;q=0.5"));
+        assert!(offers_brotli("BR"));
+        assert!(!offers_brotli("gzip, deflate"));
+        assert!(!offers_brotli("gzip, br;q=0"));
+        assert!(!offers_brotli("brotli"));
+        assert!(!offers_brotli(""));
+    }
 }

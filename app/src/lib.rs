@@ -53,8 +53,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
-                <bundles::BundledChunks />
+                <bundles::Scripts options />
                 <MetaTags />
             </head>
             <body>

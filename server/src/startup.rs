@@ -138,24 +138,45 @@ fn pkg_dir(options: &LeptosOptions) -> std::path::PathBuf {
     std::path::PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }
 
-/// The chunk manifest the split build writes (`scripts/build`), named as
-/// Leptos finds it: `__wasm_split_manifest.<hash>.json` with the hash from
-/// the hash file beside the binary when names are hashed.
-fn split_manifest(options: &LeptosOptions) -> std::path::PathBuf {
+/// A site file's name as the pages link it: `<stem>.<hash>.<ext>` with the
+/// hash of `key` (`wasm`, `manifest`, …) from the hash file beside the
+/// binary when names are hashed, else `<stem>.<ext>`.
+fn hashed_name(options: &LeptosOptions, key: &str, stem: &str, ext: &str) -> String {
     let hash = options
         .hash_files
         .then(|| {
             let hashes = std::fs::read_to_string(hash_file(options)?).ok()?;
             hashes.lines().find_map(|line| {
                 let (file, hash) = line.split_once(':')?;
-                (file.trim() == "manifest").then(|| hash.trim().to_string())
+                (file.trim() == key).then(|| hash.trim().to_string())
             })
         })
         .flatten();
-    pkg_dir(options).join(match hash {
-        Some(hash) => format!("__wasm_split_manifest.{hash}.json"),
-        None => "__wasm_split_manifest.json".to_string(),
-    })
+    match hash {
+        Some(hash) => format!("{stem}.{hash}.{ext}"),
+        None => format!("{stem}.{ext}"),
+    }
+}
+
+/// The chunk manifest the split build writes (`scripts/build`), named as
+/// Leptos finds it: `__wasm_split_manifest.<hash>.json` with the hash from
+/// the hash file beside the binary when names are hashed.
+fn split_manifest(options: &LeptosOptions) -> std::path::PathBuf {
+    pkg_dir(options).join(hashed_name(
+        options,
+        "manifest",
+        "__wasm_split_manifest",
+        "json",
+    ))
+}
+
+/// The JS glue and the main WebAssembly module, as the pages name them.
+fn main_files(options: &LeptosOptions) -> app::bundles::PlainHttp {
+    let output = options.output_name.as_ref();
+    app::bundles::PlainHttp {
+        js: hashed_name(options, "js", output, "js"),
+        wasm: hashed_name(options, "wasm", output, "wasm"),
+    }
 }
 
 /// The pages' WebAssembly chunks are preloaded from the manifest the split
@@ -175,18 +196,31 @@ fn warn_without_chunk_manifest(manifest: &std::path::Path) {
 
 /// Static work no first answer needs (blocking, once per build): the
 /// pages' chunk bundles with their compressed copies, then published (the
-/// pages preload them from then on), then the compressed copies of every
-/// other static file.
+/// pages preload them from then on); the LZMA copies of the main module and
+/// the bundles; the compressed copies of every other static file; then the
+/// LZMA copies published (browsers without brotli fetch those from then on,
+/// with the JS beside them compressed: it would come whole before).
 fn prepare_static_files(
     pkg: &std::path::Path,
     manifest: &std::path::Path,
+    main: app::bundles::PlainHttp,
     bundles: &app::bundles::PageBundles,
 ) {
+    let mut lzma = false;
     if manifest.exists() {
         match static_files::write_bundles(pkg, manifest) {
             Ok(written) => {
                 tracing::info!("{} page chunk bundles ready", written.len());
+                let mut files: Vec<_> = written
+                    .values()
+                    .map(|name| pkg.join(format!("{name}.wasm")))
+                    .collect();
+                files.push(pkg.join(&main.wasm));
                 let _ = bundles.0.set(written);
+                lzma = static_files::write_lzma(&files);
+                if !lzma {
+                    tracing::warn!("no LZMA copies: browsers without brotli download gzip");
+                }
             }
             Err(e) => {
                 tracing::warn!("no page chunk bundles ({e}): pages preload their chunks one by one")
@@ -194,6 +228,9 @@ fn prepare_static_files(
         }
     }
     static_files::precompress(pkg);
+    if lzma {
+        let _ = bundles.1.set(main);
+    }
 }
 
 /// Compress pages at the usual level (gzip 6, brotli 4: about a quarter
@@ -398,11 +435,13 @@ impl Application {
         };
         // Work no first answer needs, a moment after the start (see
         // `AFTER_START`): the hash unknown users' logins are checked against,
-        // the pages' chunk bundles, and compressed copies of the wasm, JS and
-        // CSS, once per build — until they are written (atomically) the
-        // originals are served and pages preload their chunks one by one.
+        // the pages' chunk bundles, their and the main module's LZMA copies,
+        // and compressed copies of the wasm, JS and CSS, once per build —
+        // until they are written (atomically) the originals are served and
+        // pages preload their chunks one by one.
         let pkg = pkg_dir(&state.leptos_options);
         let manifest = split_manifest(&state.leptos_options);
+        let main = main_files(&state.leptos_options);
         warn_without_chunk_manifest(&manifest);
         let bundles = state.bundles.clone();
         let mut after_start = started.clone();
@@ -411,7 +450,9 @@ impl Application {
             let _ = after_start.wait_for(|done| *done).await;
             tokio::time::sleep(AFTER_START).await;
             unknown_user_hash.prepare_unknown_user_hash();
-            tokio::task::spawn_blocking(move || prepare_static_files(&pkg, &manifest, &bundles));
+            tokio::task::spawn_blocking(move || {
+                prepare_static_files(&pkg, &manifest, main, &bundles)
+            });
         });
         let router = router(
             state,
