@@ -61,11 +61,10 @@ function ready() {
 }
 
 /**
- * The server writes the pages' chunk bundles (and their compressed copies)
- * a moment after it starts, once per build; until then pages preload their
- * chunks one by one. The figures here are those of the bundles.
+ * Waits until the guest list's HTML, asked for with `headers`, matches
+ * `pattern` (the server writes what it links a moment after it starts).
  */
-async function bundlesReady() {
+async function guestsHtmlMatches(headers, pattern, what) {
   const context = await browser.newContext();
   try {
     const res = await context.request.post(`${server.url}/api/login`, {
@@ -73,9 +72,9 @@ async function bundlesReady() {
     });
     assert.equal(res.status(), 200, 'login through the API');
     await waitFor(
-      async () => (await (await context.request.get(`${server.url}/guests`)).text()).includes('/pkg/bundle_'),
+      async () => pattern.test(await (await context.request.get(`${server.url}/guests`, { headers })).text()),
       180_000,
-      "the guest list's HTML to preload its chunk bundle",
+      what,
     );
   } finally {
     await context.close();
@@ -83,27 +82,39 @@ async function bundlesReady() {
 }
 
 /**
- * The LZMA copies follow the bundles: a browser without brotli gets them
- * once the guest list's HTML (asked without brotli) preloads them.
+ * The server writes the pages' chunk bundles (and their compressed copies)
+ * a moment after it starts, once per build; until then pages preload their
+ * chunks one by one. The figures here are those of the bundles.
  */
-async function lzmaReady() {
-  const context = await browser.newContext();
-  try {
-    const res = await context.request.post(`${server.url}/api/login`, {
-      data: { username: 'admin', password: server.password },
-    });
-    assert.equal(res.status(), 200, 'login through the API');
-    await waitFor(
-      async () => {
-        const html = await (await context.request.get(`${server.url}/guests`, { headers: NO_BROTLI })).text();
-        return /\/pkg\/bundle_[^"]*\.wasm\.lzma"/.test(html);
-      },
-      180_000,
-      "the guest list's HTML, asked without brotli, to preload the bundle's LZMA copy",
-    );
-  } finally {
-    await context.close();
-  }
+function bundlesReady() {
+  return guestsHtmlMatches({}, /\/pkg\/bundle_/, "the guest list's HTML to preload its chunk bundle");
+}
+
+let lzma;
+
+/**
+ * The LZMA copies follow the bundles: a browser without brotli gets them
+ * once the guest list's HTML (asked without brotli) preloads them. Once.
+ */
+function lzmaReady() {
+  lzma ??= ready().then(() => guestsHtmlMatches(
+    NO_BROTLI,
+    /\/pkg\/bundle_[^"]*\.wasm\.lzma"/,
+    "the guest list's HTML, asked without brotli, to preload the bundle's LZMA copy",
+  ));
+  return lzma;
+}
+
+/** A new phone-sized page logged in through the API, `route` (if any) applied. */
+async function loggedInPage(route) {
+  const context = await newContext(await ready(), MOBILE);
+  const res = await context.request.post(`${server.url}/api/login`, {
+    data: { username: 'admin', password: server.password },
+  });
+  assert.equal(res.status(), 200, 'login through the API');
+  if (route) await route(context);
+  const page = await context.newPage();
+  return { context, page };
 }
 
 /**
@@ -113,13 +124,7 @@ async function lzmaReady() {
  * WebAssembly files asked for, and the page.
  */
 async function openGuestsWithoutBrotli(route) {
-  const context = await newContext(await ready(), MOBILE);
-  const res = await context.request.post(`${server.url}/api/login`, {
-    data: { username: 'admin', password: server.password },
-  });
-  assert.equal(res.status(), 200, 'login through the API');
-  if (route) await route(context);
-  const page = await context.newPage();
+  const { context, page } = await loggedInPage(route);
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Network.setExtraHTTPHeaders', { headers: NO_BROTLI });
@@ -159,6 +164,7 @@ async function guestListWorks(page) {
     15_000,
     'only running guests after filtering by state',
   );
+  assert.equal(new URL(page.url()).searchParams.get('state'), 'running', 'the filter in the address');
   assert.equal(await page.locator('#stopped').count(), 0, 'no "stopped" banner');
 }
 
@@ -168,13 +174,7 @@ async function guestListWorks(page) {
  * the page.
  */
 async function openGuests(route) {
-  const context = await newContext(await ready(), MOBILE);
-  const res = await context.request.post(`${server.url}/api/login`, {
-    data: { username: 'admin', password: server.password },
-  });
-  assert.equal(res.status(), 200, 'login through the API');
-  if (route) await route(context);
-  const page = await context.newPage();
+  const { context, page } = await loggedInPage(route);
   const wasm = [];
   page.on('request', (request) => {
     const path = new URL(request.url()).pathname;
@@ -258,22 +258,8 @@ describe('the WebAssembly split by page', { concurrency: false }, () => {
       assert.equal(bundles.length, 1, `one bundle, fetched once: ${wasm.join(', ')}`);
       assert.deepEqual(chunks, [], `no chunk fetched on its own: ${wasm.join(', ')}`);
       assert.equal(wasm.length, 2, `the main module and the bundle: ${wasm.join(', ')}`);
-      // The page works from the bundle's chunks: rows, and a filter that
-      // runs the page's code.
-      await page.getByRole('heading', { name: 'Guests', exact: true }).waitFor();
-      const rows = page.locator('table.guests tbody tr');
-      assert.ok((await rows.count()) > 0, 'the guest list has rows');
-      await page.getByLabel('Filter by state').selectOption('running');
-      await waitFor(
-        async () => {
-          const states = await page.locator('table.guests tbody td.state').allTextContents();
-          return states.length > 0 && states.every((text) => text.includes('running'));
-        },
-        15_000,
-        'only running guests after filtering by state',
-      );
-      assert.equal(new URL(page.url()).searchParams.get('state'), 'running', 'the filter in the address');
-      assert.equal(await page.locator('#stopped').count(), 0, 'no "stopped" banner');
+      // The page works from the bundle's chunks.
+      await guestListWorks(page);
     } finally {
       await context.close();
     }
@@ -342,7 +328,6 @@ describe('the WebAssembly split by page', { concurrency: false }, () => {
     }
   });
   test('a browser without brotli loads /guests from LZMA copies within 350 KB as sent, and it works', { timeout: 300_000 }, async () => {
-    await ready();
     await lzmaReady();
     const { context, page, wasm, sent, encodings } = await openGuestsWithoutBrotli();
     try {
@@ -368,7 +353,6 @@ describe('the WebAssembly split by page', { concurrency: false }, () => {
   });
 
   test("when the LZMA copies cannot be fetched, the page loads the module's gzip and its chunks", { timeout: 300_000 }, async () => {
-    await ready();
     await lzmaReady();
     let blocked = 0;
     const { context, page, wasm } = await openGuestsWithoutBrotli((ctx) =>
@@ -387,7 +371,6 @@ describe('the WebAssembly split by page', { concurrency: false }, () => {
   });
 
   test("the page's LZMA decoder gives back every LZMA copy the server wrote, and refuses a cut one", { timeout: 300_000 }, async () => {
-    await ready();
     await lzmaReady();
     const lzmaDecode = vm.runInNewContext(
       `${readFileSync(join(import.meta.dirname, '..', '..', 'app', 'src', 'lzma.js'), 'utf8')}; lzmaDecode`,
