@@ -46,6 +46,7 @@ const LZMA: &str = include_str!("lzma.js");
 /// (without `.wasm`, as the chunk manifest names files). Empty until they
 /// and their compressed copies exist (a moment after the start, once per
 /// build); meanwhile pages preload their chunks one by one.
+///
 /// The second part: the main files' names, set once the LZMA copies of the
 /// main module and of the bundles exist (after the bundles).
 #[cfg(feature = "ssr")]
@@ -194,40 +195,48 @@ pub fn Scripts(options: LeptosOptions) -> impl IntoView {
                 Either::Right(())
             }
         };
-        let loader = bundles.and_then(|_| {
-            let manifest = use_context::<leptos::WasmSplitManifest>()?;
-            let (split_pkg, splits, loader) = manifest.0.try_get_value()?;
-            let splits = splits
-                .into_keys()
-                .map(|split| (split, Vec::new()))
-                .collect();
-            provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((
-                split_pkg, splits, loader,
-            ))));
+        // Leptos' preloads get a manifest without chunks; `preload` adds the
+        // bundles.
+        let chunked = bundles.is_some()
+            && use_context::<leptos::WasmSplitManifest>()
+                .and_then(|manifest| manifest.0.try_get_value())
+                .map(|(split_pkg, splits, loader)| {
+                    let splits = splits
+                        .into_keys()
+                        .map(|split| (split, Vec::new()))
+                        .collect();
+                    provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((
+                        split_pkg, splits, loader,
+                    ))));
+                })
+                .is_some();
+        if chunked {
             provide_context(Preloaded {
                 done: Default::default(),
                 lzma: plain.is_some(),
             });
-            let nonce = leptos::nonce::use_nonce();
-            Some(match &plain {
-                None => Either::Left(view! { <script type="module" nonce=nonce>{LOADER}</script> }),
-                Some(main) => {
-                    // As Leptos' hydration script, with the module from its
-                    // LZMA copy (its gzip when that cannot be fetched).
-                    let hydrate = format!(
-                        "import({js:?}).then((mod) => mod.default({{ module_or_path: unpacked({wasm:?}) }})\
-                         .then(() => mod.hydrate()));",
-                        js = format!("{pkg}/{}", main.js),
-                        wasm = format!("{pkg}/{}", main.wasm),
-                    );
-                    Either::Right(view! {
-                        <link rel="modulepreload" href=format!("{pkg}/{}", main.js) crossorigin="" />
-                        <link rel="preload" href=format!("{pkg}/{}.lzma", main.wasm) r#as="fetch" crossorigin="anonymous" />
-                        <script type="module" nonce=nonce>{format!("{LZMA}\n{LOADER}\n{hydrate}")}</script>
-                    })
-                }
-            })
-        });
+        }
+        let nonce = leptos::nonce::use_nonce();
+        let loader = match &plain {
+            None => chunked.then(|| {
+                Either::Left(view! { <script type="module" nonce=nonce>{LOADER}</script> })
+            }),
+            Some(main) => {
+                // As Leptos' hydration script, with the module from its LZMA
+                // copy (its gzip when that cannot be fetched or decoded).
+                let hydrate = format!(
+                    "import({js:?}).then((mod) => mod.default({{ module_or_path: unpacked({wasm:?}) }})\
+                     .then(() => mod.hydrate()));",
+                    js = format!("{pkg}/{}", main.js),
+                    wasm = format!("{pkg}/{}", main.wasm),
+                );
+                Some(Either::Right(view! {
+                    <link rel="modulepreload" href=format!("{pkg}/{}", main.js) crossorigin="" />
+                    <link rel="preload" href=format!("{pkg}/{}.lzma", main.wasm) r#as="fetch" crossorigin="anonymous" />
+                    <script type="module" nonce=nonce>{format!("{LZMA}\n{LOADER}\n{hydrate}")}</script>
+                }))
+            }
+        };
         (scripts, loader)
     }
     #[cfg(not(feature = "ssr"))]
