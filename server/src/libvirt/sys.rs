@@ -55,6 +55,21 @@ pub fn storage_pool_capabilities(conn: &Connect) -> Result<String, Error> {
 extern "C" {
     #[link_name = "free"]
     fn libc_free(ptr: *mut std::ffi::c_void);
+    fn setpriority(
+        which: std::ffi::c_int,
+        who: std::ffi::c_uint,
+        prio: std::ffi::c_int,
+    ) -> std::ffi::c_int;
+}
+
+/// Lowers the calling thread's scheduling priority to `nice` (Linux keeps
+/// one per thread: `PRIO_PROCESS` with 0 names the calling thread only).
+/// Only ever raised: an unprivileged process cannot lower it back, so this
+/// is for threads that end with their work. False if the system refused.
+pub fn lower_this_thread_priority(nice: i32) -> bool {
+    const PRIO_PROCESS: std::ffi::c_int = 0;
+    // SAFETY: no pointers; the call only changes the calling thread's nice value.
+    unsafe { setpriority(PRIO_PROCESS, 0, nice) == 0 }
 }
 
 /// `virDomainAbortJob`: stops the guest's running job (a migration: the guest
