@@ -17,6 +17,7 @@ pub mod console;
 pub mod db;
 pub mod demo;
 pub mod libvirt;
+pub mod memory;
 pub mod proxies;
 pub mod security;
 pub mod services;

@@ -300,7 +300,7 @@ fn configured_hosts(
 impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         // Before the first password hash: its 19 MiB go back to the system.
-        crate::accounts::map_large_allocations();
+        crate::memory::map_large_allocations();
         make_data_dir(&config.data_dir)?;
         let (hosts, demo_dir) = configured_hosts(&config)?;
         let (events, _) = broadcast::channel(256);
@@ -450,9 +450,19 @@ impl Application {
             let _ = after_start.wait_for(|done| *done).await;
             tokio::time::sleep(AFTER_START).await;
             unknown_user_hash.prepare_unknown_user_hash();
-            tokio::task::spawn_blocking(move || {
-                prepare_static_files(&pkg, &manifest, main, &bundles)
-            });
+            // What the hosts' opens freed, then what compressing freed.
+            let _ = tokio::task::spawn_blocking(crate::memory::give_back_freed).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                prepare_static_files(&pkg, &manifest, main, &bundles);
+                crate::memory::give_back_freed();
+            })
+            .await;
+            let mut every = tokio::time::interval(crate::memory::EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let _ = tokio::task::spawn_blocking(crate::memory::give_back_freed).await;
+            }
         });
         let router = router(
             state,

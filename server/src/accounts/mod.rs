@@ -31,7 +31,6 @@ use rand::{distributions::Alphanumeric, Rng};
 use sqlx::SqlitePool;
 use tokio::sync::Semaphore;
 
-pub use passwords::map_large_allocations;
 pub use users::FirstUser;
 
 /// `last_seen` (of a session) and `last_used_at` (of a token) are written at

@@ -31,23 +31,6 @@ pub(super) async fn hash_password(password: String) -> anyhow::Result<String> {
     .await?
 }
 
-/// Large blocks (4 MiB and more) are mapped from the system for each
-/// allocation and given back when freed. An argon2 hash allocates 19 MiB on
-/// a blocking thread; glibc's allocator raises its mapping threshold after
-/// the first such block is freed, and then keeps the next ones in the
-/// thread's heap for good: every login left the idle server 20 MB larger
-/// (42 → 64 → 84 … MB). A fixed threshold keeps it at 42–45 MB. Called
-/// once at start.
-pub fn map_large_allocations() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it has no memory
-    // preconditions and is thread-safe.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-    }
-}
-
 /// The hash an unknown user's password is checked against.
 pub(super) async fn dummy_hash() -> anyhow::Result<String> {
     hash_password("not a real password".to_string()).await
