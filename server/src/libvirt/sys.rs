@@ -60,16 +60,20 @@ extern "C" {
         who: std::ffi::c_uint,
         prio: std::ffi::c_int,
     ) -> std::ffi::c_int;
+    fn getpriority(which: std::ffi::c_int, who: std::ffi::c_uint) -> std::ffi::c_int;
 }
 
-/// Lowers the calling thread's scheduling priority to `nice` (Linux keeps
-/// one per thread: `PRIO_PROCESS` with 0 names the calling thread only).
-/// Only ever raised: an unprivileged process cannot lower it back, so this
-/// is for threads that end with their work. False if the system refused.
+/// Lowers the calling thread's scheduling priority: its nice value becomes
+/// `nice` (Linux keeps one per thread: `PRIO_PROCESS` with 0 names the
+/// calling thread only). An unprivileged process cannot take it back down,
+/// so this is for threads that end with their work; a thread already lower
+/// (a process started with `nice`) stays as it is. False if refused.
 pub fn lower_this_thread_priority(nice: i32) -> bool {
     const PRIO_PROCESS: std::ffi::c_int = 0;
-    // SAFETY: no pointers; the call only changes the calling thread's nice value.
-    unsafe { setpriority(PRIO_PROCESS, 0, nice) == 0 }
+    // SAFETY: no pointers; the calls only read and change the calling
+    // thread's nice value (-1 is both an error and a valid value for
+    // getpriority: either way the thread is not lower than `nice`).
+    unsafe { getpriority(PRIO_PROCESS, 0) >= nice || setpriority(PRIO_PROCESS, 0, nice) == 0 }
 }
 
 /// `virDomainAbortJob`: stops the guest's running job (a migration: the guest
@@ -555,6 +559,36 @@ pub fn node_available_memory(conn: &Connect) -> Result<u64, Error> {
 mod tests {
     use super::*;
     use virt::error::{ErrorNumber, ErrorNumberEnum};
+
+    /// The calling thread's nice value, from the kernel (field 19 of its stat).
+    fn nice_of_this_thread() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("thread stat");
+        // The command name (field 2) may hold spaces: count after its ')'.
+        let after = &stat[stat.rfind(')').expect("stat has a name") + 2..];
+        after
+            .split(' ')
+            .nth(16)
+            .expect("a nice field")
+            .parse()
+            .expect("a number")
+    }
+
+    #[test]
+    fn only_the_calling_thread_gets_the_lower_priority() {
+        let before = nice_of_this_thread();
+        let lowered = std::thread::spawn(|| {
+            assert!(lower_this_thread_priority(10));
+            nice_of_this_thread()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, before.max(10));
+        assert_eq!(
+            nice_of_this_thread(),
+            before,
+            "the other threads keep theirs"
+        );
+    }
 
     #[test]
     fn a_cpu_comparison_with_a_nul_byte_is_refused_not_sent_empty() {
